@@ -1,0 +1,173 @@
+"""The one owner of initsup's output format: records are dicts, rendered as JSON lines or text.
+
+A record's first keys are structlog's (`timestamp`, `level`, `event`, `logger`) so log
+pipelines that already parse structlog output read initsup's unchanged; context follows.
+The schema is `docs/log-record.schema.json`.
+
+`json` is imported only when a JSON record is rendered: single-command mode with its
+output inherited never pays for it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    Record = dict[str, Any]
+
+LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}
+FORMATS = ("json", "text", "raw")
+
+
+def timestamp(wall: float) -> str:
+    """RFC 3339 in UTC with microseconds and a `Z`: 2026-11-23T04:43:22.123456Z."""
+    seconds = int(wall)
+    micros = int((wall - seconds) * 1_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{micros:06d}Z"
+
+
+def render_json(record: Mapping[str, Any]) -> bytes:
+    """One record as one line of JSON; values JSON cannot hold fall back to their repr."""
+    import json
+
+    text = json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=repr)
+    return text.encode("utf-8", "backslashreplace") + b"\n"
+
+
+def decode_line(data: bytes) -> str:
+    """Bytes from a child as text; invalid UTF-8 is escaped (\\xff), never dropped."""
+    return data.decode("utf-8", "backslashreplace")
+
+
+def child_record(
+    line: bytes,
+    program: str,
+    pid: int,
+    stream: str,
+    group: str | None = None,
+    part: int = 0,
+    last: bool = True,
+) -> Record:
+    """The record for one line of a child's output.
+
+    A line that is itself a JSON object (a structlog app, say) is merged as fields, its own
+    `timestamp`, `level` and `event` kept; initsup's context keys always win, so a record
+    can be traced to its program.  A line split for length carries `part` (from 1) and
+    `last`.
+    """
+    text = decode_line(line)
+    fields: Record | None = None
+    if part == 0 and text[:1] == "{" and text.rstrip()[-1:] == "}":
+        fields = _json_object(text)
+    record: Record = {
+        "timestamp": timestamp(time.time()),
+        "level": "info",
+        "event": text,
+        "logger": program,
+    }
+    if fields is not None:
+        record.update(fields)
+        if "event" not in fields:
+            record["event"] = ""
+    record.update(program=program, group=group or program, pid=pid, stream=stream)
+    if part:
+        record.update(part=part, last=last)
+    return record
+
+
+def _json_object(text: str) -> Record | None:
+    import json
+
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def text_line(line: bytes, program: str) -> bytes:
+    """A child's line in the text format: `program | line`."""
+    return program.encode("utf-8", "backslashreplace") + b" | " + line + b"\n"
+
+
+def text_record(record: Mapping[str, Any]) -> bytes:
+    """An initsup record in the text format: `initsup | event key=value ...`."""
+    extras = " ".join(
+        f"{key}={value}"
+        for key, value in record.items()
+        if key not in ("timestamp", "level", "event", "logger")
+    )
+    level = record.get("level", "info")
+    prefix = "" if level == "info" else f"{level}: "
+    line = f"{record.get('logger', 'initsup')} | {prefix}{record['event']}"
+    return (line + (" " + extras if extras else "") + "\n").encode("utf-8", "backslashreplace")
+
+
+class Logger:
+    """initsup's own messages: builds records and hands them to one sink."""
+
+    def __init__(self, sink: Callable[[Record], None], level: str = "info") -> None:
+        self._sink = sink
+        self._threshold = LEVELS[level]
+
+    def enabled(self, level: str) -> bool:
+        """Whether messages at level are written."""
+        return LEVELS[level] >= self._threshold
+
+    def log(self, level: str, event: str, **fields: Any) -> None:
+        """Write one record with `logger` = initsup."""
+        if LEVELS[level] < self._threshold:
+            return
+        record: Record = {
+            "timestamp": timestamp(time.time()),
+            "level": level,
+            "event": event,
+            "logger": "initsup",
+        }
+        record.update(fields)
+        self._sink(record)
+
+    def debug(self, event: str, **fields: Any) -> None:
+        self.log("debug", event, **fields)
+
+    def info(self, event: str, **fields: Any) -> None:
+        self.log("info", event, **fields)
+
+    def warning(self, event: str, **fields: Any) -> None:
+        self.log("warning", event, **fields)
+
+    def error(self, event: str, **fields: Any) -> None:
+        self.log("error", event, **fields)
+
+    def exception(self, event: str, exc: BaseException) -> None:
+        """An error record carrying the exception's traceback."""
+        import traceback
+
+        lines = traceback.format_exception(type(exc), exc, exc.__traceback__)
+        self.log("error", event, exception="".join(lines))
+
+
+class StderrSink:
+    """Plain `initsup: message` lines on stderr, for when the child owns stdout."""
+
+    def __init__(self, fd: int = 2) -> None:
+        self._fd = fd
+
+    def __call__(self, record: Record) -> None:
+        extras = "".join(
+            f" {key}={value}"
+            for key, value in record.items()
+            if key not in ("timestamp", "level", "event", "logger")
+        )
+        level = record["level"]
+        prefix = "" if level == "info" else f"{level}: "
+        data = f"initsup: {prefix}{record['event']}{extras}\n".encode("utf-8", "backslashreplace")
+        try:
+            os.write(self._fd, data)
+        except OSError:
+            pass  # nowhere left to report to; losing a diagnostic must not kill PID 1

@@ -1,0 +1,190 @@
+"""The one event loop: a selector, a timer heap and a signal receiver, on one thread.
+
+After every wakeup, in this order: handle the signals recorded since the last pass, reap
+children until none is left, serve the fds that were ready, run the timers that are due.
+Signals first so that a shutdown request is seen before the output it may cause; reaping
+before fds so that a program's exit is known before its last output is read.
+
+The selector blocks until the next timer deadline, or forever when there is none: an idle
+loop makes no wakeups at all.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import selectors
+import time
+from collections.abc import Callable
+
+from initsup.signals import SignalReceiver
+
+Callback = Callable[[], None]
+
+
+def _nothing(*_: object) -> None:
+    pass
+
+
+class Timer:
+    """A scheduled call; `cancel()` makes it never run."""
+
+    __slots__ = ("callback", "cancelled", "deadline")
+
+    def __init__(self, deadline: float, callback: Callback) -> None:
+        self.deadline = deadline
+        self.callback = callback
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        """Drop this timer; the heap forgets it lazily."""
+        self.cancelled = True
+
+
+class _FdHandlers:
+    __slots__ = ("reader", "writer")
+
+    def __init__(self) -> None:
+        self.reader: Callback | None = None
+        self.writer: Callback | None = None
+
+    def mask(self) -> int:
+        return (selectors.EVENT_READ if self.reader else 0) | (
+            selectors.EVENT_WRITE if self.writer else 0
+        )
+
+
+class EventLoop:
+    """Runs callbacks for signals, child exits, ready fds and timers; never dies of one."""
+
+    def __init__(
+        self,
+        signals: SignalReceiver,
+        on_error: Callable[[str, BaseException], None],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.clock = clock
+        self.on_signal: Callable[[int], None] = _nothing
+        self.reap: Callback = _nothing
+        self._on_error = on_error
+        self._signals = signals
+        self._selector = selectors.DefaultSelector()
+        self._handlers: dict[int, _FdHandlers] = {}
+        self._timers: list[tuple[float, int, Timer]] = []
+        self._sequence = itertools.count()
+        self._running = False
+        self._selector.register(signals.fileno(), selectors.EVENT_READ, None)
+
+    # -- fds ---------------------------------------------------------------------------
+
+    def add_reader(self, fd: int, callback: Callback) -> None:
+        """Call `callback()` whenever fd is readable."""
+        self._set_handler(fd, "reader", callback)
+
+    def remove_reader(self, fd: int) -> None:
+        """Stop watching fd for reading (no-op if not watched)."""
+        self._set_handler(fd, "reader", None)
+
+    def add_writer(self, fd: int, callback: Callback) -> None:
+        """Call `callback()` whenever fd is writable."""
+        self._set_handler(fd, "writer", callback)
+
+    def remove_writer(self, fd: int) -> None:
+        """Stop watching fd for writing (no-op if not watched)."""
+        self._set_handler(fd, "writer", None)
+
+    def _set_handler(self, fd: int, kind: str, callback: Callback | None) -> None:
+        handlers = self._handlers.get(fd) or _FdHandlers()
+        old_mask = handlers.mask()
+        previous = getattr(handlers, kind)
+        setattr(handlers, kind, callback)
+        new_mask = handlers.mask()
+        try:
+            if not new_mask:
+                if old_mask:
+                    self._selector.unregister(fd)
+                self._handlers.pop(fd, None)
+            elif not old_mask:
+                # epoll refuses regular files and /dev/null with EPERM: the caller
+                # decides what to do about an fd that cannot be watched.
+                self._selector.register(fd, new_mask, handlers)
+                self._handlers[fd] = handlers
+            elif new_mask != old_mask:
+                self._selector.modify(fd, new_mask, handlers)
+        except BaseException:
+            setattr(handlers, kind, previous)
+            raise
+
+    # -- timers ------------------------------------------------------------------------
+
+    def call_at(self, deadline: float, callback: Callback) -> Timer:
+        """Run `callback()` once the clock reaches deadline (a `clock()` value)."""
+        timer = Timer(deadline, callback)
+        heapq.heappush(self._timers, (deadline, next(self._sequence), timer))
+        return timer
+
+    def call_later(self, delay: float, callback: Callback) -> Timer:
+        """Run `callback()` after delay seconds."""
+        return self.call_at(self.clock() + delay, callback)
+
+    def _next_timeout(self) -> float | None:
+        timers = self._timers
+        while timers and timers[0][2].cancelled:
+            heapq.heappop(timers)
+        if not timers:
+            return None
+        return max(0.0, timers[0][0] - self.clock())
+
+    def _run_due_timers(self) -> None:
+        now = self.clock()
+        timers = self._timers
+        while timers and timers[0][0] <= now:
+            timer = heapq.heappop(timers)[2]
+            if not timer.cancelled:
+                timer.cancelled = True
+                self._call(timer.callback)
+
+    # -- running -----------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Serve events until `stop()` is called."""
+        self._running = True
+        while self._running:
+            self.run_once(self._next_timeout())
+
+    def stop(self) -> None:
+        """Make `run()` return after the current pass."""
+        self._running = False
+
+    def run_once(self, timeout: float | None) -> None:
+        """Wait at most timeout seconds (None: forever), then do one full pass."""
+        ready = self._selector.select(timeout)
+        signals = self._signals
+        for key, _ in ready:
+            if key.fd == signals.fileno():
+                signals.drain()
+                break
+        for signum in signals.take():
+            self._call(self.on_signal, signum)
+        self._call(self.reap)
+        for key, events in ready:
+            handlers = self._handlers.get(key.fd)
+            if handlers is None:
+                continue  # removed by an earlier callback in this pass
+            if events & selectors.EVENT_READ and handlers.reader:
+                self._call(handlers.reader)
+            if events & selectors.EVENT_WRITE and handlers.writer:
+                self._call(handlers.writer)
+        self._run_due_timers()
+
+    def _call(self, callback: Callable[..., None], *args: object) -> None:
+        # The one guard that keeps PID 1 alive: a bug in any handler is logged with its
+        # traceback and the loop goes on.
+        try:
+            callback(*args)
+        except Exception as exc:
+            self._on_error(getattr(callback, "__qualname__", repr(callback)), exc)
+
+    def close(self) -> None:
+        """Release the selector."""
+        self._selector.close()

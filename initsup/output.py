@@ -1,0 +1,256 @@
+"""Moving bytes without blocking the loop or losing any: initsup's stdout and child pipes.
+
+initsup's stdout is non-blocking with a bounded buffer.  When its reader is slow and the
+buffer passes its high-water mark, the relays stop reading their child pipes: the children
+then block on their own writes, exactly as they would writing to that slow reader directly.
+Nothing is dropped, memory stays bounded, and the loop keeps reaping and forwarding.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from initsup.loop import EventLoop
+
+Callback = Callable[[], None]
+
+READ_SIZE = 65536
+HIGH_WATER = 1 << 20  # bytes buffered for stdout before the relays pause
+MAX_LINE = 16384  # longer lines are split into parts
+
+
+class OutputWriter:
+    """Writes to an fd from a bounded buffer, whenever the fd can take it."""
+
+    def __init__(self, loop: EventLoop, fd: int, high_water: int = HIGH_WATER) -> None:
+        self._loop = loop
+        self._fd = fd
+        self._high_water = high_water
+        self._buffer = bytearray()
+        self._watching = False
+        self._waiting: list[Callback] = []
+        self._was_blocking = os.get_blocking(fd)
+        self.broken = False
+        # Regular files and character devices cannot be polled (epoll says EPERM) and are
+        # always writable: those are written to directly.
+        self._direct = not _pollable(fd)
+        if not self._direct:
+            os.set_blocking(fd, False)
+
+    @property
+    def full(self) -> bool:
+        """True when producers should stop until `when_drained` calls them back."""
+        return len(self._buffer) >= self._high_water
+
+    def write(self, data: bytes) -> None:
+        """Queue data; it goes out when the fd is writable."""
+        if self.broken:
+            return  # the reader is gone for good: there is nobody left to lose data for
+        self._buffer += data
+        if self._direct:
+            self.flush()
+        elif not self._watching:
+            self._watching = True
+            self._loop.add_writer(self._fd, self._on_writable)
+
+    def when_drained(self, callback: Callback) -> None:
+        """Call callback once the buffer is below its high-water mark again."""
+        if self.full:
+            self._waiting.append(callback)
+        else:
+            callback()
+
+    def _on_writable(self) -> None:
+        try:
+            written = os.write(self._fd, self._buffer)
+        except BlockingIOError:
+            return
+        except OSError:  # EPIPE, EIO...: the reader went away
+            self._break()
+            return
+        del self._buffer[:written]
+        if not self._buffer:
+            self._watching = False
+            self._loop.remove_writer(self._fd)
+        if self._waiting and not self.full:
+            waiting, self._waiting = self._waiting, []
+            for callback in waiting:
+                callback()
+
+    def _break(self) -> None:
+        self.broken = True
+        self._buffer.clear()
+        if self._watching:
+            self._watching = False
+            self._loop.remove_writer(self._fd)
+        waiting, self._waiting = self._waiting, []
+        for callback in waiting:
+            callback()
+
+    def flush(self) -> None:
+        """Write everything still buffered, blocking until the reader has taken it."""
+        if self._watching:
+            self._watching = False
+            self._loop.remove_writer(self._fd)
+        if self.broken or not self._buffer:
+            return
+        if not self._direct:
+            os.set_blocking(self._fd, True)
+        try:
+            _write_all(self._fd, self._buffer)
+            self._buffer.clear()
+        except OSError:
+            self._break()
+        finally:
+            if not self._direct:
+                os.set_blocking(self._fd, False)
+
+    def close(self) -> None:
+        """Flush, then give the fd back its original blocking mode (it may be a shared tty)."""
+        self.flush()
+        os.set_blocking(self._fd, self._was_blocking)
+
+
+def _write_all(fd: int, data: bytearray) -> None:
+    offset = 0
+    with memoryview(data) as view:
+        while offset < len(data):
+            offset += os.write(fd, view[offset:])
+
+
+def _pollable(fd: int) -> bool:
+    """Whether fd is something epoll can watch: a pipe, socket or terminal."""
+    import stat
+
+    mode = os.fstat(fd).st_mode
+    if stat.S_ISREG(mode) or stat.S_ISBLK(mode):
+        return False
+    if stat.S_ISCHR(mode):
+        return os.isatty(fd)
+    return True
+
+
+class LineSplitter:
+    """Cuts a byte stream into lines; lines over max_line bytes come out in parts.
+
+    `feed` returns (line, part, last) triples: part is 0 for a whole line, else the
+    1-based index of a piece of one long line, with last set on its final piece.  Parts are
+    cut on UTF-8 character boundaries where one is near.
+    """
+
+    def __init__(self, max_line: int = MAX_LINE) -> None:
+        self._max = max_line
+        self._partial = b""
+        self._part = 0
+
+    def feed(self, data: bytes) -> list[tuple[bytes, int, bool]]:
+        """Split data (appended to what came before) into complete lines and full parts."""
+        out: list[tuple[bytes, int, bool]] = []
+        pieces = (self._partial + data).split(b"\n") if self._partial else data.split(b"\n")
+        self._partial = pieces.pop()
+        for piece in pieces:
+            self._emit_long(piece, out, final=True)
+        if len(self._partial) > self._max:
+            self._partial = self._emit_long(self._partial, out, final=False)
+        return out
+
+    def finish(self) -> list[tuple[bytes, int, bool]]:
+        """At end of stream: whatever is left, as a last line without its newline."""
+        out: list[tuple[bytes, int, bool]] = []
+        if self._partial or self._part:
+            self._emit_long(self._partial, out, final=True)
+        self._partial = b""
+        return out
+
+    def _emit_long(self, line: bytes, out: list[tuple[bytes, int, bool]], final: bool) -> bytes:
+        while len(line) > self._max:
+            cut = _utf8_boundary(line, self._max)
+            self._part += 1
+            out.append((line[:cut], self._part, False))
+            line = line[cut:]
+        if not final:
+            return line
+        if self._part:
+            self._part += 1
+            out.append((line, self._part, True))
+            self._part = 0
+        else:
+            out.append((line, 0, True))
+        return b""
+
+
+def _utf8_boundary(data: bytes, limit: int) -> int:
+    """The largest cut <= limit that does not split a UTF-8 sequence (or limit if none)."""
+    for cut in range(limit, max(limit - 4, 0), -1):
+        if data[cut] & 0xC0 != 0x80:  # not a continuation byte: a character starts here
+            return cut
+    return limit
+
+
+class PipeRelay:
+    """Reads one child pipe and hands its data on, pausing while the writer is full.
+
+    `on_data(chunk)` gets every chunk read; `on_eof()` runs once when the pipe closes.
+    """
+
+    def __init__(
+        self,
+        loop: EventLoop,
+        fd: int,
+        writer: OutputWriter,
+        on_data: Callable[[bytes], None],
+        on_eof: Callback,
+    ) -> None:
+        self._loop = loop
+        self._fd = fd
+        self._writer = writer
+        self._on_data = on_data
+        self._on_eof = on_eof
+        self.closed = False
+        os.set_blocking(fd, False)
+        loop.add_reader(fd, self._on_readable)
+
+    def _on_readable(self) -> None:
+        try:
+            data = os.read(self._fd, READ_SIZE)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self.close()
+            return
+        self._on_data(data)
+        if self._writer.full and not self.closed:
+            self._loop.remove_reader(self._fd)
+            self._writer.when_drained(self._resume)
+
+    def _resume(self) -> None:
+        if not self.closed:
+            self._loop.add_reader(self._fd, self._on_readable)
+
+    def drain(self) -> None:
+        """Read whatever the pipe holds right now (at exit), without waiting for more."""
+        while not self.closed:
+            try:
+                data = os.read(self._fd, READ_SIZE)
+            except BlockingIOError:
+                return
+            except OSError:
+                data = b""
+            if not data:
+                self.close()
+                return
+            self._on_data(data)
+            if self._writer.full:
+                self._writer.flush()
+
+    def close(self) -> None:
+        """Stop reading, close the fd, and report end of stream."""
+        if self.closed:
+            return
+        self.closed = True
+        self._loop.remove_reader(self._fd)
+        os.close(self._fd)
+        self._on_eof()

@@ -1,0 +1,152 @@
+"""Signals: names, the sets initsup treats specially, and a receiver that only records.
+
+Why handlers plus a wakeup fd (and not sigtimedwait like tini, or signalfd): the loop must
+also wait on pipes and sockets, and Python's own signal machinery already runs handlers in
+the main thread.  A handler that does nothing but append the signal number keeps all work
+in the loop, and `signal.set_wakeup_fd` makes the selector return at once instead of
+waiting for its timeout (PEP 475 retries an interrupted select, so without the fd a signal
+would sit until the next timer).
+
+The wakeup fd is a non-blocking pipe rather than a socketpair: on Linux both behave the
+same for `set_wakeup_fd`, and a pipe spares single-command mode the `socket` import.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+# Raised synchronously by a fault in the process itself: forwarding them makes no sense,
+# and initsup keeps their default action so a real fault in initsup is not swallowed.
+FAULT_SIGNALS = frozenset(
+    {
+        signal.SIGFPE,
+        signal.SIGILL,
+        signal.SIGSEGV,
+        signal.SIGBUS,
+        signal.SIGABRT,
+        signal.SIGTRAP,
+        signal.SIGSYS,
+    }
+)
+# Background-tty job control.  initsup ignores them (it may be a background process group
+# once it hands the terminal to its child) and never forwards them, as tini does.
+TTY_SIGNALS = frozenset({signal.SIGTTIN, signal.SIGTTOU})
+UNCATCHABLE = frozenset({signal.SIGKILL, signal.SIGSTOP})
+# Python ignores these at start-up, before initsup can see what the parent had chosen;
+# children always get them back at their default action (as subprocess's restore_signals).
+PYTHON_IGNORED = frozenset(
+    s for s in (getattr(signal, "SIGPIPE", None), getattr(signal, "SIGXFSZ", None)) if s
+)
+
+_ALL = frozenset(signal.valid_signals())
+SIGRTMIN = int(getattr(signal, "SIGRTMIN", 34))
+SIGRTMAX = int(getattr(signal, "SIGRTMAX", 64))
+
+
+def signal_name(signum: int) -> str:
+    """Return the conventional name of a signal number: SIGTERM, SIGRTMIN+3, or SIG99."""
+    if SIGRTMIN < signum < SIGRTMAX:
+        return f"SIGRTMIN+{signum - SIGRTMIN}"
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"SIG{signum}"
+
+
+def parse_signal(text: str) -> int:
+    """Parse TERM, SIGTERM, sigterm, 15 or RTMIN+2 into a signal number.
+
+    Raises ValueError naming the text when it is not a signal this system has.
+    """
+    value = text.strip().upper()
+    if value.isdigit():
+        number = int(value)
+    else:
+        name = value if value.startswith("SIG") else "SIG" + value
+        if name.startswith("SIGRTMIN+") and name[9:].isdigit():
+            number = SIGRTMIN + int(name[9:])
+        elif name.startswith("SIGRTMAX-") and name[9:].isdigit():
+            number = SIGRTMAX - int(name[9:])
+        else:
+            member = getattr(signal.Signals, name, None)
+            if member is None:
+                raise ValueError(f"not a signal name or number: {text!r}")
+            number = int(member)
+    if number not in _ALL:
+        raise ValueError(f"not a signal on this system: {text!r}")
+    return number
+
+
+def forwardable_signals() -> frozenset[int]:
+    """Every signal single-command mode passes on: all but CHLD, faults, TTIN/TTOU, KILL/STOP."""
+    return _ALL - FAULT_SIGNALS - TTY_SIGNALS - UNCATCHABLE - {signal.SIGCHLD}
+
+
+class InheritedSignals:
+    """What initsup's parent handed it: ignored signals and the blocked mask.
+
+    Captured before initsup changes anything, so that children get exactly that back: a
+    disposition initsup chose for itself never leaks into a child (tini's T8 check).
+    """
+
+    __slots__ = ("ignored", "mask")
+
+    def __init__(self, ignored: frozenset[int], mask: frozenset[int]) -> None:
+        self.ignored = ignored
+        self.mask = mask
+
+    @classmethod
+    def capture(cls) -> InheritedSignals:
+        """Read the current process's dispositions and mask (call before installing anything)."""
+        ignored = frozenset(
+            s
+            for s in _ALL - UNCATCHABLE - PYTHON_IGNORED
+            if signal.getsignal(s) == signal.SIG_IGN
+        )
+        mask = frozenset(int(s) for s in signal.pthread_sigmask(signal.SIG_BLOCK, []))
+        return cls(ignored, mask)
+
+    def reset_in_child(self, ignored_by_initsup: frozenset[int]) -> frozenset[int]:
+        """Signals a child must get back at SIG_DFL: those ignored by us, not by our parent."""
+        return (ignored_by_initsup | PYTHON_IGNORED) - self.ignored
+
+
+class SignalReceiver:
+    """Records delivered signals and wakes the loop through a non-blocking pipe."""
+
+    def __init__(self) -> None:
+        self._pending: list[int] = []
+        self._read_fd, self._write_fd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._previous_wakeup = signal.set_wakeup_fd(self._write_fd, warn_on_full_buffer=False)
+
+    def fileno(self) -> int:
+        """The fd that becomes readable when a signal arrives."""
+        return self._read_fd
+
+    def catch(self, signums: frozenset[int] | set[int]) -> None:
+        """Install the recording handler for each signal."""
+        for signum in signums:
+            signal.signal(signum, self._record)
+
+    def _record(self, signum: int, frame: object) -> None:
+        self._pending.append(signum)
+
+    def take(self) -> list[int]:
+        """Return the signals recorded since the last call, in arrival order, and forget them."""
+        pending, self._pending = self._pending, []
+        return pending
+
+    def drain(self) -> None:
+        """Empty the wakeup pipe (its bytes only wake us; the handler kept the numbers)."""
+        try:
+            while os.read(self._read_fd, 4096):
+                pass
+        except BlockingIOError:
+            pass
+
+    def close(self) -> None:
+        """Stop waking through our pipe and close it."""
+        signal.set_wakeup_fd(self._previous_wakeup)
+        os.close(self._read_fd)
+        os.close(self._write_fd)

@@ -1,0 +1,225 @@
+"""Single-command mode: `initsup -- CMD ARGS...`, a drop-in for tini.
+
+initsup starts CMD in its own process group, passes on every signal it receives (to CMD,
+or with -g to CMD's whole group), reaps every process that ends up as its child, and
+exits with CMD's code (or 128+signal) as soon as CMD has been reaped.  As PID 1 of a
+container the kernel then kills whatever is left, as it does after tini.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import sys
+
+from initsup import logs, reaper
+from initsup.loop import EventLoop
+from initsup.output import LineSplitter, OutputWriter, PipeRelay
+from initsup.signals import (
+    TTY_SIGNALS,
+    InheritedSignals,
+    SignalReceiver,
+    forwardable_signals,
+    signal_name,
+)
+from initsup.spawn import ExecError, Spawner
+
+
+class Options:
+    """What the command line and environment asked of single-command mode."""
+
+    def __init__(
+        self,
+        command: list[str],
+        kill_group: bool = False,
+        remap_exit: frozenset[int] = frozenset(),
+        parent_death_signal: int | None = None,
+        warn_on_reap: bool = False,
+        verbosity: int = 0,
+        log_format: str = "inherit",
+    ) -> None:
+        self.command = command
+        self.kill_group = kill_group
+        self.remap_exit = remap_exit
+        self.parent_death_signal = parent_death_signal
+        self.warn_on_reap = warn_on_reap
+        self.verbosity = verbosity
+        self.log_format = log_format
+
+
+def run(options: Options) -> int:
+    """Run the command under initsup and return initsup's exit code."""
+    inherited = InheritedSignals.capture()
+    receiver = SignalReceiver()
+    for signum in TTY_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
+    receiver.catch(forwardable_signals() | {signal.SIGCHLD})
+    # A parent may have blocked signals; initsup must still see them.  The child gets the
+    # inherited mask back.
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    session = Session(options, receiver)
+    try:
+        return session.run(Spawner(inherited, TTY_SIGNALS))
+    finally:
+        session.close()
+        receiver.close()
+
+
+class Session:
+    """One run of one command: the loop, its output, and the child's fate."""
+
+    def __init__(self, options: Options, receiver: SignalReceiver) -> None:
+        self.options = options
+        self.loop = EventLoop(receiver, on_error=self._on_internal_error)
+        self.child_pid = 0
+        self.exit_code: int | None = None
+        self.relays: list[PipeRelay] = []
+        self.writers: list[OutputWriter] = []
+        self.stdout: OutputWriter | None = None
+        level = "debug" if options.verbosity > 0 else "info"
+        if options.log_format in ("json", "text"):
+            self.stdout = self._writer(1)
+            render = logs.render_json if options.log_format == "json" else logs.text_record
+            stdout = self.stdout
+            self.log = logs.Logger(lambda record: stdout.write(render(record)), level)
+        else:
+            self.log = logs.Logger(logs.StderrSink(), level)
+        self.loop.on_signal = self.forward
+        self.loop.reap = self.reap
+
+    def _writer(self, fd: int) -> OutputWriter:
+        writer = OutputWriter(self.loop, fd)
+        self.writers.append(writer)
+        return writer
+
+    def _on_internal_error(self, where: str, exc: BaseException) -> None:
+        self.log.exception(f"internal error in {where}; initsup carries on", exc)
+
+    def run(self, spawner: Spawner) -> int:
+        """Start the command, serve the loop until it has been reaped, return the code."""
+        reaper.become_reaper(self.log.warning)
+        if self.options.parent_death_signal is not None:
+            from initsup import linux
+
+            linux.set_parent_death_signal(self.options.parent_death_signal)
+        try:
+            self.child_pid = self._start(spawner)
+        except ExecError as exc:
+            self.log.error(str(exc))
+            return exc.exit_code
+        self.log.debug("started", pid=self.child_pid, command=self.options.command)
+        self.loop.run()
+        for relay in self.relays:
+            relay.drain()
+        assert self.exit_code is not None
+        return self.exit_code
+
+    def _start(self, spawner: Spawner) -> int:
+        command = self.options.command
+        env = os.environ
+        terminal = _foreground_terminal()
+        if self.options.log_format == "inherit":
+            return spawner.spawn(command, env, take_terminal=terminal)
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        try:
+            pid = spawner.spawn(command, env, stdout=out_w, stderr=err_w, take_terminal=terminal)
+        except ExecError:
+            for fd in (out_r, err_r):
+                os.close(fd)
+            raise
+        finally:
+            os.close(out_w)
+            os.close(err_w)
+        self._relay(out_r, "stdout", pid, 1)
+        self._relay(err_r, "stderr", pid, 2)
+        return pid
+
+    def _relay(self, fd: int, stream: str, pid: int, raw_target: int) -> None:
+        program = os.path.basename(self.options.command[0]) or self.options.command[0]
+        if self.options.log_format == "raw":
+            writer = self._writer(raw_target)
+            self.relays.append(PipeRelay(self.loop, fd, writer, writer.write, _nothing))
+            return
+        assert self.stdout is not None
+        stdout = self.stdout
+        splitter = LineSplitter()
+        if self.options.log_format == "json":
+
+            def emit(line: bytes, part: int, last: bool) -> None:
+                record = logs.child_record(line, program, pid, stream, part=part, last=last)
+                stdout.write(logs.render_json(record))
+
+        else:
+
+            def emit(line: bytes, part: int, last: bool) -> None:
+                stdout.write(logs.text_line(line, program))
+
+        def on_data(data: bytes) -> None:
+            for line, part, last in splitter.feed(data):
+                emit(line, part, last)
+
+        def on_eof() -> None:
+            for line, part, last in splitter.finish():
+                emit(line, part, last)
+
+        self.relays.append(PipeRelay(self.loop, fd, stdout, on_data, on_eof))
+
+    def forward(self, signum: int) -> None:
+        """Pass a received signal on to the command (or its process group)."""
+        if signum == signal.SIGCHLD or not self.child_pid or self.exit_code is not None:
+            return  # SIGCHLD only wakes us; a reaped child's pid may be reused
+        try:
+            if self.options.kill_group:
+                os.killpg(self.child_pid, signum)
+            else:
+                os.kill(self.child_pid, signum)
+        except OSError as exc:
+            if exc.errno != errno.ESRCH:
+                raise
+            self.log.warning("child was gone when forwarding signal", signal=signal_name(signum))
+            return
+        if self.log.enabled("debug"):
+            target = "process group" if self.options.kill_group else "pid"
+            self.log.debug(
+                f"forwarded {signal_name(signum)} to {target} {self.child_pid}",
+                signal=signal_name(signum),
+            )
+
+    def reap(self) -> None:
+        """Collect every exited child; note the command's own exit."""
+        for pid, status in reaper.reap_all():
+            if pid == self.child_pid:
+                code = reaper.exit_code(status) % 256
+                self.exit_code = 0 if code in self.options.remap_exit else code
+                self.log.debug(
+                    f"command exited ({reaper.describe(status)})", pid=pid, exit_code=code
+                )
+                self.loop.stop()
+            elif self.options.warn_on_reap:
+                self.log.warning(f"reaped zombie process pid={pid}", pid=pid)
+
+    def close(self) -> None:
+        """Flush every byte still buffered, restore the fds, release the loop."""
+        for writer in self.writers:
+            writer.close()
+        self.loop.close()
+
+
+def _foreground_terminal() -> int | None:
+    """stdin's fd when it is a terminal whose foreground group is ours, else None.
+
+    Only then is the command handed the terminal (so ^C reaches it, as under tini); a
+    backgrounded initsup must not steal the terminal from the shell.
+    """
+    try:
+        if sys.stdin is not None and os.isatty(0) and os.tcgetpgrp(0) == os.getpgrp():
+            return 0
+    except OSError:
+        pass
+    return None
+
+
+def _nothing() -> None:
+    pass

@@ -1,0 +1,175 @@
+"""Starting children: `os.posix_spawn`, or fork + exec where posix_spawn cannot do the job.
+
+Never `subprocess`: its Popen objects reap (or misreport) children that initsup's own
+`waitpid(-1)` collects.  Every child gets its own process group, the signal mask initsup
+was started with, and default actions for the signals initsup (or Python) ignores but
+initsup's parent did not.
+
+The fork path exists for what posix_spawn has no attribute for: making the child the
+terminal's foreground process group (and, for supervised programs, a working directory,
+user or umask).  Its child does only `os` calls and reports a failure through a
+close-on-exec pipe: EOF on that pipe means the exec succeeded.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+from collections.abc import Mapping, Sequence
+
+from initsup.signals import UNCATCHABLE, InheritedSignals
+
+# What execvp uses when PATH is unset (confstr _CS_PATH).
+DEFAULT_PATH = "/bin:/usr/bin"
+
+
+class ExecError(Exception):
+    """A command could not be started; `exit_code` is the shell's code for why."""
+
+    def __init__(self, command: str, error: OSError) -> None:
+        self.command = command
+        self.error = error
+        reason = error.strerror or str(error)
+        super().__init__(f"cannot run {command!r}: {reason}")
+
+    @property
+    def exit_code(self) -> int:
+        """127 when the command does not exist, 126 when it exists but cannot be run."""
+        return 127 if self.error.errno in (errno.ENOENT, errno.ENOTDIR) else 126
+
+
+def find_executable(command: str, path: str | None) -> str:
+    """Resolve command as execvp would, using the child's PATH; raise ExecError if we can't.
+
+    Resolving ourselves (rather than posix_spawnp) searches the PATH the child will have,
+    and tells 'not found' (127) from 'found but not executable' (126) exactly.
+    """
+    if not command:
+        raise ExecError(command, FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT)))
+    if "/" in command:
+        _check_executable(command)
+        return command
+    denied: OSError | None = None
+    for directory in (path if path is not None else DEFAULT_PATH).split(":"):
+        candidate = os.path.join(directory or ".", command)
+        try:
+            _check_executable(candidate)
+            return candidate
+        except ExecError as exc:
+            if exc.error.errno != errno.ENOENT:
+                denied = denied or exc.error
+    error = denied or FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT))
+    raise ExecError(command, error)
+
+
+def _check_executable(path: str) -> None:
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        raise ExecError(path, exc) from None
+    if os.path.stat.S_ISDIR(info.st_mode):
+        raise ExecError(path, IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR)))
+    if not os.access(path, os.X_OK):
+        raise ExecError(path, PermissionError(errno.EACCES, os.strerror(errno.EACCES)))
+
+
+class Spawner:
+    """Starts processes with a clean, predictable signal state in their own process group."""
+
+    def __init__(self, inherited: InheritedSignals, ignored_by_initsup: frozenset[int]) -> None:
+        self._mask = inherited.mask
+        self._inherited_ignored = inherited.ignored
+        self._set_default = inherited.reset_in_child(ignored_by_initsup)
+
+    def spawn(
+        self,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        *,
+        stdout: int | None = None,
+        stderr: int | None = None,
+        take_terminal: int | None = None,
+    ) -> int:
+        """Start argv and return its pid; raise ExecError if it cannot be started.
+
+        stdout/stderr: fds to give the child as 1 and 2 (None: inherit initsup's).
+        take_terminal: a terminal fd whose foreground process group the child becomes.
+        """
+        path = find_executable(argv[0], env.get("PATH"))
+        redirects = [(fd, target) for fd, target in ((stdout, 1), (stderr, 2)) if fd is not None]
+        if take_terminal is not None:
+            return self._fork_exec(path, argv, env, redirects, take_terminal)
+        try:
+            return os.posix_spawn(
+                path,
+                list(argv),
+                dict(env),
+                file_actions=[(os.POSIX_SPAWN_DUP2, fd, target) for fd, target in redirects],
+                setpgroup=0,
+                setsigmask=self._mask,
+                setsigdef=self._set_default,
+            )
+        except OSError as exc:  # glibc >= 2.24 reports the exec's errno to the parent
+            raise ExecError(argv[0], exc) from None
+
+    def _fork_exec(
+        self,
+        path: str,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        redirects: list[tuple[int, int]],
+        terminal: int,
+    ) -> int:
+        report_r, report_w = os.pipe()  # both close-on-exec (PEP 446)
+        env_copy = dict(env)
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child, which execs or exits
+            try:
+                os.close(report_r)
+                self._become_child(path, argv, env_copy, redirects, terminal)
+            except OSError as exc:
+                os.write(report_w, str(exc.errno or 0).encode())
+            finally:
+                os._exit(127)
+        os.close(report_w)
+        try:
+            report = b""
+            while chunk := os.read(report_r, 64):
+                report += chunk
+        finally:
+            os.close(report_r)
+        if not report:
+            return pid
+        os.waitpid(pid, 0)  # our failed child, already exiting: nobody else may reap it
+        code = int(report)
+        raise ExecError(argv[0], OSError(code, os.strerror(code)))
+
+    def _become_child(
+        self,
+        path: str,
+        argv: Sequence[str],
+        env: dict[str, str],
+        redirects: list[tuple[int, int]],
+        terminal: int,
+    ) -> None:  # pragma: no cover - runs in the forked child
+        # Block everything first so no Python handler of initsup's runs in this process.
+        signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
+        signal.set_wakeup_fd(-1)
+        os.setpgid(0, 0)
+        try:
+            # initsup ignores SIGTTOU, and everything is blocked, so a background group
+            # may take the terminal.
+            os.tcsetpgrp(terminal, os.getpgrp())
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTTY, errno.ENXIO):
+                raise
+        for fd, target in redirects:
+            os.dup2(fd, target)
+        # Exec would reset caught signals anyway, but one that is pending when the mask
+        # is restored would run initsup's handler here instead of reaching the program.
+        for signum in signal.valid_signals() - UNCATCHABLE:
+            keep = signum in self._inherited_ignored
+            signal.signal(signum, signal.SIG_IGN if keep else signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_SETMASK, self._mask)
+        os.execve(path, list(argv), env)
