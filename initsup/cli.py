@@ -76,21 +76,21 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     try:
         parsed = parse(args, os.environ)
+        if "h" in parsed.flags:
+            sys.stdout.write(HELP)
+            return 0
+        if "version" in parsed.flags:
+            sys.stdout.write(f"initsup {__version__}\n")
+            return 0
+        if not parsed.command:
+            raise UsageError("no command given")
+        options = parsed.single_options()
     except UsageError as exc:
         sys.stderr.write(f"initsup: {exc}\n{USAGE}\nTry 'initsup --help' for more information.\n")
         return 2
-    if "h" in parsed.flags:
-        sys.stdout.write(HELP)
-        return 0
-    if "version" in parsed.flags:
-        sys.stdout.write(f"initsup {__version__}\n")
-        return 0
-    if not parsed.command:
-        sys.stderr.write(f"initsup: no command given\n{USAGE}\n")
-        return 2
     from initsup import single
 
-    return single.run(parsed.single_options())
+    return single.run(options)
 
 
 class Parsed:
@@ -195,7 +195,7 @@ def _flag(key: str, parsed: Parsed) -> None:
 
 
 def _exit_code(text: str) -> int:
-    if not text.isdigit() or int(text) > 255:
+    if not (text.isascii() and text.isdigit()) or int(text) > 255:
         raise UsageError(f"-e needs an exit code from 0 to 255, not {text!r}")
     return int(text)
 
@@ -218,4 +218,6 @@ def _env_flag(env: dict[str, str] | os._Environ[str], name: str) -> bool:
         return True
     if word in FALSE_WORDS:
         return False
-    raise UsageError(f"{name}={value!r}: expected one of {', '.join(TRUE_WORDS + FALSE_WORDS[:-1])}")
+    raise UsageError(
+        f"{name}={value!r}: expected one of {', '.join(TRUE_WORDS + FALSE_WORDS[:-1])}"
+    )

@@ -100,9 +100,7 @@ class InheritedSignals:
     def capture(cls) -> InheritedSignals:
         """Read the current process's dispositions and mask (call before installing anything)."""
         ignored = frozenset(
-            s
-            for s in _ALL - UNCATCHABLE - PYTHON_IGNORED
-            if signal.getsignal(s) == signal.SIG_IGN
+            s for s in _ALL - UNCATCHABLE - PYTHON_IGNORED if signal.getsignal(s) == signal.SIG_IGN
         )
         mask = frozenset(int(s) for s in signal.pthread_sigmask(signal.SIG_BLOCK, []))
         return cls(ignored, mask)

@@ -54,13 +54,14 @@ def run(options: Options) -> int:
     receiver = SignalReceiver()
     for signum in TTY_SIGNALS:
         signal.signal(signum, signal.SIG_IGN)
-    receiver.catch(forwardable_signals() | {signal.SIGCHLD})
+    caught = forwardable_signals() | {signal.SIGCHLD}
+    receiver.catch(caught)
     # A parent may have blocked signals; initsup must still see them.  The child gets the
     # inherited mask back.
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
     session = Session(options, receiver)
     try:
-        return session.run(Spawner(inherited, TTY_SIGNALS))
+        return session.run(Spawner(inherited, TTY_SIGNALS, caught))
     finally:
         session.close()
         receiver.close()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import errno
 import os
 import signal
+import stat
 from collections.abc import Mapping, Sequence
 
 from initsup.signals import UNCATCHABLE, InheritedSignals
@@ -68,7 +69,7 @@ def _check_executable(path: str) -> None:
         info = os.stat(path)
     except OSError as exc:
         raise ExecError(path, exc) from None
-    if os.path.stat.S_ISDIR(info.st_mode):
+    if stat.S_ISDIR(info.st_mode):
         raise ExecError(path, IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR)))
     if not os.access(path, os.X_OK):
         raise ExecError(path, PermissionError(errno.EACCES, os.strerror(errno.EACCES)))
@@ -77,10 +78,19 @@ def _check_executable(path: str) -> None:
 class Spawner:
     """Starts processes with a clean, predictable signal state in their own process group."""
 
-    def __init__(self, inherited: InheritedSignals, ignored_by_initsup: frozenset[int]) -> None:
+    def __init__(
+        self,
+        inherited: InheritedSignals,
+        ignored_by_initsup: frozenset[int],
+        caught_by_initsup: frozenset[int],
+    ) -> None:
         self._mask = inherited.mask
         self._inherited_ignored = inherited.ignored
         self._set_default = inherited.reset_in_child(ignored_by_initsup)
+        # A signal the parent ignored but initsup catches (to forward it) would reach the
+        # child at its default action after exec; posix_spawn can only reset to default,
+        # so such a child is started through fork, which can ignore it again.
+        self._must_fork = bool(inherited.ignored & caught_by_initsup)
 
     def spawn(
         self,
@@ -98,7 +108,7 @@ class Spawner:
         """
         path = find_executable(argv[0], env.get("PATH"))
         redirects = [(fd, target) for fd, target in ((stdout, 1), (stderr, 2)) if fd is not None]
-        if take_terminal is not None:
+        if take_terminal is not None or self._must_fork:
             return self._fork_exec(path, argv, env, redirects, take_terminal)
         try:
             return os.posix_spawn(
@@ -119,7 +129,7 @@ class Spawner:
         argv: Sequence[str],
         env: Mapping[str, str],
         redirects: list[tuple[int, int]],
-        terminal: int,
+        terminal: int | None,
     ) -> int:
         report_r, report_w = os.pipe()  # both close-on-exec (PEP 446)
         env_copy = dict(env)
@@ -151,19 +161,20 @@ class Spawner:
         argv: Sequence[str],
         env: dict[str, str],
         redirects: list[tuple[int, int]],
-        terminal: int,
+        terminal: int | None,
     ) -> None:  # pragma: no cover - runs in the forked child
         # Block everything first so no Python handler of initsup's runs in this process.
         signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
         signal.set_wakeup_fd(-1)
         os.setpgid(0, 0)
-        try:
-            # initsup ignores SIGTTOU, and everything is blocked, so a background group
-            # may take the terminal.
-            os.tcsetpgrp(terminal, os.getpgrp())
-        except OSError as exc:
-            if exc.errno not in (errno.ENOTTY, errno.ENXIO):
-                raise
+        if terminal is not None:
+            try:
+                # Everything is blocked (SIGTTOU too), so this background group may
+                # take the terminal.
+                os.tcsetpgrp(terminal, os.getpgrp())
+            except OSError as exc:
+                if exc.errno not in (errno.ENOTTY, errno.ENXIO):
+                    raise
         for fd, target in redirects:
             os.dup2(fd, target)
         # Exec would reset caught signals anyway, but one that is pending when the mask

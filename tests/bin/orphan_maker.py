@@ -1,0 +1,54 @@
+"""Test child: orphans N short-lived grandchildren, then checks that all of them were reaped.
+
+A middle process forks the grandchildren and exits at once, so they are re-parented to
+the nearest subreaper or PID 1 (initsup, under test).  This process then polls /proc until
+no other member of its process group is left, and exits 0, or 1 if any stayed a zombie
+(listing them), after the deadline.  tini's reaping test (T3) works the same way.
+"""
+
+import os
+import sys
+import time
+
+count = int(sys.argv[1]) if len(sys.argv) > 1 else 100
+deadline_seconds = float(sys.argv[2]) if len(sys.argv) > 2 else 60.0
+
+
+def group_members() -> dict[int, str]:
+    """Other processes in our process group, with their states."""
+    members = {}
+    me = os.getpid()
+    group = os.getpgrp()
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == me:
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                fields = f.read().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group:
+            members[int(name)] = fields[0]
+    return members
+
+
+middle = os.fork()
+if middle == 0:
+    for i in range(count):
+        if os.fork() == 0:
+            time.sleep((i % 10) / 100)  # let some of them die before the middle does
+            os._exit(0)
+    os._exit(0)
+os.waitpid(middle, 0)
+
+deadline = time.monotonic() + deadline_seconds
+while True:
+    left = group_members()
+    if not left:
+        print(f"all {count} orphans reaped", flush=True)
+        sys.exit(0)
+    if time.monotonic() > deadline:
+        zombies = sorted(pid for pid, st in left.items() if st == "Z")
+        print(f"left after deadline: {len(left)}, zombies: {zombies[:20]}", flush=True)
+        sys.exit(1)
+    time.sleep(0.01)

@@ -1,0 +1,321 @@
+"""Unit tests for initsup.logs: timestamps, JSON and text rendering, child records, loggers."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from initsup.logs import (
+    Logger,
+    StderrSink,
+    child_record,
+    decode_line,
+    render_json,
+    text_line,
+    text_record,
+    timestamp,
+)
+
+TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
+FIRST_KEYS = ["timestamp", "level", "event", "logger"]
+
+
+@pytest.fixture
+def pipe() -> Iterator[tuple[int, int]]:
+    """A pipe (read end, write end), both closed after the test."""
+    r, w = os.pipe()
+    try:
+        yield r, w
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+# -- timestamp -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("wall", [0.0, 1.5, 1700000000.999999, 4102444800.0])
+def test_timestamp_format(wall: float) -> None:
+    """Timestamps are RFC 3339 UTC with exactly six fractional digits and a Z."""
+    assert TIMESTAMP.match(timestamp(wall))
+
+
+def test_timestamp_known_values() -> None:
+    """Known epoch values render as the expected UTC date and time."""
+    assert timestamp(0) == "1970-01-01T00:00:00.000000Z"
+    assert timestamp(1700000000.5) == "2023-11-14T22:13:20.500000Z"
+    assert timestamp(951782400.25) == "2000-02-29T00:00:00.250000Z"
+
+
+def test_timestamp_microseconds_never_overflow() -> None:
+    """A fraction just under one second stays within the same second."""
+    assert timestamp(0.9999999) == "1970-01-01T00:00:00.999999Z"
+
+
+# -- render_json -----------------------------------------------------------------------
+
+
+def test_render_json_one_line() -> None:
+    """A record renders as a single line of JSON ending in a newline, even with newlines in it."""
+    data = render_json({"event": "two\nlines", "other": "a\r\nb"})
+    assert data.endswith(b"\n")
+    assert data.count(b"\n") == 1
+    assert json.loads(data) == {"event": "two\nlines", "other": "a\r\nb"}
+
+
+def test_render_json_keeps_key_order() -> None:
+    """Keys come out in the record's order."""
+    record = {"timestamp": "t", "level": "info", "event": "e", "logger": "initsup", "z": 1, "a": 2}
+    assert list(json.loads(render_json(record))) == [*FIRST_KEYS, "z", "a"]
+
+
+def test_render_json_unserialisable_falls_back_to_repr() -> None:
+    """A value JSON cannot hold is rendered as its repr instead of failing."""
+
+    class Thing:
+        def __repr__(self) -> str:
+            return "<thing>"
+
+    decoded = json.loads(render_json({"event": "e", "thing": Thing(), "set": {1}}))
+    assert decoded == {"event": "e", "thing": "<thing>", "set": "{1}"}
+
+
+def test_render_json_non_ascii_is_utf8() -> None:
+    """Non-ASCII text is written as UTF-8, not as \\u escapes."""
+    data = render_json({"event": "café"})
+    assert "café".encode() in data
+
+
+# -- child_record ----------------------------------------------------------------------
+
+
+def test_child_record_plain_text() -> None:
+    """A plain line becomes an info record with the line as event and initsup's context."""
+    record = child_record(b"hello world", "web", 42, "stdout")
+    assert list(record)[:4] == FIRST_KEYS
+    assert TIMESTAMP.match(record["timestamp"])
+    assert record["level"] == "info"
+    assert record["event"] == "hello world"
+    assert record["logger"] == "web"
+    assert record["program"] == "web"
+    assert record["group"] == "web"
+    assert record["pid"] == 42
+    assert record["stream"] == "stdout"
+    assert "part" not in record
+    assert "last" not in record
+
+
+def test_child_record_group() -> None:
+    """An explicit group is used instead of the program name."""
+    assert child_record(b"x", "web", 1, "stderr", group="frontend")["group"] == "frontend"
+
+
+def test_child_record_merges_json_object() -> None:
+    """A JSON-object line is merged: the child's event, level and fields are kept."""
+    line = b'{"event": "request", "level": "warning", "timestamp": "T", "path": "/x", "n": 3}'
+    record = child_record(line, "web", 7, "stdout")
+    assert record["event"] == "request"
+    assert record["level"] == "warning"
+    assert record["timestamp"] == "T"
+    assert record["path"] == "/x"
+    assert record["n"] == 3
+    assert record["logger"] == "web"
+    assert list(record)[:4] == FIRST_KEYS
+
+
+def test_child_record_context_keys_win() -> None:
+    """program, group, pid and stream are always initsup's, whatever the child's JSON says."""
+    line = b'{"event": "e", "program": "evil", "group": "g", "pid": 1, "stream": "nope"}'
+    record = child_record(line, "web", 7, "stderr")
+    assert record["program"] == "web"
+    assert record["group"] == "web"
+    assert record["pid"] == 7
+    assert record["stream"] == "stderr"
+
+
+def test_child_record_json_without_event() -> None:
+    """A JSON object without an event gets an empty event, not the raw line."""
+    record = child_record(b'{"msg": "hi"}', "web", 7, "stdout")
+    assert record["event"] == ""
+    assert record["msg"] == "hi"
+
+
+def test_child_record_json_child_logger_kept() -> None:
+    """A child's own logger name is kept."""
+    record = child_record(b'{"event": "e", "logger": "app.db"}', "web", 7, "stdout")
+    assert record["logger"] == "app.db"
+
+
+def test_child_record_json_trailing_whitespace() -> None:
+    """A JSON object followed by whitespace (a CR, say) is still merged."""
+    record = child_record(b'{"event": "e", "k": 1} \r', "web", 7, "stdout")
+    assert record["event"] == "e"
+    assert record["k"] == 1
+
+
+@pytest.mark.parametrize(
+    "line", [b"[1,2]", b'"x"', b"{bad", b"{bad}", b"42", b"null", b"{}x", b' {"a": 1}']
+)
+def test_child_record_non_object_json_is_text(line: bytes) -> None:
+    """A line that is not exactly a JSON object stays text, as the event."""
+    record = child_record(line, "web", 7, "stdout")
+    assert record["event"] == line.decode()
+    assert record["level"] == "info"
+    assert set(record) == {*FIRST_KEYS, "program", "group", "pid", "stream"}
+
+
+def test_child_record_invalid_utf8_escaped() -> None:
+    """Invalid UTF-8 is kept as \\xff escapes in the text, never dropped."""
+    record = child_record(b"caf\xc3\xa9 \xff\xfe", "web", 7, "stdout")
+    assert record["event"] == "café \\xff\\xfe"
+    assert json.loads(render_json(record))["event"] == "café \\xff\\xfe"
+
+
+def test_decode_line_escapes() -> None:
+    """decode_line turns invalid bytes into backslash escapes."""
+    assert decode_line(b"a\xffb") == "a\\xffb"
+    assert decode_line("ü".encode()) == "ü"
+
+
+def test_child_record_split_line_parts() -> None:
+    """A split line carries part and last; a part is never parsed as JSON."""
+    first = child_record(b'{"event": "x"}', "web", 7, "stdout", part=1, last=False)
+    assert first["event"] == '{"event": "x"}'
+    assert first["part"] == 1
+    assert first["last"] is False
+    final = child_record(b"tail", "web", 7, "stdout", part=3, last=True)
+    assert final["part"] == 3
+    assert final["last"] is True
+    assert list(final)[-2:] == ["part", "last"]
+
+
+# -- text format -----------------------------------------------------------------------
+
+
+def test_text_line() -> None:
+    """A child's line in text format is `program | line` plus a newline, bytes untouched."""
+    assert text_line(b"hello", "web") == b"web | hello\n"
+    assert text_line(b"\xff", "web") == b"web | \xff\n"
+    assert text_line(b"", "caf\u00e9") == "café | \n".encode()
+
+
+def test_text_record_info() -> None:
+    """An info record in text format is `logger | event key=value...`."""
+    record = {
+        "timestamp": "t",
+        "level": "info",
+        "event": "started",
+        "logger": "initsup",
+        "pid": 3,
+        "command": "sleep",
+    }
+    assert text_record(record) == b"initsup | started pid=3 command=sleep\n"
+
+
+def test_text_record_level_prefix_and_no_extras() -> None:
+    """Other levels prefix the event with `level: `; no extras means no trailing space."""
+    record = {"timestamp": "t", "level": "warning", "event": "careful", "logger": "initsup"}
+    assert text_record(record) == b"initsup | warning: careful\n"
+
+
+def test_text_record_defaults() -> None:
+    """A record without level or logger is treated as info from initsup."""
+    assert text_record({"event": "e"}) == b"initsup | e\n"
+
+
+# -- Logger ----------------------------------------------------------------------------
+
+
+def test_logger_threshold_hides_debug_at_info() -> None:
+    """At level info, debug records are dropped and the rest are written."""
+    records: list[dict[str, Any]] = []
+    log = Logger(records.append, "info")
+    log.debug("hidden")
+    log.info("shown", pid=3)
+    log.warning("warn")
+    log.error("err")
+    assert [r["event"] for r in records] == ["shown", "warn", "err"]
+    assert [r["level"] for r in records] == ["info", "warning", "error"]
+    assert not log.enabled("debug")
+    assert log.enabled("info")
+
+
+def test_logger_debug_level_shows_debug() -> None:
+    """At level debug, debug records are written too."""
+    records: list[dict[str, Any]] = []
+    log = Logger(records.append, "debug")
+    log.debug("visible")
+    assert [r["event"] for r in records] == ["visible"]
+    assert log.enabled("debug")
+
+
+def test_logger_record_shape() -> None:
+    """A record starts with timestamp, level, event and logger=initsup, then the fields."""
+    records: list[dict[str, Any]] = []
+    Logger(records.append).info("started", pid=3, command=["a", "b"])
+    (record,) = records
+    assert list(record) == [*FIRST_KEYS, "pid", "command"]
+    assert TIMESTAMP.match(record["timestamp"])
+    assert record["logger"] == "initsup"
+    assert record["pid"] == 3
+
+
+def test_logger_exception_has_traceback() -> None:
+    """Logger.exception writes an error record with the exception's full traceback."""
+    records: list[dict[str, Any]] = []
+    log = Logger(records.append)
+
+    def failing() -> None:
+        raise ValueError("bad value")
+
+    try:
+        failing()
+    except ValueError as exc:
+        log.exception("internal error", exc=exc)
+    (record,) = records
+    assert record["level"] == "error"
+    assert record["event"] == "internal error"
+    text = record["exception"]
+    assert text.startswith("Traceback (most recent call last):")
+    assert "in failing" in text
+    assert text.rstrip().endswith("ValueError: bad value")
+
+
+def test_logger_unknown_level() -> None:
+    """An unknown level name is a KeyError, not silently accepted."""
+    with pytest.raises(KeyError):
+        Logger(lambda record: None, "loud")
+
+
+# -- StderrSink ------------------------------------------------------------------------
+
+
+def test_stderr_sink_writes_plain_line(pipe: tuple[int, int]) -> None:
+    """StderrSink writes `initsup: event key=value` lines to its fd."""
+    r, w = pipe
+    sink = StderrSink(w)
+    Logger(sink).info("started", pid=3)
+    assert os.read(r, 1000) == b"initsup: started pid=3\n"
+
+
+def test_stderr_sink_level_prefix(pipe: tuple[int, int]) -> None:
+    """Levels other than info are written before the event."""
+    r, w = pipe
+    sink = StderrSink(w)
+    sink({"timestamp": "t", "level": "error", "event": "cannot run 'x'", "logger": "initsup"})
+    assert os.read(r, 1000) == b"initsup: error: cannot run 'x'\n"
+
+
+def test_stderr_sink_survives_closed_reader() -> None:
+    """A sink whose reader has gone loses the line without raising."""
+    r, w = os.pipe()
+    try:
+        os.close(r)
+        StderrSink(w)({"level": "info", "event": "lost"})
+    finally:
+        os.close(w)
