@@ -95,17 +95,22 @@ def text_line(line: bytes, program: str) -> bytes:
     return program.encode("utf-8", "backslashreplace") + b" | " + line + b"\n"
 
 
-def text_record(record: Mapping[str, Any]) -> bytes:
-    """An initsup record in the text format: `initsup | event key=value ...`."""
-    extras = " ".join(
-        f"{key}={value}"
-        for key, value in record.items()
-        if key not in ("timestamp", "level", "event", "logger")
-    )
+def text_message(record: Mapping[str, Any]) -> str:
+    """An initsup record as words: its event, level-prefixed unless info, then any traceback.
+
+    Every event initsup writes says what happened by itself; the fields repeat it for
+    machines, in the JSON format.
+    """
     level = record.get("level", "info")
-    prefix = "" if level == "info" else f"{level}: "
-    line = f"{record.get('logger', 'initsup')} | {prefix}{record['event']}"
-    return (line + (" " + extras if extras else "") + "\n").encode("utf-8", "backslashreplace")
+    text = str(record["event"]) if level == "info" else f"{level}: {record['event']}"
+    if "exception" in record:
+        text += "\n" + str(record["exception"]).rstrip("\n")
+    return text
+
+
+def text_record(record: Mapping[str, Any]) -> bytes:
+    """An initsup record in the text format: `initsup | event`."""
+    return f"initsup | {text_message(record)}\n".encode("utf-8", "backslashreplace")
 
 
 class Logger:
@@ -159,14 +164,7 @@ class StderrSink:
         self._fd = fd
 
     def __call__(self, record: Record) -> None:
-        extras = "".join(
-            f" {key}={value}"
-            for key, value in record.items()
-            if key not in ("timestamp", "level", "event", "logger")
-        )
-        level = record["level"]
-        prefix = "" if level == "info" else f"{level}: "
-        data = f"initsup: {prefix}{record['event']}{extras}\n".encode("utf-8", "backslashreplace")
+        data = f"initsup: {text_message(record)}\n".encode("utf-8", "backslashreplace")
         try:
             os.write(self._fd, data)
         except OSError:

@@ -109,7 +109,11 @@ class Session:
         except ExecError as exc:
             self.log.error(str(exc))
             return exc.exit_code
-        self.log.debug("started", pid=self.child_pid, command=self.options.command)
+        self.log.debug(
+            f"started {self.options.command[0]} as pid {self.child_pid}",
+            pid=self.child_pid,
+            command=self.options.command,
+        )
         self.loop.run()
         for relay in self.relays:
             relay.drain()
@@ -179,7 +183,8 @@ class Session:
         except OSError as exc:
             if exc.errno != errno.ESRCH:
                 raise
-            self.log.warning("child was gone when forwarding signal", signal=signal_name(signum))
+            name = signal_name(signum)
+            self.log.warning(f"command was gone when forwarding {name}", signal=name)
             return
         if self.log.enabled("debug"):
             target = "process group" if self.options.kill_group else "pid"
@@ -195,7 +200,9 @@ class Session:
                 code = reaper.exit_code(status) % 256
                 self.exit_code = 0 if code in self.options.remap_exit else code
                 self.log.debug(
-                    f"command exited ({reaper.describe(status)})", pid=pid, exit_code=code
+                    f"command (pid {pid}) ended: {reaper.describe(status)}",
+                    pid=pid,
+                    exit_code=code,
                 )
                 self.loop.stop()
             elif self.options.warn_on_reap:

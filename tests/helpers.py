@@ -11,6 +11,9 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / "tests" / "bin"
@@ -33,9 +36,7 @@ def helper(name: str, *args: str) -> list[str]:
     return [PYTHON, str(BIN / f"{name}.py"), *args]
 
 
-def wait_for(
-    predicate: Callable[[], object], timeout: float = 10.0, interval: float = 0.005
-) -> object:
+def wait_for(predicate: Callable[[], T], timeout: float = 10.0, interval: float = 0.005) -> T:
     """Poll predicate until it returns something truthy; fail after timeout seconds."""
     deadline = time.monotonic() + timeout
     while True:

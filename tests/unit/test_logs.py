@@ -205,7 +205,7 @@ def test_text_line() -> None:
 
 
 def test_text_record_info() -> None:
-    """An info record in text format is `logger | event key=value...`."""
+    """An info record in text format is `initsup | event`: the fields are for JSON only."""
     record = {
         "timestamp": "t",
         "level": "info",
@@ -214,7 +214,13 @@ def test_text_record_info() -> None:
         "pid": 3,
         "command": "sleep",
     }
-    assert text_record(record) == b"initsup | started pid=3 command=sleep\n"
+    assert text_record(record) == b"initsup | started\n"
+
+
+def test_text_record_appends_traceback() -> None:
+    """A record carrying an exception shows its traceback under the event."""
+    record = {"level": "error", "event": "boom", "exception": "Traceback...\nValueError\n"}
+    assert text_record(record) == b"initsup | error: boom\nTraceback...\nValueError\n"
 
 
 def test_text_record_level_prefix_and_no_extras() -> None:
@@ -296,11 +302,11 @@ def test_logger_unknown_level() -> None:
 
 
 def test_stderr_sink_writes_plain_line(pipe: tuple[int, int]) -> None:
-    """StderrSink writes `initsup: event key=value` lines to its fd."""
+    """StderrSink writes `initsup: event` lines to its fd."""
     r, w = pipe
     sink = StderrSink(w)
-    Logger(sink).info("started", pid=3)
-    assert os.read(r, 1000) == b"initsup: started pid=3\n"
+    Logger(sink).info("started sleep as pid 3", pid=3)
+    assert os.read(r, 1000) == b"initsup: started sleep as pid 3\n"
 
 
 def test_stderr_sink_level_prefix(pipe: tuple[int, int]) -> None:
