@@ -9,6 +9,7 @@ Nothing is dropped, memory stays bounded, and the loop keeps reaping and forward
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable
 
 from initsup.loop import EventLoop
@@ -121,8 +122,6 @@ def _write_all(fd: int, data: bytearray) -> None:
 
 def _pollable(fd: int) -> bool:
     """Whether fd is something epoll can watch: a pipe, socket or terminal."""
-    import stat
-
     mode = os.fstat(fd).st_mode
     if stat.S_ISREG(mode) or stat.S_ISBLK(mode):
         return False

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
+from initsup.signals import signal_name
+
 
 def reap_all() -> list[tuple[int, int]]:
     """Collect every child that has exited, as (pid, raw wait status) pairs.
@@ -33,8 +35,6 @@ def exit_code(status: int) -> int:
 
 def describe(status: int) -> str:
     """Say in words how a process ended: 'exit status 3' or 'terminated by SIGKILL'."""
-    from initsup.signals import signal_name
-
     if os.WIFSIGNALED(status):
         core = " (core dumped)" if os.WCOREDUMP(status) else ""
         return f"terminated by {signal_name(os.WTERMSIG(status))}{core}"
