@@ -210,18 +210,22 @@ class PipeRelay:
         os.set_blocking(fd, False)
         loop.add_reader(fd, self._on_readable)
 
-    def _on_readable(self) -> None:
+    def _read_once(self) -> bool:
+        """Read one chunk and hand it on; False when there was none or the pipe closed."""
         try:
             data = os.read(self._fd, READ_SIZE)
         except BlockingIOError:
-            return
+            return False
         except OSError:
             data = b""
         if not data:
             self.close()
-            return
+            return False
         self._on_data(data)
-        if self._writer.full and not self.closed:
+        return True
+
+    def _on_readable(self) -> None:
+        if self._read_once() and self._writer.full and not self.closed:
             self._loop.remove_reader(self._fd)
             self._writer.when_drained(self._resume)
 
@@ -231,17 +235,7 @@ class PipeRelay:
 
     def drain(self) -> None:
         """Read whatever the pipe holds right now (at exit), without waiting for more."""
-        while not self.closed:
-            try:
-                data = os.read(self._fd, READ_SIZE)
-            except BlockingIOError:
-                return
-            except OSError:
-                data = b""
-            if not data:
-                self.close()
-                return
-            self._on_data(data)
+        while not self.closed and self._read_once():
             if self._writer.full:
                 self._writer.flush()
 

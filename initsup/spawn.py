@@ -138,8 +138,9 @@ class Spawner:
             try:
                 os.close(report_r)
                 self._become_child(path, argv, env_copy, redirects, terminal)
-            except OSError as exc:
-                os.write(report_w, str(exc.errno or 0).encode())
+            except BaseException as exc:  # anything: the parent must hear of it
+                code = exc.errno if isinstance(exc, OSError) and exc.errno else errno.EINVAL
+                os.write(report_w, str(code).encode())
             finally:
                 os._exit(127)
         os.close(report_w)

@@ -100,6 +100,16 @@ def test_not_executable_exits_126(tmp_path: Path) -> None:
         assert result.stderr.count(b"\n") == 1
 
 
+def test_exec_format_error_exits_126(tmp_path: Path) -> None:
+    """An executable file that is neither a binary nor a #! script gives 126, as docker run does."""
+    no_shebang = tmp_path / "no-shebang"
+    no_shebang.write_text("echo hi\n")
+    no_shebang.chmod(0o755)
+    result = run(["--", str(no_shebang)])
+    assert result.returncode == 126
+    assert result.stderr.decode().strip().endswith("Exec format error")
+
+
 def test_usage_errors_exit_2() -> None:
     """No command, an unknown option, or a bad -e value is a usage error: exit 2 (C5)."""
     bad: list[list[str]] = [

@@ -6,6 +6,7 @@ import os
 import re
 import signal
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -144,6 +145,19 @@ def test_inherited_signal_state_passes_through() -> None:
     assert {signal.SIGTTIN, signal.SIGILL, signal.SIGTERM} <= blocked
     assert signal.SIGPIPE not in ignored
     assert signal.SIGXFSZ not in ignored
+
+
+def test_exec_failure_reported_when_child_is_forked(tmp_path: Path) -> None:
+    """With a parent-ignored signal (child started via fork) an exec error still gives 126."""
+    no_shebang = tmp_path / "no-shebang"
+    no_shebang.write_text("echo hi\n")
+    no_shebang.chmod(0o755)
+    launcher = helper("launcher", "--ignore", "SIGINT", "--")
+    result = subprocess.run(
+        [*launcher, *INITSUP, "--", str(no_shebang)], env=env(), capture_output=True, timeout=30
+    )
+    assert result.returncode == 126
+    assert result.stderr.decode().strip().endswith("Exec format error")
 
 
 def test_initsup_handles_signals_its_parent_blocked() -> None:

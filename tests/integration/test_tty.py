@@ -9,6 +9,7 @@ import select
 import signal
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 from tests.helpers import INITSUP, env, kill_tree
 
@@ -83,3 +84,14 @@ def test_command_is_the_foreground_process_group() -> None:
     fields = dict(item.split("=") for item in output.split())
     assert fields["fg"] == fields["pg"]
     assert int(fields["pg"]) != pid
+
+
+def test_exec_failure_under_a_terminal_exits_126(tmp_path: Path) -> None:
+    """Under a terminal (child started via fork) an exec error still gives 126 and a message."""
+    no_shebang = tmp_path / "no-shebang"
+    no_shebang.write_text("echo hi\n")
+    no_shebang.chmod(0o755)
+    with _under_pty([*INITSUP, "--", str(no_shebang)]) as (pid, master):
+        output = _read_until(master, b"\n")
+        assert _exit_code(pid) == 126
+    assert b"Exec format error" in output
