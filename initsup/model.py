@@ -1,0 +1,220 @@
+"""The configuration model: what initsup supervises, as plain values checked once.
+
+These classes are what `config.load` produces from an INI file and the environment, and
+what the supervisor reads.  They hold converted values only (numbers, sets, signal
+numbers), never raw strings to be parsed later.  Equality compares every field, so a
+reload can tell which programs changed.
+
+Plain classes with __slots__ rather than dataclasses: `dataclasses` imports `inspect`,
+several milliseconds of every container's start-up.
+"""
+
+from __future__ import annotations
+
+import signal
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+AUTORESTART_VALUES = ("true", "false", "unexpected")
+# Where a program's output goes: initsup's stdout stream (as JSON, text or raw lines),
+# nowhere, or a file of its own.
+TO_STREAM = "stream"
+TO_NOWHERE = "none"
+
+
+class _Value:
+    """Equality, repr and a dict view over __slots__, for the classes below."""
+
+    __slots__: tuple[str, ...] = ()
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return all(getattr(self, n) == getattr(other, n) for n in self.__slots__)
+
+    def __hash__(self) -> int:
+        return hash(tuple(repr(getattr(self, n)) for n in self.__slots__))
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__)
+        return f"{type(self).__name__}({fields})"
+
+    def as_dict(self) -> dict[str, Any]:
+        """Every field, for `initsup check --json`."""
+        return {n: _plain(getattr(self, n)) for n in self.__slots__}
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, _Value):
+        return value.as_dict()
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)  # type: ignore[type-var]
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+class LogTarget(_Value):
+    """Where one output stream of a program goes, and supervisord's file options for it."""
+
+    __slots__ = ("backups", "capture_maxbytes", "events_enabled", "maxbytes", "path")
+
+    def __init__(
+        self,
+        path: str = TO_STREAM,
+        maxbytes: int = 50 * 1024 * 1024,
+        backups: int = 10,
+        capture_maxbytes: int = 0,
+        events_enabled: bool = False,
+    ) -> None:
+        self.path = path  # TO_STREAM, TO_NOWHERE, or a file path
+        self.maxbytes = maxbytes  # rotate past this size; 0: never rotate
+        self.backups = backups  # rotated files kept (path.1 ... path.N)
+        self.capture_maxbytes = capture_maxbytes  # PROCESS_COMMUNICATION capture (listeners)
+        self.events_enabled = events_enabled  # PROCESS_LOG_* events (listeners)
+
+
+class ProcessConfig(_Value):
+    """One process to run: a program section expanded for one `process_num`."""
+
+    __slots__ = (
+        "autorestart",
+        "autostart",
+        "backoff_max",
+        "backoff_reset",
+        "command",
+        "directory",
+        "environment",
+        "essential",
+        "exitcodes",
+        "forward_signals",
+        "group",
+        "killasgroup",
+        "name",
+        "priority",
+        "program",
+        "redirect_stderr",
+        "startretries",
+        "startsecs",
+        "stderr",
+        "stdout",
+        "stopasgroup",
+        "stopsignal",
+        "stopwaitsecs",
+        "umask",
+        "user",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        command: list[str],
+        *,
+        program: str | None = None,
+        group: str | None = None,
+        priority: int = 999,
+        autostart: bool = True,
+        autorestart: str = "unexpected",
+        startsecs: float = 1.0,
+        startretries: int = 3,
+        exitcodes: frozenset[int] = frozenset({0}),
+        stopsignal: int = signal.SIGTERM,
+        stopwaitsecs: float = 10.0,
+        stopasgroup: bool = False,
+        killasgroup: bool = False,
+        user: str | None = None,
+        directory: str | None = None,
+        umask: int | None = None,
+        environment: dict[str, str] | None = None,
+        redirect_stderr: bool = False,
+        stdout: LogTarget | None = None,
+        stderr: LogTarget | None = None,
+        essential: bool = False,
+        forward_signals: frozenset[int] = frozenset(),
+        backoff_max: float = 60.0,
+        backoff_reset: float = 60.0,
+    ) -> None:
+        self.name = name  # process name (process_name expanded)
+        self.command = command  # argv, split like supervisord (shlex) and expanded
+        self.program = program or name  # the [program:x] section it came from
+        self.group = group or self.program
+        self.priority = priority
+        self.autostart = autostart
+        self.autorestart = autorestart  # "true", "false" or "unexpected"
+        self.startsecs = startsecs
+        self.startretries = startretries
+        self.exitcodes = exitcodes
+        self.stopsignal = stopsignal
+        self.stopwaitsecs = stopwaitsecs
+        self.stopasgroup = stopasgroup
+        self.killasgroup = killasgroup
+        self.user = user
+        self.directory = directory
+        self.umask = umask
+        self.environment = environment or {}  # on top of initsup's own environment
+        self.redirect_stderr = redirect_stderr
+        self.stdout = stdout or LogTarget()
+        self.stderr = stderr or LogTarget()
+        # initsup's own options:
+        self.essential = essential  # its end for good ends initsup with its code
+        self.forward_signals = forward_signals  # signals initsup passes on to it
+        self.backoff_max = backoff_max  # cap of the restart delay after RUNNING crashes
+        self.backoff_reset = backoff_reset  # RUNNING this long resets that delay
+
+
+class GroupConfig(_Value):
+    """A process group: a program's processes, or a [group:x] of several programs."""
+
+    __slots__ = ("name", "priority", "processes")
+
+    def __init__(self, name: str, priority: int, processes: list[ProcessConfig]) -> None:
+        self.name = name
+        self.priority = priority
+        self.processes = processes  # in (priority, name) order
+
+
+class InitOptions(_Value):
+    """The [initsup] (alias [supervisord]) section: options of initsup itself."""
+
+    __slots__ = (
+        "environment",
+        "identifier",
+        "log_format",
+        "loglevel",
+    )
+
+    def __init__(
+        self,
+        log_format: str = "json",
+        loglevel: str = "info",
+        identifier: str = "supervisor",
+        environment: dict[str, str] | None = None,
+    ) -> None:
+        self.log_format = log_format  # json, text or raw
+        self.loglevel = loglevel  # initsup's own messages: debug, info, warning, error
+        self.identifier = identifier  # `server:` in listener headers
+        self.environment = environment or {}  # given to every program
+
+
+class Config(_Value):
+    """Everything a run of initsup supervises."""
+
+    __slots__ = ("groups", "options", "sources")
+
+    def __init__(
+        self,
+        options: InitOptions | None = None,
+        groups: list[GroupConfig] | None = None,
+        sources: list[str] | None = None,
+    ) -> None:
+        self.options = options or InitOptions()
+        self.groups = groups or []  # in (priority, name) order
+        self.sources = sources or []  # files and variables read, for messages
+
+    def processes(self) -> list[ProcessConfig]:
+        """Every process of every group, in start order."""
+        return [p for g in self.groups for p in g.processes]
