@@ -50,7 +50,7 @@ def _plain(value: object) -> object:
     if isinstance(value, _Value):
         return value.as_dict()
     if isinstance(value, (set, frozenset)):
-        return sorted(value)  # type: ignore[type-var]
+        return sorted(value)
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     if isinstance(value, dict):
