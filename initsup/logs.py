@@ -95,14 +95,34 @@ def text_line(line: bytes, program: str) -> bytes:
     return program.encode("utf-8", "backslashreplace") + b" | " + line + b"\n"
 
 
+def child_line(
+    fmt: str,
+    line: bytes,
+    part: int,
+    last: bool,
+    program: str,
+    group: str,
+    pid: int,
+    stream: str,
+) -> bytes:
+    """One line of a child's output in the given format, ready to write."""
+    if fmt == "json":
+        return render_json(child_record(line, program, pid, stream, group, part, last))
+    if fmt == "text":
+        return text_line(line, program)
+    return line + b"\n" if last else line  # raw: the bytes as they came
+
+
 def text_message(record: Mapping[str, Any]) -> str:
-    """An initsup record as words: its event, level-prefixed unless info, then any traceback.
+    """An initsup record as words: its message (or event), level-prefixed, then any traceback.
 
     Every event initsup writes says what happened by itself; the fields repeat it for
-    machines, in the JSON format.
+    machines, in the JSON format.  Lifecycle events carry supervisord's log line as
+    `message`, which says more to a person than the event's name.
     """
     level = record.get("level", "info")
-    text = str(record["event"]) if level == "info" else f"{level}: {record['event']}"
+    words = record.get("message") or record["event"]
+    text = str(words) if level == "info" else f"{level}: {words}"
     if "exception" in record:
         text += "\n" + str(record["exception"]).rstrip("\n")
     return text

@@ -187,17 +187,36 @@ def _utf8_boundary(data: bytes, limit: int) -> int:
     return limit
 
 
+def line_handlers(
+    render: Callable[[bytes, int, bool], bytes], writer: OutputWriter
+) -> tuple[Callable[[bytes], None], Callback]:
+    """(on_data, on_eof) for a PipeRelay that writes each line, rendered, to writer."""
+    splitter = LineSplitter()
+
+    def on_data(data: bytes) -> None:
+        for line, part, last in splitter.feed(data):
+            writer.write(render(line, part, last))
+
+    def on_eof() -> None:
+        for line, part, last in splitter.finish():
+            writer.write(render(line, part, last))
+
+    return on_data, on_eof
+
+
 class PipeRelay:
     """Reads one child pipe and hands its data on, pausing while the writer is full.
 
     `on_data(chunk)` gets every chunk read; `on_eof()` runs once when the pipe closes.
+    writer is the OutputWriter the data ends up in, for backpressure (None: no pausing,
+    for data that goes to a file).
     """
 
     def __init__(
         self,
         loop: EventLoop,
         fd: int,
-        writer: OutputWriter,
+        writer: OutputWriter | None,
         on_data: Callable[[bytes], None],
         on_eof: Callback,
     ) -> None:
@@ -225,9 +244,10 @@ class PipeRelay:
         return True
 
     def _on_readable(self) -> None:
-        if self._read_once() and self._writer.full and not self.closed:
+        writer = self._writer
+        if self._read_once() and writer is not None and writer.full and not self.closed:
             self._loop.remove_reader(self._fd)
-            self._writer.when_drained(self._resume)
+            writer.when_drained(self._resume)
 
     def _resume(self) -> None:
         if not self.closed:
@@ -236,7 +256,7 @@ class PipeRelay:
     def drain(self) -> None:
         """Read whatever the pipe holds right now (at exit), without waiting for more."""
         while not self.closed and self._read_once():
-            if self._writer.full:
+            if self._writer is not None and self._writer.full:
                 self._writer.flush()
 
     def close(self) -> None:

@@ -15,7 +15,7 @@ import sys
 
 from initsup import logs, reaper
 from initsup.loop import EventLoop
-from initsup.output import LineSplitter, OutputWriter, PipeRelay
+from initsup.output import OutputWriter, PipeRelay, line_handlers
 from initsup.signals import (
     TTY_SIGNALS,
     InheritedSignals,
@@ -143,33 +143,18 @@ class Session:
 
     def _relay(self, fd: int, stream: str, pid: int, raw_target: int) -> None:
         program = os.path.basename(self.options.command[0]) or self.options.command[0]
-        if self.options.log_format == "raw":
+        fmt = self.options.log_format
+        if fmt == "raw":
             writer = self._writer(raw_target)
             self.relays.append(PipeRelay(self.loop, fd, writer, writer.write, _nothing))
             return
         assert self.stdout is not None
-        stdout = self.stdout
-        splitter = LineSplitter()
-        if self.options.log_format == "json":
 
-            def emit(line: bytes, part: int, last: bool) -> None:
-                record = logs.child_record(line, program, pid, stream, part=part, last=last)
-                stdout.write(logs.render_json(record))
+        def render(line: bytes, part: int, last: bool) -> bytes:
+            return logs.child_line(fmt, line, part, last, program, program, pid, stream)
 
-        else:
-
-            def emit(line: bytes, part: int, last: bool) -> None:
-                stdout.write(logs.text_line(line, program))
-
-        def on_data(data: bytes) -> None:
-            for line, part, last in splitter.feed(data):
-                emit(line, part, last)
-
-        def on_eof() -> None:
-            for line, part, last in splitter.finish():
-                emit(line, part, last)
-
-        self.relays.append(PipeRelay(self.loop, fd, stdout, on_data, on_eof))
+        on_data, on_eof = line_handlers(render, self.stdout)
+        self.relays.append(PipeRelay(self.loop, fd, self.stdout, on_data, on_eof))
 
     def forward(self, signum: int) -> None:
         """Pass a received signal on to the command (or its process group)."""

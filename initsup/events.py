@@ -1,0 +1,99 @@
+"""supervisord's events: names, payloads byte for byte, and the bus that carries them.
+
+An event has supervisord's name (`PROCESS_STATE_EXITED`), supervisord's payload (the text
+a listener reads after the header), and JSON fields for initsup's stdout stream, which
+carry the same facts plus what a log pipeline wants and a listener would not expect
+(`exit_code`, `signal`, a human `message`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from initsup.states import ProcessState
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+
+class Event:
+    """One event: its name, its supervisord payload, and its JSON fields."""
+
+    __slots__ = ("fields", "level", "name", "payload")
+
+    def __init__(
+        self, name: str, payload: str, fields: dict[str, Any], level: str = "info"
+    ) -> None:
+        self.name = name
+        self.payload = payload
+        self.fields = fields
+        self.level = level
+
+    def __repr__(self) -> str:
+        return f"Event({self.name!r}, {self.payload!r})"
+
+
+def _tokens(pairs: list[tuple[str, object]]) -> str:
+    # A token set: space-separated key:value pairs, no trailing newline (events.py).
+    return " ".join(f"{key}:{value}" for key, value in pairs)
+
+
+def process_state(
+    to_state: ProcessState,
+    process: str,
+    group: str,
+    from_state: ProcessState,
+    *,
+    tries: int = 0,
+    pid: int = 0,
+    expected: bool = False,
+    extra: dict[str, Any] | None = None,
+    level: str = "info",
+) -> Event:
+    """A PROCESS_STATE_<to_state> event with supervisord's payload for that state."""
+    pairs: list[tuple[str, object]] = [
+        ("processname", process),
+        ("groupname", group),
+        ("from_state", from_state.name),
+    ]
+    if to_state in (ProcessState.STARTING, ProcessState.BACKOFF):
+        pairs.append(("tries", tries))
+    elif to_state == ProcessState.EXITED:
+        pairs += [("expected", int(expected)), ("pid", pid)]
+    elif to_state in (ProcessState.RUNNING, ProcessState.STOPPING, ProcessState.STOPPED):
+        pairs.append(("pid", pid))
+    fields: dict[str, Any] = {"program": process, "group": group}
+    fields.update((k, v) for k, v in pairs[2:])
+    if to_state == ProcessState.EXITED:
+        fields["expected"] = expected
+    fields.update(extra or {})
+    return Event(f"PROCESS_STATE_{to_state.name}", _tokens(pairs), fields, level)
+
+
+def supervisor_state(running: bool) -> Event:
+    """SUPERVISOR_STATE_CHANGE_RUNNING or _STOPPING; their payload is empty."""
+    name = "SUPERVISOR_STATE_CHANGE_" + ("RUNNING" if running else "STOPPING")
+    return Event(name, "", {})
+
+
+def group_change(group: str, added: bool) -> Event:
+    """PROCESS_GROUP_ADDED or _REMOVED; unlike token sets, this payload ends in a newline."""
+    name = "PROCESS_GROUP_" + ("ADDED" if added else "REMOVED")
+    return Event(name, f"groupname:{group}\n", {"group": group})
+
+
+class EventBus:
+    """Delivers every published event to every subscriber, in subscription order."""
+
+    def __init__(self) -> None:
+        self._subscribers: list[Callable[[Event], None]] = []
+
+    def subscribe(self, callback: Callable[[Event], None]) -> None:
+        """Call callback(event) for each event published from now on."""
+        self._subscribers.append(callback)
+
+    def publish(self, event: Event) -> None:
+        """Hand event to every subscriber."""
+        for callback in self._subscribers:
+            callback(event)

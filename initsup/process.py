@@ -1,0 +1,350 @@
+"""One supervised process: supervisord's state machine, driven by deadlines instead of a tick.
+
+The process never touches the OS itself.  It asks its host to spawn, to send signals, to
+run something later and to publish events; the supervisor is the real host and the unit
+tests use a fake one.  That keeps this file the whole behaviour, top to bottom:
+
+    start   STOPPED/EXITED/FATAL/BACKOFF -> STARTING -> (startsecs pass) -> RUNNING
+            a spawn error or an exit within startsecs -> BACKOFF, retried after 1, 2, 3 s...
+            -> FATAL once startretries is used up
+    exit    RUNNING -> EXITED, then restarted per autorestart: at once the first time,
+            then after 1, 2, 4... s capped at backoff_max (initsup's addition: supervisord
+            restarts a crash-looping program forever without delay)
+    stop    STARTING/RUNNING -> STOPPING (stopsignal) -> SIGKILL after stopwaitsecs
+            -> STOPPED;  BACKOFF -> STOPPED
+
+Every transition goes through `_change`, which checks it against `states.ALLOWED_FROM`,
+publishes the event with supervisord's payload, and logs-and-ignores an impossible one.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Callable
+
+from initsup import events
+from initsup.loop import Timer
+from initsup.model import ProcessConfig
+from initsup.reaper import describe
+from initsup.signals import signal_name
+from initsup.states import ProcessState, allowed
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Protocol
+
+    class Host(Protocol):
+        """What a process needs from whoever runs it."""
+
+        def now(self) -> float: ...
+        def wall(self) -> float: ...
+        def call_later(self, delay: float, callback: Callable[[], None]) -> Timer: ...
+        def spawn(self, process: Process) -> int: ...
+        def send(self, pid: int, signum: int, to_group: bool) -> None: ...
+        def publish(self, event: events.Event) -> None: ...
+        def log(self, level: str, message: str, **fields: Any) -> None: ...
+        def changed(self, process: Process) -> None: ...
+        @property
+        def shutting_down(self) -> bool: ...
+
+
+S = ProcessState
+TOO_QUICK = "Exited too quickly (process log may have details)"
+
+
+class SpawnFailed(Exception):
+    """The host could not start the process; `description` is supervisord's spawnerr."""
+
+    def __init__(self, description: str, exit_code: int) -> None:
+        super().__init__(description)
+        self.description = description
+        self.exit_code = exit_code
+
+
+class Process:
+    """One process of a program, and everything supervisord tracks about it."""
+
+    def __init__(self, config: ProcessConfig, host: Host) -> None:
+        self.config = config
+        self.host = host
+        self.state = S.STOPPED
+        self.pid = 0
+        self.backoff = 0  # supervisord's `tries`: failed starts in a row
+        self.crashes = 0  # restarts after RUNNING in a row (initsup's backoff)
+        self.spawnerr = ""
+        self.exit_code: int | None = None  # shell view of the last end: code or 128+sig
+        self.exitstatus = 0  # supervisord's: the exit code, -1 for a signal
+        self.started_at = 0.0  # host.now() of the last spawn
+        self.running_at = 0.0
+        self.start_wall = 0.0  # wall-clock times, for status displays
+        self.stop_wall = 0.0
+        self.killed = False  # SIGKILL was needed to stop it
+        self._stopping = False  # an exit now is the end of a stop we asked for
+        self._will_restart = False
+        self._timer: Timer | None = None
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def group(self) -> str:
+        return self.config.group
+
+    @property
+    def ended_for_good(self) -> bool:
+        """FATAL, or EXITED with no restart coming: what makes an essential program end all."""
+        return self.state == S.FATAL or (self.state == S.EXITED and not self._will_restart)
+
+    # -- requests ----------------------------------------------------------------------
+
+    def start(self) -> bool:
+        """Start the process if it is not running; False if it already was."""
+        if self.state not in (S.STOPPED, S.EXITED, S.FATAL, S.BACKOFF):
+            return False
+        if self.state != S.BACKOFF:
+            self.backoff = 0
+        self._spawn()
+        return True
+
+    def stop(self) -> bool:
+        """Ask the process to stop; False if it was not running (nothing to do)."""
+        if self.state in (S.STARTING, S.RUNNING):
+            self._cancel_timer()
+            self._stopping = True
+            pid = self.pid
+            self._change(S.STOPPING, pid=pid, message=self._stopping_message())
+            self.host.send(pid, self.config.stopsignal, self.config.stopasgroup)
+            self._timer = self.host.call_later(self.config.stopwaitsecs, self._kill)
+            return True
+        if self.state == S.BACKOFF:
+            self._cancel_timer()
+            self._change(S.STOPPED, message=f"stopped: {self.name} (while in BACKOFF)")
+            return True
+        if self.state == S.EXITED and self._timer is not None:
+            self._cancel_timer()  # a restart was pending: call it off
+            self._will_restart = False
+            self.host.log("info", f"{self.name}: pending restart cancelled", program=self.name)
+        return False
+
+    def stop_for_shutdown(self) -> None:
+        """Stop as supervisord's stop_all does: a process in BACKOFF gives up (FATAL)."""
+        if self.state == S.BACKOFF:
+            self._give_up()
+        else:
+            self.stop()
+
+    def signal(self, signum: int) -> bool:
+        """Send signum to the running process; False if it has no pid."""
+        if self.state not in (S.STARTING, S.RUNNING, S.STOPPING):
+            return False
+        self.host.send(self.pid, signum, False)
+        return True
+
+    # -- what happens to it ------------------------------------------------------------
+
+    def exited(self, status: int) -> None:
+        """The host reaped our pid with this wait status."""
+        now = self.host.now()
+        pid, self.pid = self.pid, 0
+        self.stop_wall = self.host.wall()
+        self._cancel_timer()
+        signalled = os.WIFSIGNALED(status)
+        self.exitstatus = -1 if signalled else os.WEXITSTATUS(status)
+        self.exit_code = 128 + os.WTERMSIG(status) if signalled else self.exitstatus
+        expected = self.exitstatus in self.config.exitcodes
+        how = describe(status)
+        extra = self._exit_fields(status)
+        if self._stopping:
+            self._stopping = False
+            level = "warning" if self.killed else "info"
+            self._change(
+                S.STOPPED,
+                pid=pid,
+                level=level,
+                extra=extra,
+                message=f"stopped: {self.name} ({how})",
+            )
+        elif self.state == S.STARTING and now - self.started_at < self.config.startsecs:
+            self.spawnerr = TOO_QUICK
+            self._enter_backoff(f"exited: {self.name} ({how}; not expected)", extra)
+        else:
+            self.backoff = 0
+            if self.state == S.STARTING:  # startsecs=0, or the deadline not yet run
+                self._running()
+            delay = self._restart_delay(expected, now)
+            self._will_restart = delay is not None
+            word = "expected" if expected else "not expected"
+            self._change(
+                S.EXITED,
+                pid=pid,
+                expected=expected,
+                extra=extra,
+                level="info" if expected else "warning",
+                message=f"exited: {self.name} ({how}; {word})",
+            )
+            if delay is None or self.state != S.EXITED:
+                return
+            if delay <= 0:
+                self._spawn()
+                return
+            self.host.log(
+                "info",
+                f"{self.name}: restarting in {delay:g} s (ended {self.crashes} times in a row)",
+                program=self.name,
+                delay=delay,
+            )
+            self._timer = self.host.call_later(delay, self._restart)
+
+    def _restart_delay(self, expected: bool, now: float) -> float | None:
+        """Seconds until the automatic restart, or None when autorestart says no."""
+        policy = self.config.autorestart
+        if policy == "false" or (policy == "unexpected" and expected) or self.host.shutting_down:
+            return None
+        if now - self.running_at >= self.config.backoff_reset:
+            self.crashes = 0
+        self.crashes += 1
+        if self.crashes == 1:
+            return 0.0
+        return min(self.config.backoff_max, 2.0 ** (self.crashes - 2))
+
+    def _restart(self) -> None:
+        self._timer = None
+        self._will_restart = False
+        if self.state == S.EXITED and not self.host.shutting_down:
+            self._spawn()
+
+    @staticmethod
+    def _exit_fields(status: int) -> dict[str, object]:
+        if os.WIFSIGNALED(status):
+            signum = os.WTERMSIG(status)
+            return {"exit_code": 128 + signum, "signal": signal_name(signum)}
+        return {"exit_code": os.WEXITSTATUS(status)}
+
+    # -- the steps -------------------------------------------------------------------
+
+    def _spawn(self) -> None:
+        self._cancel_timer()
+        self._stopping = False
+        self.killed = False
+        self.spawnerr = ""
+        self.started_at = self.host.now()
+        self.start_wall = self.host.wall()
+        self._will_restart = False
+        try:
+            pid = self.host.spawn(self)
+        except SpawnFailed as exc:
+            self.spawnerr = exc.description
+            self.exit_code = exc.exit_code
+            self._change(S.STARTING, tries=self.backoff, message=f"spawnerr: {exc.description}")
+            self._enter_backoff(f"spawnerr: {exc.description}", {})
+            return
+        self.pid = pid
+        self._change(
+            S.STARTING,
+            tries=self.backoff,
+            extra={"pid": pid},
+            message=f"spawned: '{self.name}' with pid {pid}",
+        )
+        self._timer = self.host.call_later(self.config.startsecs, self._started)
+
+    def _started(self) -> None:
+        self._timer = None
+        if self.state == S.STARTING:
+            self.backoff = 0
+            self._running()
+
+    def _running(self) -> None:
+        self.running_at = self.host.now()
+        secs = self.config.startsecs
+        self._change(
+            S.RUNNING,
+            pid=self.pid,
+            message=f"success: {self.name} entered RUNNING state, process has stayed "
+            f"up for > than {secs:g} seconds (startsecs)",
+        )
+
+    def _enter_backoff(self, message: str, extra: dict[str, object]) -> None:
+        self.backoff += 1
+        self._change(S.BACKOFF, tries=self.backoff, level="warning", extra=extra, message=message)
+        if self.backoff > self.config.startretries:
+            self._give_up()
+        else:
+            self._timer = self.host.call_later(float(self.backoff), self._retry)
+
+    def _retry(self) -> None:
+        self._timer = None
+        if self.state == S.BACKOFF:
+            self._spawn()
+
+    def _give_up(self) -> None:
+        self._cancel_timer()
+        self.backoff = 0
+        self._change(
+            S.FATAL,
+            level="error",
+            message=f"gave up: {self.name} entered FATAL state, too many start retries too quickly",
+        )
+
+    def _kill(self) -> None:
+        self._timer = None
+        if self.state != S.STOPPING or not self.pid:
+            return
+        self.killed = True
+        self.host.log(
+            "warning",
+            f"killing '{self.name}' ({self.pid}) with SIGKILL",
+            program=self.name,
+            pid=self.pid,
+        )
+        self.host.send(self.pid, signal.SIGKILL, self.config.killasgroup)
+
+    def _stopping_message(self) -> str:
+        target = "process group" if self.config.stopasgroup else "pid"
+        return (
+            f"stopping: {self.name} with {signal_name(self.config.stopsignal)} to {target} "
+            f"{self.pid}, SIGKILL after {self.config.stopwaitsecs:g} s"
+        )
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _change(
+        self,
+        to_state: ProcessState,
+        *,
+        message: str,
+        tries: int = 0,
+        pid: int = 0,
+        expected: bool = False,
+        extra: dict[str, object] | None = None,
+        level: str = "info",
+    ) -> None:
+        old = self.state
+        if not allowed(old, to_state):
+            self.host.log(
+                "error",
+                f"{self.name}: impossible transition {old.name} -> {to_state.name} ignored",
+                program=self.name,
+            )
+            return
+        self.state = to_state
+        fields: dict[str, Any] = {"message": message}
+        fields.update(extra or {})
+        self.host.publish(
+            events.process_state(
+                to_state,
+                self.name,
+                self.group,
+                old,
+                tries=tries,
+                pid=pid,
+                expected=expected,
+                extra=fields,
+                level=level,
+            )
+        )
+        self.host.changed(self)
