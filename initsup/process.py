@@ -135,6 +135,14 @@ class Process:
         else:
             self.stop()
 
+    def kill_now(self) -> None:
+        """SIGKILL at once (a second shutdown request does not wait for stopwaitsecs)."""
+        if self.state in (S.STARTING, S.RUNNING):
+            self.stop()
+        if self.state == S.STOPPING:
+            self._cancel_timer()
+            self._kill()
+
     def signal(self, signum: int) -> bool:
         """Send signum to the running process; False if it has no pid."""
         if self.state not in (S.STARTING, S.RUNNING, S.STOPPING):

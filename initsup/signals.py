@@ -40,6 +40,9 @@ PYTHON_IGNORED = frozenset(
 )
 
 _ALL = frozenset(signal.valid_signals())
+
+# What a spawn.Spawner is built from: the inherited state, what initsup ignores, catches.
+SpawnerArgs = tuple["InheritedSignals", frozenset[int], frozenset[int]]
 SIGRTMIN = int(getattr(signal, "SIGRTMIN", 34))
 SIGRTMAX = int(getattr(signal, "SIGRTMAX", 64))
 
@@ -148,3 +151,21 @@ class SignalReceiver:
         signal.set_wakeup_fd(self._previous_wakeup)
         os.close(self._read_fd)
         os.close(self._write_fd)
+
+
+def take_over() -> tuple[SignalReceiver, SpawnerArgs]:
+    """Set initsup's own signal state; return the receiver and what a Spawner needs.
+
+    Captures what the parent handed us first, then: every forwardable signal and SIGCHLD
+    are caught (recorded), SIGTTIN/SIGTTOU ignored, nothing blocked.
+    """
+    inherited = InheritedSignals.capture()
+    receiver = SignalReceiver()
+    for signum in TTY_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
+    caught = forwardable_signals() | {signal.SIGCHLD}
+    receiver.catch(caught)
+    # A parent may have blocked signals; initsup must still see them.  Children get the
+    # inherited mask back.
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    return receiver, (inherited, TTY_SIGNALS, caught)

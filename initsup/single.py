@@ -16,13 +16,7 @@ import sys
 from initsup import logs, reaper
 from initsup.loop import EventLoop
 from initsup.output import OutputWriter, PipeRelay, line_handlers
-from initsup.signals import (
-    TTY_SIGNALS,
-    InheritedSignals,
-    SignalReceiver,
-    forwardable_signals,
-    signal_name,
-)
+from initsup.signals import SignalReceiver, signal_name, take_over
 from initsup.spawn import ExecError, Spawner
 
 
@@ -50,18 +44,10 @@ class Options:
 
 def run(options: Options) -> int:
     """Run the command under initsup and return initsup's exit code."""
-    inherited = InheritedSignals.capture()
-    receiver = SignalReceiver()
-    for signum in TTY_SIGNALS:
-        signal.signal(signum, signal.SIG_IGN)
-    caught = forwardable_signals() | {signal.SIGCHLD}
-    receiver.catch(caught)
-    # A parent may have blocked signals; initsup must still see them.  The child gets the
-    # inherited mask back.
-    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    receiver, spawner_args = take_over()
     session = Session(options, receiver)
     try:
-        return session.run(Spawner(inherited, TTY_SIGNALS, caught))
+        return session.run(Spawner(*spawner_args))
     finally:
         session.close()
         receiver.close()

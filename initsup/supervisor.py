@@ -1,0 +1,411 @@
+"""Supervisor mode: run every program of a configuration, supervisord-style, as PID 1.
+
+The Supervisor owns the loop, the output, the processes and the pid table, and is the
+host each Process asks to spawn, signal and publish.  Its own decisions are few and all
+here: start in (priority, name) order; route each child's output; reap, including
+orphans; act on signals (TERM/INT/QUIT shut down, HUP reloads, others go to the programs
+that asked for them); end everything when an essential program ends for good; and shut
+down in reverse priority, every program of one priority at once.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import signal
+import time
+from collections.abc import Callable
+
+from initsup import events, logs, reaper
+from initsup.logfile import LogFile
+from initsup.loop import EventLoop, Timer
+from initsup.model import TO_NOWHERE, TO_STREAM, Config, GroupConfig, LogTarget
+from initsup.output import OutputWriter, PipeRelay, line_handlers
+from initsup.process import Process, SpawnFailed
+from initsup.signals import SignalReceiver, signal_name, take_over
+from initsup.spawn import ExecError, Spawner
+from initsup.states import STOPPED_STATES, ProcessState
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+Reloader = Callable[[], Config]
+SHUTDOWN_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGQUIT})
+
+
+def run(config: Config, reloader: Reloader | None = None) -> int:
+    """Supervise config's programs until shutdown; return initsup's exit code."""
+    receiver, spawner_args = take_over()
+    supervisor = Supervisor(config, receiver, Spawner(*spawner_args), reloader)
+    try:
+        return supervisor.run()
+    finally:
+        supervisor.close()
+        receiver.close()
+
+
+class Supervisor:
+    """Runs a Config's programs until shutdown; `run()` returns initsup's exit code."""
+
+    def __init__(
+        self,
+        config: Config,
+        receiver: SignalReceiver,
+        spawner: Spawner,
+        reloader: Reloader | None = None,
+    ) -> None:
+        self.config = config
+        self.loop = EventLoop(receiver, on_error=self._internal_error)
+        self.loop.on_signal = self._on_signal
+        self.loop.reap = self._reap
+        self.bus = events.EventBus()
+        self._spawner = spawner
+        self._reloader = reloader
+        self._format = config.options.log_format
+        self._writers: list[OutputWriter] = []
+        self.stdout = self._writer(1)
+        self.stderr = self._writer(2) if self._format == "raw" else self.stdout
+        render = logs.render_json if self._format == "json" else logs.text_record
+        messages = self.stderr if self._format == "raw" else self.stdout
+        self.logger = logs.Logger(lambda r: messages.write(render(r)), config.options.loglevel)
+        self.bus.subscribe(self._event_to_stream)
+        self.processes: dict[str, Process] = {}  # by "group:name"
+        self.groups: dict[str, GroupConfig] = {}
+        self._by_pid: dict[int, Process] = {}
+        self._relays: list[PipeRelay] = []
+        self._logfiles: dict[tuple[str, str], LogFile] = {}
+        self._waits: list[tuple[list[Process], Callable[[], None]]] = []
+        self._check_pending = False
+        self._shutting_down = False
+        self.exit_code: int | None = None  # set when an essential program ended
+
+    # -- running ---------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Start every autostart program, serve until shutdown, return the exit code."""
+        reaper.become_reaper(self.logger.warning)
+        for group in self.config.groups:
+            self._add_group(group)
+        self.bus.publish(events.supervisor_state(running=True))
+        for group in self.config.groups:
+            self._start_group(group)
+        self.loop.run()
+        for relay in self._relays:
+            relay.drain()
+        return self._final_exit_code()
+
+    def close(self) -> None:
+        """Flush all output and release files and the loop."""
+        for logfile in self._logfiles.values():
+            logfile.close()
+        for writer in self._writers:
+            writer.close()
+        self.loop.close()
+
+    def _final_exit_code(self) -> int:
+        if self.exit_code is not None:
+            return self.exit_code
+        return 137 if any(p.killed for p in self.processes.values()) else 0
+
+    def _writer(self, fd: int) -> OutputWriter:
+        writer = OutputWriter(self.loop, fd)
+        self._writers.append(writer)
+        return writer
+
+    def _add_group(self, group: GroupConfig) -> None:
+        self.groups[group.name] = group
+        for config in group.processes:
+            self.processes[f"{group.name}:{config.name}"] = Process(config, self)
+        self.bus.publish(events.group_change(group.name, added=True))
+
+    def _start_group(self, group: GroupConfig) -> None:
+        for config in group.processes:
+            if config.autostart:
+                self.processes[f"{group.name}:{config.name}"].start()
+
+    def _remove_group(self, name: str) -> None:
+        group = self.groups.pop(name)
+        for config in group.processes:
+            del self.processes[f"{name}:{config.name}"]
+        self.bus.publish(events.group_change(name, added=False))
+
+    # -- the host of each Process ----------------------------------------------------
+
+    def now(self) -> float:
+        return self.loop.clock()
+
+    def wall(self) -> float:
+        return time.time()
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> Timer:
+        return self.loop.call_later(delay, callback)
+
+    @property
+    def shutting_down(self) -> bool:
+        return self._shutting_down
+
+    def publish(self, event: events.Event) -> None:
+        self.bus.publish(event)
+
+    def log(self, level: str, message: str, **fields: Any) -> None:
+        self.logger.log(level, message, **fields)
+
+    def send(self, pid: int, signum: int, to_group: bool) -> None:
+        try:
+            if to_group:
+                os.killpg(pid, signum)
+            else:
+                os.kill(pid, signum)
+        except ProcessLookupError:
+            pass  # it has exited and waits to be reaped: the exit will be seen
+        except OSError as exc:
+            self.logger.error(f"could not send {signal_name(signum)} to {pid}: {exc}", pid=pid)
+
+    def changed(self, process: Process) -> None:
+        if process.config.essential and process.ended_for_good and not self._shutting_down:
+            self.exit_code = process.exit_code if process.exit_code is not None else 1
+            self.shutdown(f"essential program {process.name} ended ({process.state.name})")
+        if self._waits and not self._check_pending:
+            # Checked after the current transition has finished, never in the middle of it.
+            self._check_pending = True
+            self.loop.call_later(0, self._check_waits)
+
+    def spawn(self, process: Process) -> int:
+        config = process.config
+        env = dict(os.environ)
+        env.update(self.config.options.environment)
+        env.update(
+            SUPERVISOR_ENABLED="1",
+            SUPERVISOR_PROCESS_NAME=config.name,
+            SUPERVISOR_GROUP_NAME=config.group,
+            INITSUP_PROCESS_NAME=config.name,
+            INITSUP_GROUP_NAME=config.group,
+        )
+        env.update(config.environment)
+        fds = _ChildFds(config.stdout, None if config.redirect_stderr else config.stderr)
+        try:
+            pid = self._spawner.spawn(
+                config.command,
+                env,
+                stdin=fds.stdin,
+                stdout=fds.stdout_w,
+                stderr=fds.stderr_w if not config.redirect_stderr else fds.stdout_w,
+                directory=config.directory,
+                umask=config.umask,
+                user=_user_ids(config.user),
+            )
+        except ExecError as exc:
+            fds.close_all()
+            raise SpawnFailed(exc.spawnerr, exc.exit_code) from None
+        except (OSError, KeyError) as exc:
+            fds.close_all()
+            raise SpawnFailed(f"couldn't spawn {config.name}: {exc}", 126) from None
+        fds.close_child_ends()
+        self._by_pid[pid] = process
+        if fds.stdout_r is not None:
+            self._relay(fds.stdout_r, process, "stdout", config.stdout, pid)
+        if fds.stderr_r is not None:
+            self._relay(fds.stderr_r, process, "stderr", config.stderr, pid)
+        return pid
+
+    # -- output ------------------------------------------------------------------------
+
+    def _relay(self, fd: int, process: Process, stream: str, target: LogTarget, pid: int) -> None:
+        name, group = process.name, process.group
+        if target.path != TO_STREAM:
+            logfile = self._logfile(name, stream, target)
+            self._relays.append(PipeRelay(self.loop, fd, None, logfile.write, _nothing))
+            return
+        writer = self.stderr if stream == "stderr" else self.stdout
+        fmt = self._format
+
+        def render(line: bytes, part: int, last: bool) -> bytes:
+            return logs.child_line(fmt, line, part, last, name, group, pid, stream)
+
+        on_data, on_eof = line_handlers(render, writer)
+        relay = PipeRelay(self.loop, fd, writer, on_data, on_eof)
+        self._relays.append(relay)
+
+    def _logfile(self, name: str, stream: str, target: LogTarget) -> LogFile:
+        key = (name, stream)
+        logfile = self._logfiles.get(key)
+        if logfile is None:
+            logfile = self._logfiles[key] = LogFile(target.path, target.maxbytes, target.backups)
+        return logfile
+
+    def _event_to_stream(self, event: events.Event) -> None:
+        self.logger.log(event.level, event.name, **event.fields)
+
+    def _internal_error(self, where: str, exc: BaseException) -> None:
+        self.logger.exception(f"internal error in {where}; initsup carries on", exc)
+
+    # -- reaping and signals -----------------------------------------------------------
+
+    def _reap(self) -> None:
+        for pid, status in reaper.reap_all():
+            process = self._by_pid.pop(pid, None)
+            if process is None:
+                self.logger.info(f"reaped unknown pid {pid} ({reaper.describe(status)})", pid=pid)
+            else:
+                process.exited(status)
+        self._relays = [r for r in self._relays if not r.closed]
+
+    def _on_signal(self, signum: int) -> None:
+        if signum == signal.SIGCHLD:
+            return
+        name = signal_name(signum)
+        if signum in SHUTDOWN_SIGNALS:
+            self.shutdown(f"received {name}")
+            return
+        if signum == signal.SIGHUP:
+            self.reload()
+            return
+        targets = [p for p in self.processes.values() if signum in p.config.forward_signals]
+        for process in targets:
+            process.signal(signum)
+        if targets:
+            self.logger.debug(f"forwarded {name} to {', '.join(p.name for p in targets)}")
+        elif signum == signal.SIGUSR2:
+            for logfile in self._logfiles.values():
+                logfile.reopen()
+            self.logger.info("received SIGUSR2: log files reopened")
+        else:
+            self.logger.debug(f"received {name}, which no program asked for")
+
+    # -- shutdown ----------------------------------------------------------------------
+
+    def shutdown(self, reason: str) -> None:
+        """Stop every program, highest priority first, those of one priority together."""
+        if self._shutting_down:
+            self._kill_all(reason)
+            return
+        self._shutting_down = True
+        self.logger.info(f"shutting down: {reason}")
+        self.bus.publish(events.supervisor_state(running=False))
+        for process in self.processes.values():
+            if process.state == ProcessState.EXITED:
+                process.stop()  # calls off a pending restart
+        self._stop_next_tier()
+
+    def _stop_next_tier(self) -> None:
+        remaining = [p for p in self.processes.values() if p.state not in STOPPED_STATES]
+        if not remaining:
+            self.loop.stop()
+            return
+        top = max(p.config.priority for p in remaining)
+        tier = [p for p in remaining if p.config.priority == top]
+        self._waits.append((tier, self._stop_next_tier))
+        for process in tier:
+            process.stop_for_shutdown()
+        self.changed_any()
+
+    def _kill_all(self, reason: str) -> None:
+        self.logger.warning(f"{reason} while shutting down: killing every program now")
+        for process in self.processes.values():
+            process.kill_now()
+
+    def changed_any(self) -> None:
+        """Re-check the waits soon (after a batch of requests that may have finished some)."""
+        if not self._check_pending:
+            self._check_pending = True
+            self.loop.call_later(0, self._check_waits)
+
+    def _check_waits(self) -> None:
+        self._check_pending = False
+        waits, self._waits = self._waits, []
+        for processes, callback in waits:
+            if all(p.state in STOPPED_STATES for p in processes):
+                callback()
+            else:
+                self._waits.append((processes, callback))
+
+    # -- reload ------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        """Re-read the configuration; restart only the groups whose configuration changed."""
+        if self._shutting_down:
+            return
+        if self._reloader is None:
+            self.logger.warning("received SIGHUP, but there is no configuration to reload")
+            return
+        try:
+            new = self._reloader()
+        except Exception as exc:  # ConfigError: report every problem, keep running
+            problems = getattr(exc, "problems", [str(exc)])
+            for problem in problems:
+                self.logger.error(f"reload refused: {problem}")
+            return
+        old_groups = dict(self.groups)
+        new_groups = {g.name: g for g in new.groups}
+        gone = [n for n in old_groups if n not in new_groups]
+        changed = [n for n in old_groups if n in new_groups and old_groups[n] != new_groups[n]]
+        added = [n for n in new_groups if n not in old_groups]
+        self.logger.info(
+            "configuration reloaded: "
+            f"{len(added)} added, {len(changed)} changed, {len(gone)} removed",
+            added=added,
+            changed=changed,
+            removed=gone,
+        )
+        self.config = new
+        for name in gone + changed:
+            self._replace_group(name, new_groups.get(name))
+        for name in added:
+            self._add_group(new_groups[name])
+            self._start_group(new_groups[name])
+
+    def _replace_group(self, name: str, new: GroupConfig | None) -> None:
+        old = [p for key, p in self.processes.items() if key.startswith(name + ":")]
+
+        def swap() -> None:
+            self._remove_group(name)
+            if new is not None:
+                self._add_group(new)
+                self._start_group(new)
+
+        self._waits.append((old, swap))
+        for process in old:
+            process.stop()
+        self.changed_any()
+
+
+class _ChildFds:
+    """The pipes (or /dev/null) a child's stdio is connected to, and our ends of them."""
+
+    def __init__(self, stdout: LogTarget, stderr: LogTarget | None) -> None:
+        self.stdin = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+        self.stdout_r, self.stdout_w = self._open(stdout)
+        self.stderr_r: int | None = None
+        self.stderr_w: int | None = None
+        if stderr is not None:
+            self.stderr_r, self.stderr_w = self._open(stderr)
+
+    @staticmethod
+    def _open(target: LogTarget) -> tuple[int | None, int]:
+        if target.path == TO_NOWHERE:
+            return None, os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
+        return os.pipe()
+
+    def close_child_ends(self) -> None:
+        for fd in (self.stdin, self.stdout_w, self.stderr_w):
+            if fd is not None:
+                os.close(fd)
+
+    def close_all(self) -> None:
+        self.close_child_ends()
+        for fd in (self.stdout_r, self.stderr_r):
+            if fd is not None:
+                os.close(fd)
+
+
+def _user_ids(user: str | None) -> tuple[int, int, list[int]] | None:
+    """(uid, gid, groups) for a user name or number; None when no user is configured."""
+    if user is None:
+        return None
+    entry = pwd.getpwuid(int(user)) if user.isdigit() else pwd.getpwnam(user)
+    return entry.pw_uid, entry.pw_gid, os.getgrouplist(entry.pw_name, entry.pw_gid)
+
+
+def _nothing() -> None:
+    pass
