@@ -1,4 +1,10 @@
-"""Command line: `initsup [OPTIONS] [--] COMMAND [ARG...]`.
+"""Command line: `initsup [OPTIONS] [--] COMMAND [ARG...]`, `initsup -c FILE`, `initsup check`.
+
+Which mode runs: single-command mode (tini's job) when a COMMAND is given and nothing
+configures programs; otherwise supervisor mode, with the programs of `-c FILE` (or
+INITSUP_CONFIG, or the first of /etc/initsup.ini, /etc/supervisord.conf and
+/etc/supervisor/supervisord.conf), of INITSUP_PROGRAM_* variables, and COMMAND as the
+essential main program when one is given.
 
 Options end at `--` or at the first word that is not an option, so a command's own flags
 never reach initsup (tini needs `--` for that).  Short options cluster (`-gw`) and take
@@ -17,16 +23,35 @@ from initsup import __version__
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from initsup.model import Config
     from initsup.single import Options
 
-USAGE = "usage: initsup [OPTIONS] [--] COMMAND [ARG...]"
+USAGE = """usage: initsup [OPTIONS] [--] COMMAND [ARG...]
+       initsup [-c FILE] [OPTIONS] [-- COMMAND [ARG...]]
+       initsup check [-c FILE] [--json] [-- COMMAND [ARG...]]"""
 
 HELP = f"""{USAGE}
 
-Run COMMAND as a container init: reap every zombie, pass every signal on to COMMAND,
-and exit with COMMAND's exit code (128+N when signal N killed it).
+A container init.  With just a COMMAND, initsup runs it like tini: reaps every zombie,
+passes every signal on to COMMAND, and exits with COMMAND's exit code (128+N when
+signal N killed it).
+
+With a supervisord-style configuration (-c FILE, INITSUP_CONFIG, /etc/initsup.ini,
+/etc/supervisord.conf) or INITSUP_PROGRAM_<NAME>=<command> variables, initsup supervises
+every program with supervisord's semantics and writes their output and lifecycle events
+as JSON lines on stdout; a COMMAND given as well is the main program, whose end ends
+initsup with its exit code.  `initsup check` validates the configuration and prints it.
 
 options:
+  -c, --config FILE          the configuration file (env INITSUP_CONFIG)
+  --log-format FORMAT        json, text or raw; in single-command mode also inherit,
+                             the default there: COMMAND writes to initsup's stdout and
+                             stderr directly (env INITSUP_LOG_FORMAT)
+  -v, --verbose              log debug messages
+  -h, --help                 show this help and exit
+  --version                  print the version and exit
+
+single-command mode only:
   -g, --kill-process-group   send forwarded signals to COMMAND's whole process group
                              (env INITSUP_KILL_PROCESS_GROUP=1)
   -e, --remap-exit CODE      exit 0 when COMMAND exits with CODE (0-255; repeatable)
@@ -35,24 +60,31 @@ options:
   -w, --warn-on-reap         log each orphaned process initsup reaps
   -s, --subreaper            accepted for tini compatibility: initsup always registers
                              as a child subreaper when it is not PID 1
-  --log-format FORMAT        inherit (default: COMMAND writes to initsup's stdout and
-                             stderr directly), json (each output line as a JSON record
-                             on stdout), text (`name | line`), raw (relayed unchanged)
-                             (env INITSUP_LOG_FORMAT)
-  -v, --verbose              log debug messages (forwarded signals, exits)
-  -h, --help                 show this help and exit
-  --version                  print the version and exit
 
-exit codes: COMMAND's own; 127 when COMMAND is not found, 126 when it cannot be run;
-2 for a usage error.
+check:
+  --json                     print the effective configuration as JSON
+
+exit codes: COMMAND's own (or an essential program's); 127 when COMMAND is not found,
+126 when it cannot be run; 0 after a requested shutdown, 137 if a program had to be
+killed; 2 for a usage or configuration error.
 """
 
 LOG_FORMATS = ("inherit", "json", "text", "raw")
 TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off", "")
+SINGLE_ONLY = ("g", "e", "p", "w")
 
 # option -> (name of its value, or None for a flag)
-_SHORT = {"g": None, "e": "CODE", "p": "SIG", "w": None, "s": None, "v": None, "h": None}
+_SHORT = {
+    "g": None,
+    "e": "CODE",
+    "p": "SIG",
+    "w": None,
+    "s": None,
+    "v": None,
+    "h": None,
+    "c": "FILE",
+}
 _LONG = {
     "kill-process-group": "g",
     "remap-exit": "e",
@@ -61,10 +93,12 @@ _LONG = {
     "subreaper": "s",
     "verbose": "v",
     "help": "h",
+    "config": "c",
     "log-format": "log-format",
     "version": "version",
+    "json": "json",
 }
-_LONG_VALUES = {"e", "p", "log-format"}
+_LONG_VALUES = {"e", "p", "c", "log-format"}
 
 
 class UsageError(Exception):
@@ -75,22 +109,98 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `initsup` command; returns its exit code."""
     args = sys.argv[1:] if argv is None else argv
     try:
-        parsed = parse(args, os.environ)
+        checking = args[:1] == ["check"]
+        parsed = parse(args[1:] if checking else args, os.environ)
         if "h" in parsed.flags:
             sys.stdout.write(HELP)
             return 0
         if "version" in parsed.flags:
             sys.stdout.write(f"initsup {__version__}\n")
             return 0
-        if not parsed.command:
-            raise UsageError("no command given")
-        options = parsed.single_options()
+        if checking:
+            return _check(parsed)
+        if not parsed.supervises():
+            if not parsed.command:
+                raise UsageError(
+                    "nothing to run: give a COMMAND, a configuration file (-c FILE, "
+                    "INITSUP_CONFIG) or INITSUP_PROGRAM_<NAME> variables"
+                )
+            options = parsed.single_options()
+        else:
+            return _supervise(parsed)
     except UsageError as exc:
         sys.stderr.write(f"initsup: {exc}\n{USAGE}\nTry 'initsup --help' for more information.\n")
         return 2
     from initsup import single
 
     return single.run(options)
+
+
+def _load(parsed: Parsed) -> tuple[Config, list[str]]:
+    """The configuration for supervisor mode; raises config.ConfigError listing problems."""
+    from initsup import config
+
+    loaded, warnings = config.load(parsed.config_path(), parsed.env, parsed.command or None)
+    log_format = parsed.value("log-format")
+    if log_format is not None:
+        if log_format not in LOG_FORMATS[1:]:
+            choices = ", ".join(LOG_FORMATS[1:])
+            raise UsageError(f"--log-format must be one of {choices} with programs to supervise")
+        loaded.options.log_format = log_format
+    if parsed.verbosity:
+        loaded.options.loglevel = "debug"
+    return loaded, warnings
+
+
+def _load_or_report(parsed: Parsed) -> tuple[Config, list[str]] | None:
+    """_load, or None after printing every problem on stderr."""
+    from initsup import config
+
+    try:
+        return _load(parsed)
+    except config.ConfigError as exc:
+        for problem in exc.problems:
+            sys.stderr.write(f"initsup: configuration error: {problem}\n")
+        return None
+
+
+def _supervise(parsed: Parsed) -> int:
+    for option in SINGLE_ONLY:
+        if option in parsed.flags or parsed.value(option) is not None:
+            raise UsageError(f"-{option} applies to single-command mode only")
+    loaded = _load_or_report(parsed)
+    if loaded is None:
+        return 2
+    from initsup import supervisor
+
+    return supervisor.run(loaded[0], lambda: _load(parsed), loaded[1])
+
+
+def _check(parsed: Parsed) -> int:
+    loaded = _load_or_report(parsed)
+    if loaded is None:
+        return 2
+    config, warnings = loaded
+    for warning in warnings:
+        sys.stderr.write(f"initsup: warning: {warning}\n")
+    if "json" in parsed.flags:
+        import json
+
+        sys.stdout.write(json.dumps(config.as_dict(), indent=2) + "\n")
+        return 0
+    import shlex
+
+    processes = config.processes()
+    sys.stdout.write(
+        f"configuration OK: {len(processes)} process(es) in {len(config.groups)} group(s)\n"
+    )
+    for group in config.groups:
+        sys.stdout.write(f"[{group.name}] priority {group.priority}\n")
+        for process in group.processes:
+            flags = " essential" if process.essential else ""
+            command = shlex.join(process.command)
+            sys.stdout.write(f"  {process.name} (priority {process.priority}{flags}): {command}\n")
+    return 0
 
 
 class Parsed:
@@ -102,6 +212,32 @@ class Parsed:
         self.values: list[tuple[str, str]] = []
         self.verbosity = 0
         self.command: list[str] = []
+
+    def value(self, option: str) -> str | None:
+        """The last value given for option, or None."""
+        values = [v for o, v in self.values if o == option]
+        return values[-1] if values else None
+
+    def config_path(self) -> str | None:
+        """-c FILE, else INITSUP_CONFIG or the first default file that exists."""
+        path = self.value("c")
+        if path is not None:
+            return path
+        from initsup import config
+
+        return config.find_config(self.env)
+
+    def supervises(self) -> bool:
+        """Whether this is supervisor mode rather than single-command mode."""
+        if self.value("c") is not None or self.env.get("INITSUP_CONFIG"):
+            return True
+        if any(_is_program_variable(name) for name in self.env):
+            return True
+        if self.command:
+            return False
+        from initsup import config
+
+        return config.find_config(self.env) is not None
 
     def single_options(self) -> Options:
         """The options of single-command mode, checked and converted."""
@@ -186,6 +322,11 @@ def _parse_short(cluster: str, args: list[str], i: int, parsed: Parsed) -> int:
         parsed.values.append((letter, value))
         break
     return i
+
+
+def _is_program_variable(name: str) -> bool:
+    """INITSUP_PROGRAM_<NAME>=command defines a program (option variables have a `__`)."""
+    return name.startswith("INITSUP_PROGRAM_") and "__" not in name[len("INITSUP_PROGRAM_") :]
 
 
 def _flag(key: str, parsed: Parsed) -> None:

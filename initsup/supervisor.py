@@ -30,14 +30,16 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-Reloader = Callable[[], Config]
+Reloader = Callable[[], "tuple[Config, list[str]]"]
 SHUTDOWN_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGQUIT})
 
 
-def run(config: Config, reloader: Reloader | None = None) -> int:
+def run(config: Config, reloader: Reloader | None = None, warnings: list[str] | None = None) -> int:
     """Supervise config's programs until shutdown; return initsup's exit code."""
     receiver, spawner_args = take_over()
     supervisor = Supervisor(config, receiver, Spawner(*spawner_args), reloader)
+    for warning in warnings or []:
+        supervisor.logger.warning(warning)
     try:
         return supervisor.run()
     finally:
@@ -330,12 +332,13 @@ class Supervisor:
             self.logger.warning("received SIGHUP, but there is no configuration to reload")
             return
         try:
-            new = self._reloader()
-        except Exception as exc:  # ConfigError: report every problem, keep running
-            problems = getattr(exc, "problems", [str(exc)])
-            for problem in problems:
+            new, warnings = self._reloader()
+        except Exception as exc:  # a bad configuration: keep running what runs
+            for problem in getattr(exc, "problems", [str(exc)]):
                 self.logger.error(f"reload refused: {problem}")
             return
+        for warning in warnings:
+            self.logger.warning(warning)
         old_groups = dict(self.groups)
         new_groups = {g.name: g for g in new.groups}
         gone = [n for n in old_groups if n not in new_groups]

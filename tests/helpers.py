@@ -66,7 +66,7 @@ class Proc:
         kwargs.setdefault("stdout", subprocess.PIPE)
         kwargs.setdefault("stderr", subprocess.PIPE)
         self.popen: subprocess.Popen[bytes] = subprocess.Popen(args, **kwargs)  # type: ignore[call-overload]
-        self.pid = self.popen.pid
+        self.pid: int = self.popen.pid
         self._buffer = b""
         self._selector = selectors.DefaultSelector()
         if self.popen.stdout is not None:
@@ -86,7 +86,7 @@ class Proc:
             except BlockingIOError:
                 continue
             if not chunk:
-                raise AssertionError(f"stdout closed; have {self._buffer!r}")
+                raise EOFError(f"stdout closed; have {self._buffer!r}")
             self._buffer += chunk
         line, _, self._buffer = self._buffer.partition(b"\n")
         return line.decode("utf-8", "replace")

@@ -1,0 +1,88 @@
+"""Running initsup in supervisor mode for a test, and reading its JSON stream."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from tests.helpers import INITSUP, Proc, env, kill_tree
+
+Record = dict[str, Any]
+
+
+class Supervised:
+    """initsup started on an INI text and/or INITSUP_* variables, with its records at hand."""
+
+    def __init__(
+        self,
+        tmp_path: Path,
+        ini: str | None = None,
+        variables: dict[str, str] | None = None,
+        args: Sequence[str] = (),
+        prefix: Sequence[str] = (),
+    ) -> None:
+        argv = [*prefix, *INITSUP]
+        if ini is not None:
+            path = tmp_path / "initsup.ini"
+            path.write_text(ini)
+            argv += ["-c", str(path)]
+        self.proc = Proc([*argv, *args], env=env(**(variables or {})))
+        self.records: list[Record] = []
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def next(self, timeout: float = 10.0) -> Record:
+        """The next record on stdout (each must be one JSON object)."""
+        record: Record = json.loads(self.proc.readline(timeout))
+        self.records.append(record)
+        return record
+
+    def wait(self, event: str, timeout: float = 15.0, **fields: Any) -> Record:
+        """Read records until one has this event and these field values; return it."""
+        for record in self.records:
+            if _matches(record, event, fields) and not record.get("_seen"):
+                record["_seen"] = True
+                return record
+        while True:
+            record = self.next(timeout)
+            if _matches(record, event, fields):
+                record["_seen"] = True
+                return record
+
+    def events(self, program: str | None = None) -> list[str]:
+        """Names of the lifecycle events read so far (for one program if given)."""
+        return [
+            r["event"]
+            for r in self.records
+            if r["event"].startswith(("PROCESS_", "SUPERVISOR_"))
+            and (program is None or r.get("program") == program)
+        ]
+
+    def finish(self, timeout: float = 30.0) -> int:
+        """Read everything until initsup exits; return its exit code."""
+        try:
+            while True:
+                self.next(timeout)
+        except EOFError:
+            pass
+        return self.proc.wait(timeout)
+
+    def stop(self, timeout: float = 30.0) -> int:
+        """SIGTERM initsup, read the rest of its output, return its exit code."""
+        os.kill(self.pid, signal.SIGTERM)
+        return self.finish(timeout)
+
+    def close(self) -> None:
+        """Kill initsup and everything under it."""
+        kill_tree(self.pid)
+        self.proc.kill()
+
+
+def _matches(record: Record, event: str, fields: dict[str, Any]) -> bool:
+    return record.get("event") == event and all(record.get(k) == v for k, v in fields.items())
