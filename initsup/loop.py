@@ -72,7 +72,7 @@ class EventLoop:
         self._handlers: dict[int, _FdHandlers] = {}
         self._timers: list[tuple[float, int, Timer]] = []
         self._sequence = itertools.count()
-        self._running = False
+        self._stop_requested = False
         self._selector.register(signals.fileno(), selectors.EVENT_READ, None)
 
     # -- fds ---------------------------------------------------------------------------
@@ -147,14 +147,14 @@ class EventLoop:
     # -- running -----------------------------------------------------------------------
 
     def run(self) -> None:
-        """Serve events until `stop()` is called."""
-        self._running = True
-        while self._running:
+        """Serve events until `stop()` is called (at once if it was called before)."""
+        while not self._stop_requested:
             self.run_once(self._next_timeout())
+        self._stop_requested = False
 
     def stop(self) -> None:
-        """Make `run()` return after the current pass."""
-        self._running = False
+        """Make `run()` return after the current pass, or at once if it is not running."""
+        self._stop_requested = True
 
     def run_once(self, timeout: float | None) -> None:
         """Wait at most timeout seconds (None: forever), then do one full pass."""

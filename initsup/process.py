@@ -180,7 +180,7 @@ class Process:
         else:
             self.backoff = 0
             if self.state == S.STARTING:  # startsecs=0, or the deadline not yet run
-                self._running()
+                self._running(pid)
             delay = self._restart_delay(expected, now)
             self._will_restart = delay is not None
             word = "expected" if expected else "not expected"
@@ -261,14 +261,14 @@ class Process:
         self._timer = None
         if self.state == S.STARTING:
             self.backoff = 0
-            self._running()
+            self._running(self.pid)
 
-    def _running(self) -> None:
+    def _running(self, pid: int) -> None:
         self.running_at = self.host.now()
         secs = self.config.startsecs
         self._change(
             S.RUNNING,
-            pid=self.pid,
+            pid=pid,
             message=f"success: {self.name} entered RUNNING state, process has stayed "
             f"up for > than {secs:g} seconds (startsecs)",
         )
@@ -283,7 +283,7 @@ class Process:
 
     def _retry(self) -> None:
         self._timer = None
-        if self.state == S.BACKOFF:
+        if self.state == S.BACKOFF and not self.host.shutting_down:
             self._spawn()
 
     def _give_up(self) -> None:

@@ -122,6 +122,8 @@ class Supervisor:
         self.bus.publish(events.group_change(group.name, added=True))
 
     def _start_group(self, group: GroupConfig) -> None:
+        if self._shutting_down:
+            return  # an essential program may already have ended everything
         for config in group.processes:
             if config.autostart:
                 self.processes[f"{group.name}:{config.name}"].start()
@@ -306,6 +308,9 @@ class Supervisor:
         self.logger.warning(f"{reason} while shutting down: killing every program now")
         for process in self.processes.values():
             process.kill_now()
+        self.changed_any()
+        if not self._waits:
+            self.loop.stop()
 
     def changed_any(self) -> None:
         """Re-check the waits soon (after a batch of requests that may have finished some)."""
