@@ -9,9 +9,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tests.helpers import INITSUP, Proc, env, kill_tree
+import jsonschema
+
+from tests.helpers import INITSUP, ROOT, Proc, env, kill_tree
 
 Record = dict[str, Any]
+SCHEMA = json.loads((ROOT / "docs" / "log-record.schema.json").read_text())
 
 
 class Supervised:
@@ -38,8 +41,10 @@ class Supervised:
         return self.proc.pid
 
     def next(self, timeout: float = 10.0) -> Record:
-        """The next record on stdout (each must be one JSON object)."""
+        """The next record on stdout: one JSON object, valid against the log schema."""
         record: Record = json.loads(self.proc.readline(timeout))
+        jsonschema.validate(record, SCHEMA)
+        assert list(record)[:4] == ["timestamp", "level", "event", "logger"], record
         self.records.append(record)
         return record
 
