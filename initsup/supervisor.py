@@ -75,7 +75,8 @@ class Supervisor:
         self.processes: dict[str, Process] = {}  # by "group:name"
         self.groups: dict[str, GroupConfig] = {}
         self._by_pid: dict[int, Process] = {}
-        self._relays: list[PipeRelay] = []
+        self._relays: dict[int, list[PipeRelay]] = {}  # by the pid that writes to them
+        self._lingering: list[PipeRelay] = []  # pipes a dead program's children still hold
         self._logfiles: dict[tuple[str, str], LogFile] = {}
         self._waits: list[tuple[list[Process], Callable[[], None]]] = []
         self._check_pending = False
@@ -93,7 +94,7 @@ class Supervisor:
         for group in self.config.groups:
             self._start_group(group)
         self.loop.run()
-        for relay in self._relays:
+        for relay in [r for rs in self._relays.values() for r in rs] + self._lingering:
             relay.drain()
         return self._final_exit_code()
 
@@ -217,9 +218,10 @@ class Supervisor:
 
     def _relay(self, fd: int, process: Process, stream: str, target: LogTarget, pid: int) -> None:
         name, group = process.name, process.group
+        relays = self._relays.setdefault(pid, [])
         if target.path != TO_STREAM:
             logfile = self._logfile(name, stream, target)
-            self._relays.append(PipeRelay(self.loop, fd, None, logfile.write, _nothing))
+            relays.append(PipeRelay(self.loop, fd, None, logfile.write, _nothing))
             return
         writer = self.stderr if stream == "stderr" else self.stdout
         fmt = self._format
@@ -228,8 +230,7 @@ class Supervisor:
             return logs.child_line(fmt, line, part, last, name, group, pid, stream)
 
         on_data, on_eof = line_handlers(render, writer)
-        relay = PipeRelay(self.loop, fd, writer, on_data, on_eof)
-        self._relays.append(relay)
+        relays.append(PipeRelay(self.loop, fd, writer, on_data, on_eof))
 
     def _logfile(self, name: str, stream: str, target: LogTarget) -> LogFile:
         key = (name, stream)
@@ -251,9 +252,13 @@ class Supervisor:
             process = self._by_pid.pop(pid, None)
             if process is None:
                 self.logger.info(f"reaped unknown pid {pid} ({reaper.describe(status)})", pid=pid)
-            else:
-                process.exited(status)
-        self._relays = [r for r in self._relays if not r.closed]
+                continue
+            # A program's last words come before the news of its end.
+            relays = [r for r in self._relays.pop(pid, []) if not r.closed]
+            for relay in relays:
+                relay.drain()
+            self._lingering = [r for r in self._lingering + relays if not r.closed]
+            process.exited(status)
 
     def _on_signal(self, signum: int) -> None:
         if signum == signal.SIGCHLD:
