@@ -7,11 +7,15 @@ slack the reference recommends; nothing asserts that something is fast.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.helpers import alive, descendants, proc_status, wait_for
 from tests.supervised import Supervised
@@ -279,3 +283,34 @@ def _wait_prefix(s: Supervised, prefix: str) -> dict[str, Any]:
         record = s.next()
         if str(record["event"]).startswith(prefix):
             return record
+
+
+def test_user_directory_and_umask_apply_to_the_child(tmp_path: Path, supervise: Start) -> None:
+    """user=, directory= and umask= are the child's (run as root: user needs privileges)."""
+    if os.geteuid() != 0:
+        pytest.skip("changing user needs root")
+    place = Path(tempfile.mkdtemp(dir="/tmp"))  # pytest's tmp_path is closed to nobody
+    place.chmod(0o755)
+    s = supervise(
+        ini=(
+            "[program:who]\ncommand=sh -c 'echo $(id -u) $(pwd) $(umask)'\nuser=nobody\n"
+            f"directory={place}\numask=027\nstartsecs=0\nautorestart=false\n"
+        )
+    )
+    s.wait("PROCESS_STATE_EXITED", program="who")
+    line = next(r["event"] for r in s.records if r.get("stream") == "stdout")
+    shutil.rmtree(place)
+    uid, cwd, umask = line.split()
+    assert int(uid) == 65534
+    assert cwd == str(place)
+    assert umask == "0027"
+    assert s.stop() == 0
+
+
+def test_missing_directory_is_a_spawn_error(supervise: Start) -> None:
+    """A directory that does not exist fails the spawn with supervisord's words, then FATAL."""
+    s = supervise(ini="[program:lost]\ncommand=true\ndirectory=/nonexistent/dir\nstartretries=0\n")
+    s.wait("PROCESS_STATE_FATAL", program="lost")
+    backoff = next(r for r in s.records if r["event"] == "PROCESS_STATE_BACKOFF")
+    assert backoff["message"] == "spawnerr: couldn't chdir to /nonexistent/dir: ENOENT"
+    assert s.stop() == 0
