@@ -4,5 +4,6 @@ import json
 import time
 
 for n in range(1000):
-    print(json.dumps({"event": "request handled", "path": f"/items/{n}", "status": 200}), flush=True)
+    record = {"event": "request handled", "path": f"/items/{n}", "status": 200}
+    print(json.dumps(record), flush=True)
     time.sleep(0.8)
