@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 
 USAGE = """usage: initsup [OPTIONS] [--] COMMAND [ARG...]
        initsup [-c FILE] [OPTIONS] [-- COMMAND [ARG...]]
-       initsup check [-c FILE] [--json] [-- COMMAND [ARG...]]"""
+       initsup check [-c FILE] [--json] [-- COMMAND [ARG...]]
+       initsup ctl COMMAND [ARG...]"""
 
 HELP = f"""{USAGE}
 
@@ -40,7 +41,8 @@ With a supervisord-style configuration (-c FILE, INITSUP_CONFIG, /etc/initsup.in
 /etc/supervisord.conf) or INITSUP_PROGRAM_<NAME>=<command> variables, initsup supervises
 every program with supervisord's semantics and writes their output and lifecycle events
 as JSON lines on stdout; a COMMAND given as well is the main program, whose end ends
-initsup with its exit code.  `initsup check` validates the configuration and prints it.
+initsup with its exit code.  `initsup check` validates the configuration and prints it;
+`initsup ctl` controls a running initsup (`initsup ctl --help`).
 
 options:
   -c, --config FILE          the configuration file (env INITSUP_CONFIG)
@@ -108,6 +110,10 @@ class UsageError(Exception):
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `initsup` command; returns its exit code."""
     args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["ctl"]:
+        from initsup import ctl
+
+        return ctl.main(args[1:])
     try:
         checking = args[:1] == ["check"]
         parsed = parse(args[1:] if checking else args, os.environ)

@@ -62,7 +62,6 @@ _LOG_FORMATS = ("json", "text", "raw")
 
 # Sections supervisord (or supervisorctl) reads and initsup has no use for.
 _UNUSED_KINDS = (
-    "unix_http_server",
     "inet_http_server",
     "supervisorctl",
     "rpcinterface",
@@ -682,7 +681,26 @@ def _init_options(
             f"{_grouped(ignored, ' ')}: supervisord options with no meaning in initsup"
             " (it logs to stdout and never daemonizes), ignored"
         )
+    _control_socket(sections.get("unix_http_server"), options, names, report)
     return options
+
+
+def _control_socket(
+    section: _Section | None, options: model.InitOptions, names: Names, report: _Report
+) -> None:
+    """[unix_http_server] file= and chmod= place initsup's control socket."""
+    if section is None:
+        return
+    names = {**names, "here": section.here}
+    for key, raw in section.options.items():
+        if key == "file":
+            options.socket = _convert(raw, _text, names, report) or None
+        elif key == "chmod":
+            mode = _convert(raw, _umask, names, report)
+            if mode is not None:
+                options.socket_mode = int(mode)
+        else:  # chown, username, password: initsup checks the peer's uid instead
+            report.warnings.append(raw.say("is not used by initsup's control socket, ignored"))
 
 
 # -- programs and groups ------------------------------------------------------------------
@@ -976,7 +994,9 @@ def _check_sections(sections: dict[str, _Section], listeners: list[str], report:
     unused = []
     pending = []
     for section in sections.values():
-        if section.title in ("initsup", "supervisord") or section.kind in ("program", "group"):
+        if section.title in ("initsup", "supervisord", "unix_http_server"):
+            continue
+        if section.kind in ("program", "group"):
             continue
         place = (str(section.file), f"[{section.title}]")
         if section.kind == "eventlistener":

@@ -185,6 +185,8 @@ class InitOptions(_Value):
         "identifier",
         "log_format",
         "loglevel",
+        "socket",
+        "socket_mode",
     )
 
     def __init__(
@@ -193,11 +195,15 @@ class InitOptions(_Value):
         loglevel: str = "info",
         identifier: str = "supervisor",
         environment: dict[str, str] | None = None,
+        socket: str | None = None,
+        socket_mode: int = 0o600,
     ) -> None:
         self.log_format = log_format  # json, text or raw
         self.loglevel = loglevel  # initsup's own messages: debug, info, warning, error
         self.identifier = identifier  # `server:` in listener headers
         self.environment = environment or {}  # given to every program
+        self.socket = socket  # the control socket ([unix_http_server] file); None: default
+        self.socket_mode = socket_mode  # its permissions ([unix_http_server] chmod)
 
 
 class Config(_Value):

@@ -32,17 +32,29 @@ if TYPE_CHECKING:
 
 Reloader = Callable[[], "tuple[Config, list[str]]"]
 SHUTDOWN_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGQUIT})
+RECENT_OUTPUT = 65536  # bytes of each process's stdout and stderr kept for `ctl tail`
 
 
 def run(config: Config, reloader: Reloader | None = None, warnings: list[str] | None = None) -> int:
     """Supervise config's programs until shutdown; return initsup's exit code."""
+    from initsup.control import ControlServer, default_socket_path
+
     receiver, spawner_args = take_over()
     supervisor = Supervisor(config, receiver, Spawner(*spawner_args), reloader)
     for warning in warnings or []:
         supervisor.logger.warning(warning)
+    path = config.options.socket or default_socket_path(os.environ)
+    control = None
+    try:
+        control = ControlServer(supervisor, path, config.options.socket_mode)
+        supervisor.child_environment["INITSUP_SOCKET"] = path
+    except OSError as exc:  # a read-only /run, another initsup: run on without control
+        supervisor.logger.warning(f"no control socket at {path} ({exc}): initsup ctl won't work")
     try:
         return supervisor.run()
     finally:
+        if control is not None:
+            control.close()
         supervisor.close()
         receiver.close()
 
@@ -82,6 +94,12 @@ class Supervisor:
         self._check_pending = False
         self._shutting_down = False
         self.exit_code: int | None = None  # set when an essential program ended
+        # For the control server: who wants to hear of state changes and of output, and
+        # the recent output of every process (`initsup ctl tail`).
+        self.watchers: list[Callable[[Process], None]] = []
+        self.output_watchers: dict[tuple[str, str], list[Callable[[bytes], None]]] = {}
+        self.recent_output: dict[tuple[str, str], bytearray] = {}
+        self.child_environment: dict[str, str] = {}  # initsup's own additions
 
     # -- running ---------------------------------------------------------------------
 
@@ -168,6 +186,8 @@ class Supervisor:
             self.logger.error(f"could not send {signal_name(signum)} to {pid}: {exc}", pid=pid)
 
     def changed(self, process: Process) -> None:
+        for watcher in list(self.watchers):
+            watcher(process)
         if process.config.essential and process.ended_for_good and not self._shutting_down:
             self.exit_code = process.exit_code if process.exit_code is not None else 1
             self.shutdown(f"essential program {process.name} ended ({process.state.name})")
@@ -179,6 +199,7 @@ class Supervisor:
     def spawn(self, process: Process) -> int:
         config = process.config
         env = dict(os.environ)
+        env.update(self.child_environment)
         env.update(self.config.options.environment)
         env.update(
             SUPERVISOR_ENABLED="1",
@@ -219,9 +240,12 @@ class Supervisor:
     def _relay(self, fd: int, process: Process, stream: str, target: LogTarget, pid: int) -> None:
         name, group = process.name, process.group
         relays = self._relays.setdefault(pid, [])
+        key = (f"{group}:{name}", stream)
         if target.path != TO_STREAM:
             logfile = self._logfile(name, stream, target)
-            relays.append(PipeRelay(self.loop, fd, None, logfile.write, _nothing))
+            relays.append(
+                PipeRelay(self.loop, fd, None, self._keeper(key, logfile.write), _nothing)
+            )
             return
         writer = self.stderr if stream == "stderr" else self.stdout
         fmt = self._format
@@ -230,7 +254,23 @@ class Supervisor:
             return logs.child_line(fmt, line, part, last, name, group, pid, stream)
 
         on_data, on_eof = line_handlers(render, writer)
-        relays.append(PipeRelay(self.loop, fd, writer, on_data, on_eof))
+        relays.append(PipeRelay(self.loop, fd, writer, self._keeper(key, on_data), on_eof))
+
+    def _keeper(
+        self, key: tuple[str, str], on_data: Callable[[bytes], None]
+    ) -> Callable[[bytes], None]:
+        """on_data that also keeps the recent output and tells its watchers."""
+        recent = self.recent_output.setdefault(key, bytearray())
+
+        def keep(data: bytes) -> None:
+            on_data(data)
+            recent.extend(data)
+            if len(recent) > RECENT_OUTPUT:
+                del recent[: len(recent) - RECENT_OUTPUT]
+            for watcher in self.output_watchers.get(key, ()):
+                watcher(data)
+
+        return keep
 
     def _logfile(self, name: str, stream: str, target: LogTarget) -> LogFile:
         key = (name, stream)
@@ -342,33 +382,62 @@ class Supervisor:
             self.logger.warning("received SIGHUP, but there is no configuration to reload")
             return
         try:
-            new, warnings = self._reloader()
+            diff = self.reread()
         except Exception as exc:  # a bad configuration: keep running what runs
             for problem in getattr(exc, "problems", [str(exc)]):
                 self.logger.error(f"reload refused: {problem}")
             return
+        self.apply(diff)
+
+    def reread(self) -> Diff:
+        """Load the configuration again and compare it, group by group, with what runs.
+
+        Raises whatever the reloader raises (config.ConfigError lists every problem).
+        """
+        if self._reloader is None:
+            raise ValueError("initsup runs without a configuration to reload")
+        new, warnings = self._reloader()
         for warning in warnings:
             self.logger.warning(warning)
-        old_groups = dict(self.groups)
-        new_groups = {g.name: g for g in new.groups}
-        gone = [n for n in old_groups if n not in new_groups]
-        changed = [n for n in old_groups if n in new_groups and old_groups[n] != new_groups[n]]
-        added = [n for n in new_groups if n not in old_groups]
+        return Diff(self.groups, new)
+
+    def apply(self, diff: Diff, done: Callable[[list[str]], None] | None = None) -> None:
+        """Carry out a Diff; done(lines) gets supervisorctl's `update` lines at the end."""
         self.logger.info(
             "configuration reloaded: "
-            f"{len(added)} added, {len(changed)} changed, {len(gone)} removed",
-            added=added,
-            changed=changed,
-            removed=gone,
+            f"{len(diff.added)} added, {len(diff.changed)} changed, {len(diff.removed)} removed",
+            added=diff.added,
+            changed=diff.changed,
+            removed=diff.removed,
         )
-        self.config = new
-        for name in gone + changed:
-            self._replace_group(name, new_groups.get(name))
-        for name in added:
-            self._add_group(new_groups[name])
-            self._start_group(new_groups[name])
+        self.config = diff.new
+        lines: list[str] = []
+        pending = set(diff.removed + diff.changed)
+        new_groups = {g.name: g for g in diff.new.groups}
 
-    def _replace_group(self, name: str, new: GroupConfig | None) -> None:
+        def replaced(name: str) -> None:
+            verb = "updated" if name in new_groups else "removed"
+            lines.extend([f"{name}: stopped", f"{name}: {verb} process group"])
+            pending.discard(name)
+            if not pending:
+                finish()
+
+        def finish() -> None:
+            for name in diff.added:
+                self._add_group(new_groups[name])
+                self._start_group(new_groups[name])
+                lines.append(f"{name}: added process group")
+            if done is not None:
+                done(lines)
+
+        for name in diff.removed + diff.changed:
+            self._replace_group(name, new_groups.get(name), replaced)
+        if not pending:
+            finish()
+
+    def _replace_group(
+        self, name: str, new: GroupConfig | None, done: Callable[[str], None]
+    ) -> None:
         old = [p for key, p in self.processes.items() if key.startswith(name + ":")]
 
         def swap() -> None:
@@ -376,11 +445,32 @@ class Supervisor:
             if new is not None:
                 self._add_group(new)
                 self._start_group(new)
+            done(name)
 
         self._waits.append((old, swap))
         for process in old:
             process.stop()
         self.changed_any()
+
+
+class Diff:
+    """How a newly read configuration differs from the running one, by group name."""
+
+    def __init__(self, running: dict[str, GroupConfig], new: Config) -> None:
+        new_groups = {g.name: g for g in new.groups}
+        self.new = new
+        self.added = sorted(n for n in new_groups if n not in running)
+        self.changed = sorted(n for n in running if n in new_groups and running[n] != new_groups[n])
+        self.removed = sorted(n for n in running if n not in new_groups)
+
+    def lines(self) -> list[str]:
+        """supervisorctl's `reread` lines."""
+        words = [(n, "available") for n in self.added]
+        words += [(n, "changed") for n in self.changed]
+        words += [(n, "disappeared") for n in self.removed]
+        return [f"{name}: {word}" for name, word in sorted(words)] or [
+            "No config updates to processes"
+        ]
 
 
 class _ChildFds:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import selectors
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -21,12 +23,20 @@ PYTHON = sys.executable
 INITSUP = [PYTHON, "-m", "initsup"]
 
 
+_SOCKETS = itertools.count()
+
+
 def env(**extra: str) -> dict[str, str]:
-    """The environment for an initsup under test: this checkout first on the path."""
+    """The environment for an initsup under test: this checkout first on the path.
+
+    Each gets a control socket of its own, so tests never touch /run/initsup.sock.
+    """
     result = dict(os.environ)
     result["PYTHONPATH"] = str(ROOT) + os.pathsep + result.get("PYTHONPATH", "")
     for key in [k for k in result if k.startswith(("INITSUP_", "TINI_"))]:
         del result[key]
+    name = f"initsup-test-{os.getpid()}-{next(_SOCKETS)}.sock"
+    result["INITSUP_SOCKET"] = os.path.join(tempfile.gettempdir(), name)
     result.update(extra)
     return result
 

@@ -33,7 +33,10 @@ class Supervised:
             path = tmp_path / "initsup.ini"
             path.write_text(ini)
             argv += ["-c", str(path)]
-        self.proc = Proc([*argv, *args], env=env(**(variables or {})))
+        # Each instance its own control socket: tests must not share /run/initsup.sock.
+        self.socket = str(tmp_path / "initsup.sock")
+        variables = {"INITSUP_SOCKET": self.socket, **(variables or {})}
+        self.proc = Proc([*argv, *args], env=env(**variables))
         self.records: list[Record] = []
 
     @property

@@ -812,9 +812,28 @@ def test_ignored_sections_one_warning(tmp_path: Path) -> None:
     )
     assert warnings_of(path) == [
         f"{path}: [mystery]: not a section initsup knows, ignored",
-        f"{path}: [unix_http_server], [inet_http_server], [rpcinterface:supervisor],"
+        f"{path}: [inet_http_server], [rpcinterface:supervisor],"
         " [supervisorctl], [fcgi-program:php]: sections initsup does not use, ignored",
     ]
+
+
+def test_unix_http_server_places_the_control_socket(tmp_path: Path) -> None:
+    """[unix_http_server] file= and chmod= become the control socket's path and mode."""
+    path = write(
+        tmp_path,
+        """\
+        [unix_http_server]
+        file=%(here)s/ctl.sock
+        chmod=0660
+        chown=nobody:nogroup
+        [program:web]
+        command=run
+        """,
+    )
+    cfg, warnings = load(path, {})
+    assert cfg.options.socket == str(tmp_path / "ctl.sock")
+    assert cfg.options.socket_mode == 0o660
+    assert any("chown" in w and "not used" in w for w in warnings)
 
 
 def test_eventlisteners_one_warning(tmp_path: Path) -> None:
@@ -1189,7 +1208,7 @@ def test_unchanged_supervisord_conf_loads() -> None:
     path = str(FIXTURES / "supervisord.conf")
     cfg, warnings = load(path, {"PORT": "8000", "WEB_WORKERS": "4", "HOME": "/root"})
     assert warnings == [
-        f"{path}: [unix_http_server], [rpcinterface:supervisor], [supervisorctl]:"
+        f"{path}: [rpcinterface:supervisor], [supervisorctl]:"
         " sections initsup does not use, ignored",
         f"{path}: [supervisord] logfile, pidfile, childlogdir, nodaemon, user:"
         " supervisord options with no meaning in initsup (it logs to stdout and never"
