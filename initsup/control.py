@@ -130,7 +130,7 @@ class _Connection:
             self.close()
             return
         if self.streaming or self._deadline.cancelled:
-            return  # nothing more is expected from a client once it has asked
+            return  # once a client has asked, whatever else it sends is discarded
         self.inbox += data
         if b"\n" in self.inbox:
             line = self.inbox.split(b"\n", 1)[0]
@@ -168,6 +168,7 @@ class _Connection:
         self._flush()
 
     _closing = False
+    _half_closed = False
 
     def _flush(self) -> None:
         if self.closed:
@@ -184,8 +185,17 @@ class _Connection:
             self.sup.loop.add_writer(self.fd, self._flush)
             return
         self.sup.loop.remove_writer(self.fd)
-        if self._closing:
-            self.close()
+        if self._closing and not self._half_closed:
+            # Say we are done, but read (and drop) what the client still sends until it
+            # hangs up: closing with unread input would reset the connection and could
+            # lose our answer.  A client that never hangs up is dropped after a while.
+            self._half_closed = True
+            try:
+                self.conn.shutdown(socket.SHUT_WR)
+            except OSError:
+                self.close()
+                return
+            self._deadline = self.sup.loop.call_later(IDLE_TIMEOUT, self.close)
 
     def close(self) -> None:
         """Forget the client: unregister, stop its streams, close the socket."""
@@ -363,7 +373,11 @@ def cmd_health(c: _Connection, args: list[str]) -> None:
 
 
 class _Waiting:
-    """Completes a request once every process it acted on has settled."""
+    """Completes a request once every process it acted on has settled.
+
+    The lines come out in the order of the processes, once all have settled, as
+    supervisorctl prints the results of a group call.
+    """
 
     def __init__(
         self,
@@ -374,26 +388,31 @@ class _Waiting:
         then: Callable[[int], None],
     ) -> None:
         self.c, self.settled, self.report, self.then = c, settled, report, then
-        self.left = list(processes)
-        self.code = 0
-        if not self.left:
+        self.order = list(processes)
+        self.results: dict[int, tuple[str, int]] = {}
+        if not self.order:
             then(0)
             return
         c.sup.watchers.append(self._changed)
         c._cleanups.append(self._forget)
-        for process in list(self.left):
+        for process in self.order:
             self._changed(process)
 
     def _changed(self, process: Process) -> None:
-        if process not in self.left or not self.settled(process):
+        if process not in self.order or id(process) in self.results:
             return
-        self.left.remove(process)
-        line, code = self.report(process)
-        self.c.out(line)
-        self.code = max(self.code, code)
-        if not self.left:
-            self._forget()
-            self.then(self.code)
+        if not self.settled(process):
+            return
+        self.results[id(process)] = self.report(process)
+        if len(self.results) < len(self.order):
+            return
+        self._forget()
+        code = 0
+        for p in self.order:
+            line, result = self.results[id(p)]
+            self.c.out(line)
+            code = max(code, result)
+        self.then(code)
 
     def _forget(self) -> None:
         if self._changed in self.c.sup.watchers:

@@ -34,8 +34,8 @@ class Supervised:
             path.write_text(ini)
             argv += ["-c", str(path)]
         # Each instance its own control socket: tests must not share /run/initsup.sock.
-        self.socket = str(tmp_path / "initsup.sock")
-        variables = {"INITSUP_SOCKET": self.socket, **(variables or {})}
+        variables = {"INITSUP_SOCKET": str(tmp_path / "initsup.sock"), **(variables or {})}
+        self.socket = variables["INITSUP_SOCKET"]
         self.proc = Proc([*argv, *args], env=env(**variables))
         self.records: list[Record] = []
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import wait_for
+from tests.helpers import INITSUP, env, wait_for
 from tests.supervised import Supervised
 
 Start = Callable[..., Supervised]
@@ -116,3 +117,29 @@ def test_main_program_exit_code_as_pid1(supervise: Start) -> None:
     )
     assert s.finish() == 42
     assert s.events("side")[-1] == "PROCESS_STATE_STOPPED"
+
+
+@pytest.mark.pid1
+def test_ctl_from_inside_the_namespace_like_docker_exec(supervise: Start) -> None:
+    """`initsup ctl status` and `health` work from a process nsenter'ed into the namespace,
+    with no flags and no INITSUP_SOCKET: the socket is found where initsup put it."""
+    s = supervise(
+        prefix=UNSHARE,
+        ini="[program:web]\ncommand=sleep 1000\nstartsecs=0\n",
+        variables={"INITSUP_SOCKET": ""},  # the default place, as in a container
+    )
+    s.wait("PROCESS_STATE_RUNNING", program="web")
+    client_env = env()
+    del client_env["INITSUP_SOCKET"]
+    enter = ["nsenter", "--target", str(_init(s)), "--pid", "--mount", *INITSUP, "ctl"]
+    status = subprocess.run(
+        [*enter, "status"], env=client_env, capture_output=True, text=True, timeout=30
+    )
+    assert status.returncode == 0, status.stderr
+    assert status.stdout.startswith("web") and "RUNNING   pid " in status.stdout
+    health = subprocess.run([*enter, "health"], env=client_env, capture_output=True, timeout=30)
+    assert health.returncode == 0
+    pid = subprocess.run([*enter, "pid"], env=client_env, capture_output=True, timeout=30)
+    assert pid.stdout.strip() == b"1"  # initsup's pid as the namespace sees it
+    os.kill(_init(s), signal.SIGTERM)
+    assert s.finish() == 0
