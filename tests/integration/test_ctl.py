@@ -200,6 +200,30 @@ def test_events_lists_lifecycle_events(running: Supervised) -> None:
     assert any(e["event"] == "PROCESS_STATE_FATAL" and e["program"] == "quick" for e in events)
 
 
+def test_events_follow_streams_new_events(running: Supervised) -> None:
+    """events -f prints lifecycle events as they happen, until interrupted."""
+    follower = subprocess.Popen(
+        [*INITSUP, "ctl", "events", "-f"],
+        env=env(INITSUP_SOCKET=running.socket),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert follower.stdout is not None
+        while "SUPERVISOR_STATE_CHANGE_RUNNING" not in follower.stdout.readline():
+            pass  # the recent events come first
+        assert ctl(running, "stop", "victim").returncode == 0
+        seen = []
+        while "PROCESS_STATE_STOPPED" not in seen:
+            seen.append(json.loads(follower.stdout.readline())["event"])
+        assert seen[-2:] == ["PROCESS_STATE_STOPPING", "PROCESS_STATE_STOPPED"]
+        follower.send_signal(signal.SIGINT)
+        assert follower.wait(10) == 0
+    finally:
+        follower.kill()
+        follower.wait()
+
+
 def test_health_fails_while_a_program_is_down(running: Supervised) -> None:
     """health fails, naming it, while an autostart program is not RUNNING."""
     sick = ctl(running, "health")
