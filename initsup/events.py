@@ -17,6 +17,43 @@ if TYPE_CHECKING:
     from typing import Any
 
 
+# supervisord's event types, each with its parent: subscribing to a type means subscribing
+# to every type below it (PROCESS_STATE gets every PROCESS_STATE_*, EVENT gets all).
+# EVENT_BUFFER_OVERFLOW is not here: supervisord 3.0 removed it.
+EVENT_TYPES: dict[str, str | None] = {
+    "EVENT": None,
+    "PROCESS_STATE": "EVENT",
+    **{f"PROCESS_STATE_{s.name}": "PROCESS_STATE" for s in ProcessState},
+    "REMOTE_COMMUNICATION": "EVENT",
+    "PROCESS_LOG": "EVENT",
+    "PROCESS_LOG_STDOUT": "PROCESS_LOG",
+    "PROCESS_LOG_STDERR": "PROCESS_LOG",
+    "PROCESS_COMMUNICATION": "EVENT",
+    "PROCESS_COMMUNICATION_STDOUT": "PROCESS_COMMUNICATION",
+    "PROCESS_COMMUNICATION_STDERR": "PROCESS_COMMUNICATION",
+    "SUPERVISOR_STATE_CHANGE": "EVENT",
+    "SUPERVISOR_STATE_CHANGE_RUNNING": "SUPERVISOR_STATE_CHANGE",
+    "SUPERVISOR_STATE_CHANGE_STOPPING": "SUPERVISOR_STATE_CHANGE",
+    "TICK": "EVENT",
+    "TICK_5": "TICK",
+    "TICK_60": "TICK",
+    "TICK_3600": "TICK",
+    "PROCESS_GROUP": "EVENT",
+    "PROCESS_GROUP_ADDED": "PROCESS_GROUP",
+    "PROCESS_GROUP_REMOVED": "PROCESS_GROUP",
+}
+
+
+def is_a(name: str, kind: str) -> bool:
+    """Whether event type name is kind or one of its subtypes."""
+    current: str | None = name
+    while current is not None:
+        if current == kind:
+            return True
+        current = EVENT_TYPES.get(current)
+    return False
+
+
 class Event:
     """One event: its name, its supervisord payload, and its JSON fields."""
 
