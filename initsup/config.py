@@ -336,6 +336,23 @@ def _log_format(text: str) -> str:
     return value
 
 
+def _events(text: str) -> frozenset[str]:
+    """supervisord's events=: event type names separated by commas, in any case."""
+    from initsup.events import EVENT_TYPES
+
+    words = [word.strip() for word in text.split(",") if word.strip()]
+    if not words:
+        raise ValueError("must name at least one event type, e.g. PROCESS_STATE,TICK_60")
+    unknown = [word for word in words if word.upper() not in EVENT_TYPES]
+    if unknown:
+        plural = "s" if len(unknown) > 1 else ""
+        message = f"unknown event type{plural} {', '.join(repr(word) for word in unknown)}"
+        if any(word.upper() == "EVENT_BUFFER_OVERFLOW" for word in unknown):
+            message += " (supervisord 3.0 removed EVENT_BUFFER_OVERFLOW)"
+        raise ValueError(message)
+    return frozenset(word.upper() for word in words)
+
+
 def _text(text: str) -> str:
     """Any text, as given."""
     return text
@@ -405,6 +422,9 @@ _PROGRAM_KEYS = frozenset(
         "serverurl",  # no XML-RPC server to point at yet: accepted silently
     ]
 )
+# [eventlistener:x] takes every program key plus these (result_handler: with a warning).
+_LISTENER_KEYS = frozenset(["events", "buffer_size", "result_handler"])
+_DEFAULT_RESULT_HANDLER = "supervisor.dispatchers:default_handler"
 
 
 # -- where values come from -------------------------------------------------------------
@@ -597,24 +617,23 @@ def _read_environment(
     sections: dict[str, _Section],
     here: str,
     report: _Report,
-) -> tuple[dict[str, _Raw], list[str], list[str]]:
-    """Merge INITSUP_* variables into sections; return global options, variables used, listeners."""
+) -> tuple[dict[str, _Raw], list[str]]:
+    """Merge INITSUP_* variables into sections; return the global options and variables used."""
     options: dict[str, _Raw] = {}
     used: list[str] = []
-    listeners: list[str] = []
     for var in sorted(environ):
         if not var.startswith("INITSUP_") or var in _OTHER_VARS:
             continue
         value = environ[var]
         kind, _, spec = var[8:].partition("_")
-        if kind in ("PROGRAM", "GROUP"):
+        if kind in ("PROGRAM", "EVENTLISTENER", "GROUP"):
             name, sep, option = spec.partition("__")
-            if kind == "PROGRAM" and not sep:
+            if kind != "GROUP" and not sep:
                 option = "command"
             if not name or not option:
                 report.problems.append(
                     f"{var}={value!r}: expected INITSUP_{kind}_<NAME>__<OPTION>=<value>"
-                    + (" or INITSUP_PROGRAM_<NAME>=<command>" if kind == "PROGRAM" else "")
+                    + (f" or INITSUP_{kind}_<NAME>=<command>" if kind != "GROUP" else "")
                 )
                 continue
             title = f"{kind.lower()}:{name.lower()}"
@@ -628,15 +647,13 @@ def _read_environment(
             section.options[key] = _Raw(value, key, var=var)
             section.vars.append(var)
             used.append(var)
-        elif kind == "EVENTLISTENER":
-            listeners.append(var)
         elif var in _GLOBAL_VARS:
             key = _GLOBAL_VARS[var]
             options[key] = _Raw(value, key, var=var)
             used.append(var)
         else:
             report.warnings.append(f"{var}: not a variable initsup knows, ignored")
-    return options, used, listeners
+    return options, used
 
 
 # -- [initsup] / [supervisord] ------------------------------------------------------------
@@ -723,17 +740,31 @@ def _processes(
     environment: dict[str, str],
     report: _Report,
 ) -> tuple[int, list[model.ProcessConfig]]:
-    """A program section's priority and its numprocs processes (none if anything is wrong)."""
+    """A program or listener section's priority and its numprocs processes (none if wrong)."""
     opts = section.options
+    listener = section.kind == "eventlistener"
     names = _program_names(section, group, names)
     ignored = []
+    protocol = []  # a listener's stdout_* options: its stdout is the protocol channel
     for key, raw in opts.items():
-        if key in _IGNORED_WITH_WARNING:
+        if listener and key.startswith("stdout_") and key in _PROGRAM_KEYS:
+            protocol.append(key)
+        elif key in _IGNORED_WITH_WARNING:
             ignored.append(key)
-        elif key not in _PROGRAM_KEYS:
+        elif listener and key == "result_handler":
+            if raw.text.strip() != _DEFAULT_RESULT_HANDLER:
+                report.warnings.append(
+                    raw.say("is ignored: initsup always uses supervisord's default handler")
+                )
+        elif key not in _PROGRAM_KEYS and not (listener and key in _LISTENER_KEYS):
             report.warnings.append(raw.say("is not an option initsup knows, ignored"))
     if ignored:
         report.warnings.append(f"{section.where()} {', '.join(ignored)}: not supported, ignored")
+    if protocol:
+        report.warnings.append(
+            f"{section.where()} {', '.join(protocol)}: ignored for an event listener"
+            " (its stdout carries the listener protocol)"
+        )
     if "command" not in opts:
         _missing_command(section, report)
 
@@ -743,7 +774,8 @@ def _processes(
         value = None if raw is None else _convert(raw, converter, names, report)
         return default if value is None else value
 
-    priority = program_value("priority", _integer, 999)
+    # Listeners start first and stop last, as in supervisord.
+    priority = program_value("priority", _integer, -1 if listener else 999)
     numprocs = program_value("numprocs", _numprocs, 1)
     start = program_value("numprocs_start", _count, 0)
     name_raw = opts.get("process_name")
@@ -769,16 +801,17 @@ def _processes(
 
 
 def _missing_command(section: _Section, report: _Report) -> None:
-    """Report a program without a command, where it was (partly) defined."""
+    """Report a program or listener without a command, where it was (partly) defined."""
     if section.file is not None:
         report.problems.append(f"{section.file}: [{section.title}] command: required")
         return
+    what = "event listener" if section.kind == "eventlistener" else "program"
     for raw in section.options.values():
         if raw.var is not None:
             prefix = raw.var.partition("__")[0]
             report.problems.append(
-                f"{raw.where()}: sets an option of program {section.name!r}, which has no"
-                f" command: set {prefix}=<command> or add [program:{section.name}] command="
+                f"{raw.where()}: sets an option of {what} {section.name!r}, which has no"
+                f" command: set {prefix}=<command> or add [{section.kind}:{section.name}] command="
             )
 
 
@@ -795,6 +828,7 @@ def _process(
     """One process of a program, for one process_num; None if any of its values is wrong."""
     before = len(report.problems)
     opts = section.options
+    listener = section.kind == "eventlistener"
     names = {**names, "process_num": number, "numprocs": numprocs}
     environment: dict[str, str] = {}
     raw = opts.get("environment")
@@ -810,6 +844,8 @@ def _process(
             kwargs[key] = _convert(raw, converter, names, report)
             continue
         stream, _, option = key.partition("_")
+        if listener and stream == "stdout":
+            continue  # the protocol channel: warned about once, in _processes
         if stream in logs and option in _LOG_OPTIONS:
             field, log_converter = _LOG_OPTIONS[option]
             logs[stream][field] = _convert(raw, log_converter, names, report)
@@ -831,7 +867,14 @@ def _process(
         report.problems.append(
             opts["killasgroup"].say("must not be false when stopasgroup is true (as supervisord)")
         )
-    if kwargs.get("redirect_stderr") and logs["stderr"].get("path") not in _NOT_FILES:
+    if listener and kwargs.get("redirect_stderr"):
+        report.problems.append(
+            opts["redirect_stderr"].say(
+                "must be false for an event listener: its stdout carries the listener"
+                " protocol (as supervisord)"
+            )
+        )
+    elif kwargs.get("redirect_stderr") and logs["stderr"].get("path") not in _NOT_FILES:
         report.warnings.append(
             opts["stderr_logfile"].say("is ignored: redirect_stderr=true sends stderr to stdout")
         )
@@ -850,6 +893,33 @@ def _process(
     )
 
 
+def _listener(
+    section: _Section, group: str, names: Names, report: _Report
+) -> model.ListenerConfig | None:
+    """An [eventlistener:x] section's events= and buffer_size= (None if either is wrong)."""
+    opts = section.options
+    names = _program_names(section, group, names)
+    events = None
+    raw = opts.get("events")
+    if raw is not None:
+        events = _convert(raw, _events, names, report)
+    elif section.file is not None:
+        report.problems.append(f"{section.file}: [{section.title}] events: required")
+    else:
+        prefix = section.vars[0].partition("__")[0]
+        report.problems.append(
+            f"{section.where()}: event listener {section.name!r} has no events: set"
+            f" {prefix}__EVENTS=<event types> or add [eventlistener:{section.name}] events="
+        )
+    buffer_size: int | None = 10
+    raw = opts.get("buffer_size")
+    if raw is not None:
+        buffer_size = _convert(raw, _numprocs, names, report)
+    if events is None or buffer_size is None:
+        return None
+    return model.ListenerConfig(events, buffer_size)
+
+
 def _list(text: str) -> list[str]:
     """A comma list of names; empty items are dropped."""
     return [item.strip() for item in text.split(",") if item.strip()]
@@ -858,6 +928,7 @@ def _list(text: str) -> list[str]:
 def _group_sections(
     sections: dict[str, _Section],
     programs: dict[str, _Section],
+    listeners: Iterable[str],
     names: Names,
     report: _Report,
 ) -> tuple[dict[str, tuple[int, list[str]]], dict[str, str]]:
@@ -887,6 +958,13 @@ def _group_sections(
             elif program in programs:
                 owner[program] = section.name
                 members.append(program)
+            elif program in listeners:
+                report.problems.append(
+                    raw.say(
+                        f"names event listener {program!r}, which cannot be in a [group:x]"
+                        " (its pool is a group of its own)"
+                    )
+                )
             elif f"fcgi-program:{program}" not in sections:  # those are ignored with a warning
                 report.problems.append(raw.say(f"names unknown program {program!r}"))
         groups[section.name] = (999 if priority is None else priority, members)
@@ -914,7 +992,11 @@ def _groups(
     programs = {
         s.name: s for s in sections.values() if s.kind == "program" and _valid_name(s, report)
     }
-    members, owner = _group_sections(sections, programs, names, report)
+    listeners = {
+        s.name: s for s in sections.values() if s.kind == "eventlistener" and _valid_name(s, report)
+    }
+    every_listener = {s.name for s in sections.values() if s.kind == "eventlistener"}
+    members, owner = _group_sections(sections, programs, every_listener, names, report)
     result: dict[str, model.GroupConfig] = {}
     for name, (priority, listed) in members.items():
         processes = []
@@ -933,15 +1015,33 @@ def _groups(
             )
         else:
             result[name] = model.GroupConfig(name, priority, processes)
+    for name, section in listeners.items():
+        # A listener pool is always a group of its own, named after the section.
+        priority, processes = _processes(section, name, names, environment, report)
+        listener = _listener(section, name, names, report)
+        if name in programs:
+            report.problems.append(
+                f"{section.where()}: the name {name!r} is taken by [program:{name}]:"
+                " one name cannot mean both a program and an event listener pool"
+            )
+        elif name in members:
+            report.problems.append(
+                f"{section.where()}: forms event listener pool {name!r},"
+                f" but [group:{name}] is a group of that name too"
+            )
+        elif listener is not None:
+            result[name] = model.GroupConfig(name, priority, processes, listener)
     if main_command is not None:
-        _add_main(result, programs, sections, main_command, environment, report)
-    elif not report.unread and not any(s.kind == "program" for s in sections.values()):
+        _add_main(result, programs, listeners, sections, main_command, environment, report)
+    elif not report.unread and not any(
+        s.kind in ("program", "eventlistener") for s in sections.values()
+    ):
         report.problems.append(
             "no programs to supervise: add a [program:NAME] section,"
             " set INITSUP_PROGRAM_<NAME>=<command>, or give a command after --"
         )
     for group in result.values():
-        _check_unique(group, programs, report)
+        _check_unique(group, listeners if group.listener is not None else programs, report)
         group.processes.sort(key=lambda p: (p.priority, p.name))
     return sorted(result.values(), key=lambda g: (g.priority, g.name))
 
@@ -949,13 +1049,14 @@ def _groups(
 def _add_main(
     result: dict[str, model.GroupConfig],
     programs: dict[str, _Section],
+    listeners: dict[str, _Section],
     sections: dict[str, _Section],
     main_command: list[str],
     environment: dict[str, str],
     report: _Report,
 ) -> None:
     """The command given after `--`: process and group `main`, essential, never restarted."""
-    clash = programs.get("main") or sections.get("group:main")
+    clash = programs.get("main") or listeners.get("main") or sections.get("group:main")
     if clash is not None:
         report.problems.append(
             f"{clash.where()}: the name 'main' is taken by the command given after --"
@@ -976,40 +1077,34 @@ def _add_main(
         result["main"] = model.GroupConfig("main", 999, [main])
 
 
-def _check_unique(group: model.GroupConfig, programs: dict[str, _Section], report: _Report) -> None:
-    """Two processes of one group must not share a name."""
+def _check_unique(group: model.GroupConfig, owners: dict[str, _Section], report: _Report) -> None:
+    """Two processes of one group must not share a name; owners: the group's sections by name."""
     seen: dict[str, str] = {}
     for process in group.processes:
         other = seen.get(process.name)
         if other is not None:
             report.problems.append(
-                f"{programs[process.program].where()}: process name {process.name!r}"
-                f" is already used in group {group.name!r} by [program:{other}]"
+                f"{owners[process.program].where()}: process name {process.name!r}"
+                f" is already used in group {group.name!r} by [{owners[other].title}]"
             )
         seen[process.name] = process.program
 
 
-def _check_sections(sections: dict[str, _Section], listeners: list[str], report: _Report) -> None:
+def _check_sections(sections: dict[str, _Section], report: _Report) -> None:
     """Warn about sections initsup ignores: one warning per kind, one per unknown section."""
     unused = []
-    pending = []
     for section in sections.values():
         if section.title in ("initsup", "supervisord", "unix_http_server"):
             continue
-        if section.kind in ("program", "group"):
+        if section.kind in ("program", "eventlistener", "group"):
             continue
         place = (str(section.file), f"[{section.title}]")
-        if section.kind == "eventlistener":
-            pending.append(place)
-        elif (section.kind or section.title) in _UNUSED_KINDS:
+        if (section.kind or section.title) in _UNUSED_KINDS:
             unused.append(place)
         else:
             report.warnings.append(f"{section.where()}: not a section initsup knows, ignored")
     if unused:
         report.warnings.append(f"{_grouped(unused)}: sections initsup does not use, ignored")
-    if pending or listeners:
-        where = "; ".join(filter(None, [_grouped(pending), ", ".join(listeners)]))
-        report.warnings.append(f"{where}: event listeners are not supported yet, ignored")
 
 
 def find_config(environ: Mapping[str, str]) -> str | None:
@@ -1039,8 +1134,8 @@ def load(
     files: list[str] = []
     if path:
         sections, files = _read_files(path, names, report)
-    from_environment, used, listeners = _read_environment(environ, sections, here, report)
-    _check_sections(sections, listeners, report)
+    from_environment, used = _read_environment(environ, sections, here, report)
+    _check_sections(sections, report)
     options = _init_options(sections, from_environment, names, report)
     # As supervisord 4: [supervisord] environment= is ENV_X for every program's values too.
     names.update({"ENV_" + key: value for key, value in options.environment.items()})

@@ -57,15 +57,23 @@ def is_a(name: str, kind: str) -> bool:
 class Event:
     """One event: its name, its supervisord payload, and its JSON fields."""
 
-    __slots__ = ("fields", "level", "name", "payload")
+    __slots__ = ("fields", "level", "name", "payload", "to_stream")
 
     def __init__(
-        self, name: str, payload: str, fields: dict[str, Any], level: str = "info"
+        self,
+        name: str,
+        payload: str,
+        fields: dict[str, Any],
+        level: str = "info",
+        to_stream: bool = True,
     ) -> None:
         self.name = name
         self.payload = payload
         self.fields = fields
         self.level = level
+        # PROCESS_LOG repeats output lines the stream already has, and TICK would wake an
+        # idle stream: those go to listener pools only.
+        self.to_stream = to_stream
 
     def __repr__(self) -> str:
         return f"Event({self.name!r}, {self.payload!r})"
@@ -118,6 +126,18 @@ def group_change(group: str, added: bool) -> Event:
     """PROCESS_GROUP_ADDED or _REMOVED; unlike token sets, this payload ends in a newline."""
     name = "PROCESS_GROUP_" + ("ADDED" if added else "REMOVED")
     return Event(name, f"groupname:{group}\n", {"group": group})
+
+
+def process_log(process: str, group: str, pid: int, channel: str, data: str) -> Event:
+    """PROCESS_LOG_STDOUT/_STDERR: a header line, a newline, then the data as read."""
+    payload = f"processname:{process} groupname:{group} pid:{pid} channel:{channel}\n{data}"
+    name = f"PROCESS_LOG_{channel.upper()}"
+    return Event(name, payload, {"program": process, "group": group, "pid": pid}, to_stream=False)
+
+
+def tick(period: int, when: int) -> Event:
+    """TICK_<period>, `when` being the start of the period in epoch seconds."""
+    return Event(f"TICK_{period}", f"when:{when}", {"when": when}, to_stream=False)
 
 
 class EventBus:

@@ -34,8 +34,7 @@ class _Value:
             return NotImplemented
         return all(getattr(self, n) == getattr(other, n) for n in self.__slots__)
 
-    def __hash__(self) -> int:
-        return hash(tuple(repr(getattr(self, n)) for n in self.__slots__))
+    __hash__ = None  # type: ignore[assignment]  # mutable values compared by content
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__)
@@ -166,15 +165,32 @@ class ProcessConfig(_Value):
         self.backoff_reset = backoff_reset  # RUNNING this long resets that delay
 
 
+class ListenerConfig(_Value):
+    """What makes a group an event listener pool: the events it subscribes to, its buffer."""
+
+    __slots__ = ("buffer_size", "events")
+
+    def __init__(self, events: frozenset[str], buffer_size: int = 10) -> None:
+        self.events = events  # event type names (keys of events.EVENT_TYPES), subtypes included
+        self.buffer_size = buffer_size  # events held for the pool; past it the oldest is dropped
+
+
 class GroupConfig(_Value):
-    """A process group: a program's processes, or a [group:x] of several programs."""
+    """A process group: a program's processes, a [group:x] of several, or a listener pool."""
 
-    __slots__ = ("name", "priority", "processes")
+    __slots__ = ("listener", "name", "priority", "processes")
 
-    def __init__(self, name: str, priority: int, processes: list[ProcessConfig]) -> None:
+    def __init__(
+        self,
+        name: str,
+        priority: int,
+        processes: list[ProcessConfig],
+        listener: ListenerConfig | None = None,
+    ) -> None:
         self.name = name
         self.priority = priority
         self.processes = processes  # in (priority, name) order
+        self.listener = listener  # set for an [eventlistener:x] pool, None otherwise
 
 
 class InitOptions(_Value):

@@ -48,6 +48,7 @@ def run(config: Config, reloader: Reloader | None = None, warnings: list[str] | 
     try:
         control = ControlServer(supervisor, path, config.options.socket_mode)
         supervisor.child_environment["INITSUP_SOCKET"] = path
+        supervisor.server_url = f"unix://{path}"
     except OSError as exc:  # a read-only /run, another initsup: run on without control
         supervisor.logger.warning(f"no control socket at {path} ({exc}): initsup ctl won't work")
     try:
@@ -100,6 +101,13 @@ class Supervisor:
         self.output_watchers: dict[tuple[str, str], list[Callable[[bytes], None]]] = {}
         self.recent_output: dict[tuple[str, str], bytearray] = {}
         self.child_environment: dict[str, str] = {}  # initsup's own additions
+        # Given to listeners as SUPERVISOR_SERVER_URL: superlance and childutils listeners
+        # refuse to start without it.  (No XML-RPC is served there, so programs, which
+        # might try to call it, are not given it.)
+        self.server_url: str | None = None
+        from initsup.pools import Pools
+
+        self.pools = Pools(self)
 
     # -- running ---------------------------------------------------------------------
 
@@ -136,6 +144,8 @@ class Supervisor:
 
     def _add_group(self, group: GroupConfig) -> None:
         self.groups[group.name] = group
+        if group.listener is not None:
+            self.pools.add(group)  # a pool hears only what comes after its creation
         for config in group.processes:
             self.processes[f"{group.name}:{config.name}"] = Process(config, self)
         self.bus.publish(events.group_change(group.name, added=True))
@@ -149,6 +159,7 @@ class Supervisor:
 
     def _remove_group(self, name: str) -> None:
         group = self.groups.pop(name)
+        self.pools.remove(name)
         for config in group.processes:
             del self.processes[f"{name}:{config.name}"]
         self.bus.publish(events.group_change(name, added=False))
@@ -209,7 +220,11 @@ class Supervisor:
             INITSUP_GROUP_NAME=config.group,
         )
         env.update(config.environment)
-        fds = _ChildFds(config.stdout, None if config.redirect_stderr else config.stderr)
+        listener = self.pools.is_listener(process)
+        if listener and self.server_url:
+            env.setdefault("SUPERVISOR_SERVER_URL", self.server_url)
+        stdout = LogTarget(path=TO_STREAM) if listener else config.stdout  # the protocol
+        fds = _ChildFds(stdout, None if config.redirect_stderr else config.stderr, listener)
         try:
             pid = self._spawner.spawn(
                 config.command,
@@ -229,7 +244,10 @@ class Supervisor:
             raise SpawnFailed(f"couldn't spawn {config.name}: {exc}", 126) from None
         fds.close_child_ends()
         self._by_pid[pid] = process
-        if fds.stdout_r is not None:
+        if listener:
+            assert fds.stdin_w is not None and fds.stdout_r is not None
+            self.pools.attach(process, pid, fds.stdin_w, fds.stdout_r)
+        elif fds.stdout_r is not None:
             self._relay(fds.stdout_r, process, "stdout", config.stdout, pid)
         if fds.stderr_r is not None:
             self._relay(fds.stderr_r, process, "stderr", config.stderr, pid)
@@ -240,12 +258,10 @@ class Supervisor:
     def _relay(self, fd: int, process: Process, stream: str, target: LogTarget, pid: int) -> None:
         name, group = process.name, process.group
         relays = self._relays.setdefault(pid, [])
-        key = (f"{group}:{name}", stream)
         if target.path != TO_STREAM:
             logfile = self._logfile(name, stream, target)
-            relays.append(
-                PipeRelay(self.loop, fd, None, self._keeper(key, logfile.write), _nothing)
-            )
+            keep = self._keeper(process, stream, pid, logfile.write)
+            relays.append(PipeRelay(self.loop, fd, None, keep, _nothing))
             return
         writer = self.stderr if stream == "stderr" else self.stdout
         fmt = self._format
@@ -254,16 +270,29 @@ class Supervisor:
             return logs.child_line(fmt, line, part, last, name, group, pid, stream)
 
         on_data, on_eof = line_handlers(render, writer)
-        relays.append(PipeRelay(self.loop, fd, writer, self._keeper(key, on_data), on_eof))
+        keep = self._keeper(process, stream, pid, on_data)
+        relays.append(PipeRelay(self.loop, fd, writer, keep, on_eof))
 
     def _keeper(
-        self, key: tuple[str, str], on_data: Callable[[bytes], None]
+        self,
+        process: Process,
+        stream: str,
+        pid: int,
+        on_data: Callable[[bytes], None],
     ) -> Callable[[bytes], None]:
-        """on_data that also keeps the recent output and tells its watchers."""
+        """on_data that also keeps the recent output, tells its watchers, and publishes
+        PROCESS_LOG events when the program's *_events_enabled asks for them."""
+        key = (f"{process.group}:{process.name}", stream)
         recent = self.recent_output.setdefault(key, bytearray())
+        target = process.config.stdout if stream == "stdout" else process.config.stderr
+        name, group = process.name, process.group
+        log_events = target.events_enabled
 
         def keep(data: bytes) -> None:
             on_data(data)
+            if log_events:
+                text = data.decode("utf-8", "backslashreplace")
+                self.bus.publish(events.process_log(name, group, pid, stream, text))
             recent.extend(data)
             if len(recent) > RECENT_OUTPUT:
                 del recent[: len(recent) - RECENT_OUTPUT]
@@ -280,7 +309,8 @@ class Supervisor:
         return logfile
 
     def _event_to_stream(self, event: events.Event) -> None:
-        self.logger.log(event.level, event.name, **event.fields)
+        if event.to_stream:
+            self.logger.log(event.level, event.name, **event.fields)
 
     def _internal_error(self, where: str, exc: BaseException) -> None:
         self.logger.exception(f"internal error in {where}; initsup carries on", exc)
@@ -293,6 +323,7 @@ class Supervisor:
             if process is None:
                 self.logger.info(f"reaped unknown pid {pid} ({reaper.describe(status)})", pid=pid)
                 continue
+            self.pools.exited(pid)
             # A program's last words come before the news of its end.
             relays = [r for r in self._relays.pop(pid, []) if not r.closed]
             for relay in relays:
@@ -476,8 +507,12 @@ class Diff:
 class _ChildFds:
     """The pipes (or /dev/null) a child's stdio is connected to, and our ends of them."""
 
-    def __init__(self, stdout: LogTarget, stderr: LogTarget | None) -> None:
-        self.stdin = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    def __init__(self, stdout: LogTarget, stderr: LogTarget | None, stdin_pipe: bool) -> None:
+        self.stdin_w: int | None = None
+        if stdin_pipe:  # a listener: initsup writes its events there
+            self.stdin, self.stdin_w = os.pipe()
+        else:
+            self.stdin = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
         self.stdout_r, self.stdout_w = self._open(stdout)
         self.stderr_r: int | None = None
         self.stderr_w: int | None = None
@@ -497,7 +532,7 @@ class _ChildFds:
 
     def close_all(self) -> None:
         self.close_child_ends()
-        for fd in (self.stdout_r, self.stderr_r):
+        for fd in (self.stdout_r, self.stderr_r, self.stdin_w):
             if fd is not None:
                 os.close(fd)
 

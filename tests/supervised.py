@@ -51,6 +51,14 @@ class Supervised:
         self.records.append(record)
         return record
 
+    def read_available(self, wait: float = 0.05) -> None:
+        """Read the records that come within `wait` seconds of each other, then return."""
+        try:
+            while True:
+                self.next(wait)
+        except AssertionError:
+            pass  # nothing more for now
+
     def wait(self, event: str, timeout: float = 15.0, **fields: Any) -> Record:
         """Read records until one has this event and these field values; return it."""
         for record in self.records:
