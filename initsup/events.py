@@ -135,6 +135,13 @@ def process_log(process: str, group: str, pid: int, channel: str, data: str) -> 
     return Event(name, payload, {"program": process, "group": group, "pid": pid}, to_stream=False)
 
 
+def process_communication(process: str, group: str, pid: int, channel: str, data: str) -> Event:
+    """PROCESS_COMMUNICATION_STDOUT/_STDERR: what a program wrote between capture tokens."""
+    payload = f"processname:{process} groupname:{group} pid:{pid}\n{data}"
+    name = f"PROCESS_COMMUNICATION_{channel.upper()}"
+    return Event(name, payload, {"program": process, "group": group, "pid": pid, "data": data})
+
+
 def tick(period: int, when: int) -> Event:
     """TICK_<period>, `when` being the start of the period in epoch seconds."""
     return Event(f"TICK_{period}", f"when:{when}", {"when": when}, to_stream=False)

@@ -172,3 +172,40 @@ class PoolBuffer:
     def rejected(self, envelope: Envelope) -> None:
         """Put a rejected (or undelivered) event back at the head, serials unchanged."""
         self.waiting.appendleft(envelope)
+
+
+class CommCapture:
+    """supervisord's capture mode: what a program writes between the two tokens is an event.
+
+    Tokens may arrive split across reads; captured data is cut at maxbytes (the size of
+    supervisord's capture log).  The output itself is logged as usual.
+    """
+
+    BEGIN = b"<!--XSUPERVISOR:BEGIN-->"
+    END = b"<!--XSUPERVISOR:END-->"
+
+    def __init__(self, maxbytes: int) -> None:
+        self.maxbytes = maxbytes
+        self.capturing = False
+        self._seen = b""
+
+    def feed(self, data: bytes) -> list[bytes]:
+        """Consume output; return every completed capture, in order."""
+        captured: list[bytes] = []
+        self._seen += data
+        while True:
+            if not self.capturing:
+                start = self._seen.find(self.BEGIN)
+                if start < 0:
+                    self._seen = self._seen[-(len(self.BEGIN) - 1) :]  # a token may be cut
+                    return captured
+                self._seen = self._seen[start + len(self.BEGIN) :]
+                self.capturing = True
+            end = self._seen.find(self.END)
+            if end < 0:
+                # Keep what fits, plus room for a cut END token.
+                self._seen = self._seen[: self.maxbytes + len(self.END)]
+                return captured
+            captured.append(self._seen[:end][: self.maxbytes])
+            self._seen = self._seen[end + len(self.END) :]
+            self.capturing = False

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 
 from initsup import events, logs, reaper
+from initsup.listeners import CommCapture
 from initsup.logfile import LogFile
 from initsup.loop import EventLoop, Timer
 from initsup.model import TO_NOWHERE, TO_STREAM, Config, GroupConfig, LogTarget
@@ -287,12 +288,16 @@ class Supervisor:
         target = process.config.stdout if stream == "stdout" else process.config.stderr
         name, group = process.name, process.group
         log_events = target.events_enabled
+        capture = CommCapture(target.capture_maxbytes) if target.capture_maxbytes > 0 else None
 
         def keep(data: bytes) -> None:
             on_data(data)
             if log_events:
                 text = data.decode("utf-8", "backslashreplace")
                 self.bus.publish(events.process_log(name, group, pid, stream, text))
+            for captured in capture.feed(data) if capture else ():
+                text = captured.decode("utf-8", "backslashreplace")
+                self.bus.publish(events.process_communication(name, group, pid, stream, text))
             recent.extend(data)
             if len(recent) > RECENT_OUTPUT:
                 del recent[: len(recent) - RECENT_OUTPUT]

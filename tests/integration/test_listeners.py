@@ -245,3 +245,22 @@ def test_e9_abstract_subscriptions(tmp_path: Path, supervise: Start) -> None:
         "PROCESS_STATE_EXITED",
     } <= names_all
     assert all(n.startswith("PROCESS_STATE_") for n in names_states)
+
+
+def test_process_communication_capture(tmp_path: Path, supervise: Start) -> None:
+    """Text between the capture tokens becomes PROCESS_COMMUNICATION_STDOUT, as supervisord's."""
+    record = tmp_path / "events.jsonl"
+    tokens = "<!--XSUPERVISOR:BEGIN-->hello comm<!--XSUPERVISOR:END-->"
+    s = supervise(
+        ini=_pool("comm", "PROCESS_COMMUNICATION", record)
+        + f"[program:talker]\ncommand=sh -c 'printf \"before{tokens}after\\\\n\"; sleep 1000'\n"
+        "startsecs=0\nstdout_capture_maxbytes=1KB\n"
+    )
+    (entry,) = _wait_received(record, lambda r: len(r) >= 1)[:1]
+    assert entry["headers"]["eventname"] == "PROCESS_COMMUNICATION_STDOUT"
+    assert re.fullmatch(
+        r"processname:talker groupname:talker pid:\d+\nhello comm", entry["payload"]
+    )
+    record_on_stream = s.wait("PROCESS_COMMUNICATION_STDOUT", program="talker")
+    assert record_on_stream["data"] == "hello comm"
+    assert s.stop() == 0
