@@ -57,7 +57,7 @@ def is_a(name: str, kind: str) -> bool:
 class Event:
     """One event: its name, its supervisord payload, and its JSON fields."""
 
-    __slots__ = ("fields", "level", "name", "payload", "to_stream")
+    __slots__ = ("fields", "level", "name", "payload", "serial", "to_stream")
 
     def __init__(
         self,
@@ -71,6 +71,7 @@ class Event:
         self.payload = payload
         self.fields = fields
         self.level = level
+        self.serial: int | None = None  # given once, by the first pool that accepts it
         # PROCESS_LOG repeats output lines the stream already has, and TICK would wake an
         # idle stream: those go to listener pools only.
         self.to_stream = to_stream

@@ -98,8 +98,11 @@ class ListenerProtocol:
                 # As supervisord: the first 7 characters are dropped, not checked.
                 self._body_length = int(line[7:])
             except ValueError:
-                text = line.decode("utf-8", "backslashreplace")
-                self._warn(f"{self.name}: bad result line: {text!r}")
+                try:
+                    text = line.decode("utf-8")
+                except UnicodeDecodeError:
+                    text = f"Undecodable: {line!r}"
+                self._warn(f"{self.name}: bad result line: '{text}'")  # supervisord's quoting
                 return [Outcome.REJECTED, *self._unknown()]
             self._pending = rest
         if len(self._pending) < self._body_length:
@@ -160,18 +163,29 @@ class PoolBuffer:
         return any(is_a(event.name, kind) for kind in self.events)
 
     def accept(self, event: Event) -> None:
-        """Buffer a new event, dropping the oldest when full (with supervisord's log line)."""
-        envelope = Envelope(event, next(self._serials), next(self._poolserials))
+        """Buffer a new event, dropping the oldest when full (with supervisord's log line).
+
+        An event has one serial in every pool: the first pool to accept it numbers it.
+        """
+        if event.serial is None:
+            event.serial = next(self._serials)
+        self._make_room()
+        self.waiting.append(Envelope(event, event.serial, next(self._poolserials)))
+
+    def rejected(self, envelope: Envelope) -> None:
+        """Put a rejected (or undelivered) event back at the head, serials unchanged.
+
+        A full buffer overflows first, as supervisord's _acceptEvent(head=True) does.
+        """
+        self._make_room()
+        self.waiting.appendleft(envelope)
+
+    def _make_room(self) -> None:
         if len(self.waiting) >= self.buffer_size:
             dropped = self.waiting.popleft()
             self._error(
                 f"pool {self.name} event buffer overflowed, discarding event {dropped.serial}"
             )
-        self.waiting.append(envelope)
-
-    def rejected(self, envelope: Envelope) -> None:
-        """Put a rejected (or undelivered) event back at the head, serials unchanged."""
-        self.waiting.appendleft(envelope)
 
 
 class CommCapture:

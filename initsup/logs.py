@@ -95,6 +95,60 @@ def text_line(line: bytes, program: str) -> bytes:
     return program.encode("utf-8", "backslashreplace") + b" | " + line + b"\n"
 
 
+class JsonLineRenderer:
+    """Renders the lines of one child stream as JSON records, with little work per line.
+
+    The record's tail (logger, program, group, pid, stream) never changes for a stream, so
+    it is rendered once; each line costs a timestamp (its seconds part cached) and one
+    C-level string escape.  Lines that are JSON objects or parts of a split line take the
+    general path, child_record(), which this must match exactly.
+    """
+
+    def __init__(self, program: str, group: str, pid: int, stream: str) -> None:
+        import json
+
+        self._escape: Callable[[str], str] = json.encoder.encode_basestring
+        tail = json.dumps(
+            {"logger": program, "program": program, "group": group, "pid": pid, "stream": stream},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        self._tail = "," + tail[1:] + "\n"
+        self._context = (program, group, pid, stream)
+        self._second = -1
+        self._prefix = ""
+
+    def __call__(self, line: bytes, part: int, last: bool) -> bytes:
+        program, group, pid, stream = self._context
+        if part or line[:1] == b"{":
+            return render_json(child_record(line, program, pid, stream, group, part, last))
+        now = time.time()
+        second = int(now)
+        if second != self._second:
+            self._second = second
+            self._prefix = '{"timestamp":"' + time.strftime(
+                "%Y-%m-%dT%H:%M:%S", time.gmtime(second)
+            )
+        micros = int((now - second) * 1_000_000)
+        text = line.decode("utf-8", "backslashreplace")
+        record = (
+            f'{self._prefix}.{micros:06d}Z","level":"info","event":{self._escape(text)}{self._tail}'
+        )
+        return record.encode("utf-8", "backslashreplace")
+
+
+def line_renderer(
+    fmt: str, program: str, group: str, pid: int, stream: str
+) -> Callable[[bytes, int, bool], bytes]:
+    """A function rendering one child stream's lines (line, part, last) in the given format."""
+    if fmt == "json":
+        return JsonLineRenderer(program, group, pid, stream)
+    if fmt == "text":
+        prefix = program.encode("utf-8", "backslashreplace") + b" | "
+        return lambda line, part, last: prefix + line + b"\n"
+    return lambda line, part, last: line + b"\n" if last else line  # raw: bytes as they came
+
+
 def child_line(
     fmt: str,
     line: bytes,

@@ -194,12 +194,13 @@ def line_handlers(
     splitter = LineSplitter()
 
     def on_data(data: bytes) -> None:
-        for line, part, last in splitter.feed(data):
-            writer.write(render(line, part, last))
+        # One write per read, not per line: the writer's buffer grows once.
+        writer.write(
+            b"".join([render(line, part, last) for line, part, last in splitter.feed(data)])
+        )
 
     def on_eof() -> None:
-        for line, part, last in splitter.finish():
-            writer.write(render(line, part, last))
+        writer.write(b"".join([render(line, part, last) for line, part, last in splitter.finish()]))
 
     return on_data, on_eof
 

@@ -135,10 +135,7 @@ class Session:
             self.relays.append(PipeRelay(self.loop, fd, writer, writer.write, _nothing))
             return
         assert self.stdout is not None
-
-        def render(line: bytes, part: int, last: bool) -> bytes:
-            return logs.child_line(fmt, line, part, last, program, program, pid, stream)
-
+        render = logs.line_renderer(fmt, program, program, pid, stream)
         on_data, on_eof = line_handlers(render, self.stdout)
         self.relays.append(PipeRelay(self.loop, fd, self.stdout, on_data, on_eof))
 

@@ -265,11 +265,7 @@ class Supervisor:
             relays.append(PipeRelay(self.loop, fd, None, keep, _nothing))
             return
         writer = self.stderr if stream == "stderr" else self.stdout
-        fmt = self._format
-
-        def render(line: bytes, part: int, last: bool) -> bytes:
-            return logs.child_line(fmt, line, part, last, name, group, pid, stream)
-
+        render = logs.line_renderer(self._format, name, group, pid, stream)
         on_data, on_eof = line_handlers(render, writer)
         keep = self._keeper(process, stream, pid, on_data)
         relays.append(PipeRelay(self.loop, fd, writer, keep, on_eof))

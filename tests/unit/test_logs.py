@@ -325,3 +325,36 @@ def test_stderr_sink_survives_closed_reader() -> None:
         StderrSink(w)({"level": "info", "event": "lost"})
     finally:
         os.close(w)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"plain",
+        b"",
+        b'quote " and \\ backslash',
+        b"tab\tnewline-free \x01 ctrl",
+        b"caf\xc3\xa9 \xff\xfe",
+        b'{"event": "merged", "n": 1}',
+        b"{not json",
+        b"\xf0\x9f\x98\x80 emoji",
+    ],
+)
+def test_fast_json_renderer_matches_the_general_path(line: bytes) -> None:
+    """JsonLineRenderer renders every line exactly as render_json(child_record(...)) does."""
+    from initsup.logs import JsonLineRenderer
+
+    fast = json.loads(JsonLineRenderer("web", "grp", 42, "stderr")(line, 0, True))
+    slow = json.loads(render_json(child_record(line, "web", 42, "stderr", "grp")))
+    assert list(fast) == list(slow)
+    fast.pop("timestamp")
+    slow.pop("timestamp")
+    assert fast == slow
+
+
+def test_fast_json_renderer_parts_take_the_general_path() -> None:
+    """A part of a split line carries part and last, as child_record gives them."""
+    from initsup.logs import JsonLineRenderer
+
+    record = json.loads(JsonLineRenderer("web", "web", 1, "stdout")(b"abc", 2, False))
+    assert (record["part"], record["last"], record["event"]) == (2, False, "abc")
