@@ -29,7 +29,7 @@ from initsup import __version__
 from initsup.process import Process
 from initsup.signals import parse_signal
 from initsup.states import RUNNING_STATES, STOPPED_STATES, ProcessState
-from initsup.supervisor import Supervisor
+from initsup.supervisor import Diff, Supervisor
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -112,7 +112,7 @@ class _Connection:
         self.inbox = b""
         self.outbox = bytearray()
         self.closed = False
-        self.streaming = False
+        self.answered = False  # its request has been read (or refused)
         self._cleanups: list[Callable[[], None]] = []
         self.sup.loop.add_reader(self.fd, self._on_readable)
         self._deadline = self.sup.loop.call_later(IDLE_TIMEOUT, self._idle)
@@ -129,14 +129,15 @@ class _Connection:
         if not data:
             self.close()
             return
-        if self.streaming or self._deadline.cancelled:
-            return  # once a client has asked, whatever else it sends is discarded
+        if self.answered:
+            return  # one request per connection: whatever else comes is discarded
         self.inbox += data
         if b"\n" in self.inbox:
-            line = self.inbox.split(b"\n", 1)[0]
+            self.answered = True
             self._deadline.cancel()
-            self._handle(line)
+            self._handle(self.inbox.split(b"\n", 1)[0])
         elif len(self.inbox) > MAX_REQUEST:
+            self.answered = True
             self._deadline.cancel()
             self._reject(f"request larger than {MAX_REQUEST} bytes")
 
@@ -210,6 +211,8 @@ class _Connection:
         self.conn.close()
 
     def refuse(self, reason: str) -> None:
+        self.answered = True
+        self._deadline.cancel()
         self.err(f"Error: {reason}")
         self.finish(2)
 
@@ -572,7 +575,6 @@ def cmd_tail(c: _Connection, args: list[str]) -> None:
     if not follow:
         c.finish(0)
         return
-    c.streaming = True
 
     def more(data: bytes) -> None:
         c.send(data=data.decode("utf-8", "backslashreplace"))
@@ -588,7 +590,6 @@ def cmd_events(c: _Connection, args: list[str]) -> None:
     if "-f" not in args:
         c.finish(0)
         return
-    c.streaming = True
 
     def more(record: dict[str, Any]) -> None:
         c.send(json=record)
@@ -600,26 +601,28 @@ def cmd_events(c: _Connection, args: list[str]) -> None:
 # -- configuration and the supervisor itself -------------------------------------------
 
 
-def cmd_reread(c: _Connection, args: list[str]) -> None:
+def _reread(c: _Connection) -> Diff | None:
+    """The difference a new read of the configuration makes, or None after reporting why not."""
     try:
-        diff = c.sup.reread()
+        return c.sup.reread()
     except Exception as exc:
         for problem in getattr(exc, "problems", [str(exc)]):
             c.err(f"ERROR: {problem}")
         c.finish(2)
-        return
-    for line in diff.lines():
-        c.out(line)
-    c.finish(0)
+        return None
+
+
+def cmd_reread(c: _Connection, args: list[str]) -> None:
+    diff = _reread(c)
+    if diff is not None:
+        for line in diff.lines():
+            c.out(line)
+        c.finish(0)
 
 
 def cmd_update(c: _Connection, args: list[str]) -> None:
-    try:
-        diff = c.sup.reread()
-    except Exception as exc:
-        for problem in getattr(exc, "problems", [str(exc)]):
-            c.err(f"ERROR: {problem}")
-        c.finish(2)
+    diff = _reread(c)
+    if diff is None:
         return
 
     def done(lines: list[str]) -> None:

@@ -71,6 +71,16 @@ class Supervised:
                 record["_seen"] = True
                 return record
 
+    def wait_prefix(self, prefix: str, timeout: float = 15.0) -> Record:
+        """Read records until one's event starts with prefix (initsup's own messages)."""
+        for record in self.records:
+            if str(record["event"]).startswith(prefix):
+                return record
+        while True:
+            record = self.next(timeout)
+            if str(record["event"]).startswith(prefix):
+                return record
+
     def events(self, program: str | None = None) -> list[str]:
         """Names of the lifecycle events read so far (for one program if given)."""
         return [
@@ -98,6 +108,14 @@ class Supervised:
         """Kill initsup and everything under it."""
         kill_tree(self.pid)
         self.proc.kill()
+
+
+def seconds(stamp: str) -> float:
+    """A record's RFC 3339 UTC timestamp as seconds since the epoch."""
+    import calendar
+    import time
+
+    return calendar.timegm(time.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S")) + float(stamp[19:-1])
 
 
 def _matches(record: Record, event: str, fields: dict[str, Any]) -> bool:

@@ -9,16 +9,11 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from tests.helpers import INITSUP, env, proc_status
-from tests.supervised import Supervised
+from tests.supervised import Supervised, seconds
 
 Start = Callable[..., Supervised]
-
-
-def _seconds(stamp: str) -> float:
-    return time.mktime(time.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S")) + float(stamp[19:-1])
 
 
 def test_container_from_environment_variables_alone(supervise: Start) -> None:
@@ -107,12 +102,12 @@ def test_crash_loop_after_running_backs_off(supervise: Start) -> None:
         s.wait("PROCESS_STATE_STARTING", program="crasher", timeout=20)
     assert s.stop() == 0
     exits = [
-        _seconds(r["timestamp"])
+        seconds(r["timestamp"])
         for r in s.records
         if r["event"] == "PROCESS_STATE_EXITED" and r["program"] == "crasher"
     ]
     starts = [
-        _seconds(r["timestamp"])
+        seconds(r["timestamp"])
         for r in s.records
         if r["event"] == "PROCESS_STATE_STARTING" and r["program"] == "crasher"
     ]
@@ -152,21 +147,11 @@ def test_hup_with_a_broken_file_changes_nothing(tmp_path: Path, supervise: Start
     s.wait("PROCESS_STATE_RUNNING", program="keep")
     (tmp_path / "initsup.ini").write_text("[program:keep]\ncommand=sleep 1000\nstartsecs=soon\n")
     os.kill(s.pid, signal.SIGHUP)
-    refused = _wait_prefix(s, "reload refused:")
+    refused = s.wait_prefix("reload refused:")
     assert "startsecs" in refused["event"] and "soon" in refused["event"]
     assert refused["level"] == "error"
     assert s.stop() == 0
     assert s.events("keep").count("PROCESS_STATE_STARTING") == 1
-
-
-def _wait_prefix(s: Supervised, prefix: str) -> dict[str, Any]:
-    for record in s.records:
-        if str(record["event"]).startswith(prefix):
-            return record
-    while True:
-        record = s.next()
-        if str(record["event"]).startswith(prefix):
-            return record
 
 
 def test_signals_are_forwarded_to_programs_that_ask(supervise: Start) -> None:

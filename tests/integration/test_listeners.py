@@ -105,22 +105,15 @@ def test_e4_fail_redelivers_the_same_serial(tmp_path: Path, supervise: Start) ->
     first, second = got[:2]
     assert first["headers"]["serial"] == second["headers"]["serial"]
     assert first["headers"]["poolserial"] == second["headers"]["poolserial"]
-    assert any(r["event"] == "failer: event was rejected" for r in _drain(s, "event was rejected"))
+    assert s.wait_prefix("failer: event was rejected")["level"] == "warning"
     assert s.stop() == 0
-
-
-def _drain(s: Supervised, text: str) -> list[dict[str, Any]]:
-    while not any(text in str(r["event"]) for r in s.records):
-        s.next()
-    return s.records
 
 
 def test_e4_garbage_makes_the_listener_unknown(tmp_path: Path, supervise: Start) -> None:
     """A listener that says something other than READY gets no events and stays RUNNING."""
     record = tmp_path / "events.jsonl"
     s = supervise(ini=_pool("garbage", "PROCESS_STATE", record, mode="garbage"))
-    records = _drain(s, "has entered the UNKNOWN state")
-    warning = next(r for r in records if "UNKNOWN state" in str(r["event"]))
+    warning = s.wait_prefix("garbage: has entered the UNKNOWN state")
     assert warning["level"] == "warning"
     assert warning["event"].startswith(
         "garbage: has entered the UNKNOWN state and will no longer receive events"
@@ -183,7 +176,7 @@ def test_e7_overflow_drops_the_oldest(tmp_path: Path, supervise: Start) -> None:
         ini=_pool("slow", "PROCESS_LOG_STDOUT", record, mode="slow", extra="buffer_size=2\n")
         + f"[program:talker]\n{talker}startsecs=0\nstdout_events_enabled=true\n"
     )
-    _drain(s, "event buffer overflowed")
+    s.wait_prefix("pool slow event buffer overflowed")
 
     def accounted() -> bool:
         s.read_available()

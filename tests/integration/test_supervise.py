@@ -10,15 +10,13 @@ import os
 import shutil
 import signal
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.helpers import alive, descendants, proc_status, wait_for
-from tests.supervised import Supervised
+from tests.supervised import Supervised, seconds
 
 Start = Callable[..., Supervised]
 
@@ -47,7 +45,7 @@ def test_d1_quick_exits_back_off_then_fatal(supervise: Start) -> None:
     ]
     assert fatal["from_state"] == "BACKOFF"
     stamps = [
-        _seconds(r["timestamp"])
+        seconds(r["timestamp"])
         for r in s.records
         if r.get("program") == "quick"
         and r["event"] in ("PROCESS_STATE_BACKOFF", "PROCESS_STATE_STARTING")
@@ -58,10 +56,6 @@ def test_d1_quick_exits_back_off_then_fatal(supervise: Start) -> None:
     backoff = [r for r in s.records if r["event"] == "PROCESS_STATE_BACKOFF"]
     assert backoff[0]["message"] == "exited: quick (exit status 3; not expected)"
     assert s.stop() == 0
-
-
-def _seconds(stamp: str) -> float:
-    return time.mktime(time.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S")) + float(stamp[19:-1])
 
 
 def test_d2_exit_within_startsecs_is_unexpected_even_with_code_0(supervise: Start) -> None:
@@ -147,7 +141,7 @@ def test_d6_stop_escalates_to_sigkill_after_stopwaitsecs(supervise: Start) -> No
     assert stopped["from_state"] == "STOPPING"
     assert stopped["pid"] == running["pid"]
     assert stopped["signal"] == "SIGKILL"
-    assert _seconds(killing["timestamp"]) - _seconds(stopping["timestamp"]) >= 0.95
+    assert seconds(killing["timestamp"]) - seconds(stopping["timestamp"]) >= 0.95
     assert s.finish() == 137
     assert s.events("stubborn").count("PROCESS_STATE_STOPPING") == 1
 
@@ -270,19 +264,9 @@ def test_each_process_has_its_own_process_group(supervise: Start) -> None:
 def test_orphans_of_programs_are_reaped(supervise: Start) -> None:
     """An orphan left by a program is reaped by initsup and logged as an unknown pid (A5)."""
     s = supervise(ini="[program:parent]\ncommand=sh -c '(sleep 0.2 &); exec sleep 1000'\n")
-    reaped = _wait_prefix(s, "reaped unknown pid")
+    reaped = s.wait_prefix("reaped unknown pid")
     wait_for(lambda: not alive(reaped["pid"]))
     assert s.stop() == 0
-
-
-def _wait_prefix(s: Supervised, prefix: str) -> dict[str, Any]:
-    for record in s.records:
-        if str(record["event"]).startswith(prefix):
-            return record
-    while True:
-        record = s.next()
-        if str(record["event"]).startswith(prefix):
-            return record
 
 
 def test_user_directory_and_umask_apply_to_the_child(tmp_path: Path, supervise: Start) -> None:
