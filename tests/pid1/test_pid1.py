@@ -130,8 +130,8 @@ def test_namespace_ends_with_the_command() -> None:
     script = "trap '' TERM; sleep 1000 & echo ready; read line; exit 4"
     with started([*UNSHARE, *INITSUP, "--", "sh", "-c", script], stdin=subprocess.PIPE) as ns:
         assert ns.readline() == "ready"
-        left_behind = [pid for pid in descendants(ns.pid) if _comm(pid) == "sleep"]
-        assert left_behind
+        # Until it has exec'd, the background job is still a forked sh.
+        left_behind = wait_for(lambda: [p for p in descendants(ns.pid) if _comm(p) == "sleep"])
         assert ns.popen.stdin is not None
         ns.popen.stdin.write(b"go\n")
         ns.popen.stdin.flush()
