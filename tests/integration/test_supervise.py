@@ -157,8 +157,9 @@ def test_d7_stopasgroup_takes_the_children_along(supervise: Start) -> None:
     def sleeps(pgid: int) -> list[int]:
         return [p for p in descendants(s.pid) if _comm(p) == "sleep" and os.getpgid(p) == pgid]
 
+    # Until they have exec'd, the background jobs are still forked shells.
+    wait_for(lambda: len(sleeps(pgids["grouped"])) == len(sleeps(pgids["loose"])) == 2)
     grouped, loose = sleeps(pgids["grouped"]), sleeps(pgids["loose"])
-    assert len(grouped) == len(loose) == 2
     try:
         assert s.stop() == 0
         assert not any(alive(p) for p in grouped)
