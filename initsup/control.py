@@ -25,7 +25,7 @@ import struct
 import time
 from collections.abc import Callable
 
-from initsup import __version__
+from initsup import __version__, events
 from initsup.process import Process
 from initsup.signals import parse_signal
 from initsup.states import RUNNING_STATES, STOPPED_STATES, ProcessState
@@ -641,6 +641,16 @@ def cmd_avail(c: _Connection, args: list[str]) -> None:
     c.finish(0)
 
 
+def cmd_sendcomm(c: _Connection, args: list[str]) -> None:
+    """supervisord's sendRemoteCommEvent: a REMOTE_COMMUNICATION event for listeners."""
+    if len(args) != 2:
+        c.err("Error: sendcomm requires a type and the data")
+        c.finish(2)
+        return
+    c.sup.bus.publish(events.remote_communication(args[0], args[1]))
+    c.finish(0)
+
+
 def cmd_version(c: _Connection, args: list[str]) -> None:
     c.out(__version__)
     c.finish(0)
@@ -666,6 +676,7 @@ COMMANDS: dict[str, Callable[[_Connection, list[str]], None]] = {
     "update": cmd_update,
     "avail": cmd_avail,
     "version": cmd_version,
+    "sendcomm": cmd_sendcomm,
     "shutdown": cmd_shutdown,
 }
 

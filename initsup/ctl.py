@@ -32,6 +32,7 @@ commands (NAME is a process, GROUP:NAME, GROUP:* or all):
   update                        apply it: restart changed groups, add and remove others
   avail                         every configured process
   version                       initsup's version
+  sendcomm TYPE DATA            send listeners a REMOTE_COMMUNICATION event
   shutdown                      stop every program and end initsup
 
 The socket: --socket, else INITSUP_SOCKET, else /run/initsup.sock, else

@@ -143,6 +143,11 @@ def process_communication(process: str, group: str, pid: int, channel: str, data
     return Event(name, payload, {"program": process, "group": group, "pid": pid, "data": data})
 
 
+def remote_communication(kind: str, data: str) -> Event:
+    """REMOTE_COMMUNICATION, as supervisord's sendRemoteCommEvent(type, data) makes it."""
+    return Event("REMOTE_COMMUNICATION", f"type:{kind}\n{data}", {"type": kind, "data": data})
+
+
 def tick(period: int, when: int) -> Event:
     """TICK_<period>, `when` being the start of the period in epoch seconds."""
     return Event(f"TICK_{period}", f"when:{when}", {"when": when}, to_stream=False)

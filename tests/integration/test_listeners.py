@@ -257,3 +257,28 @@ def test_process_communication_capture(tmp_path: Path, supervise: Start) -> None
     record_on_stream = s.wait("PROCESS_COMMUNICATION_STDOUT", program="talker")
     assert record_on_stream["data"] == "hello comm"
     assert s.stop() == 0
+
+
+def test_remote_communication_and_tick(tmp_path: Path, supervise: Start) -> None:
+    """`initsup ctl sendcomm` gives REMOTE_COMMUNICATION; TICK_5 comes on a 5 s boundary."""
+    import subprocess
+
+    from tests.helpers import INITSUP, env
+
+    record = tmp_path / "events.jsonl"
+    s = supervise(ini=_pool("remote", "REMOTE_COMMUNICATION,TICK_5", record))
+    s.wait("PROCESS_STATE_RUNNING", program="remote")
+    sent = subprocess.run(
+        [*INITSUP, "ctl", "sendcomm", "mytype", "my data line"],
+        env=env(INITSUP_SOCKET=s.socket),
+        timeout=30,
+    )
+    assert sent.returncode == 0
+    got = _wait_received(record, lambda r: any(e["headers"]["eventname"] == "TICK_5" for e in r))
+    remote = next(e for e in got if e["headers"]["eventname"] == "REMOTE_COMMUNICATION")
+    assert remote["payload"] == "type:mytype\nmy data line"
+    assert remote["headers"]["len"] == "24"  # the reference's example
+    tick = next(e for e in got if e["headers"]["eventname"] == "TICK_5")
+    when = int(tick["payload"].removeprefix("when:"))
+    assert tick["payload"] == f"when:{when}" and when % 5 == 0
+    assert s.stop() == 0
