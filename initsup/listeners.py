@@ -33,6 +33,11 @@ class ListenerState(enum.Enum):
 
 L = ListenerState
 READY_TOKEN = b"READY\n"
+# supervisord waits without limit for the end of a RESULT line and for its body; a listener
+# that floods while busy would then grow initsup's memory forever.  Results are `OK` or
+# `FAIL`: these bounds are far above any real one.
+MAX_RESULT_LINE = 1024
+MAX_RESULT_BODY = 1 << 20
 UNKNOWN_WARNING = (
     "{name}: has entered the UNKNOWN state and will no longer receive events, this usually "
     "indicates the process violated the eventlistener protocol"
@@ -93,17 +98,17 @@ class ListenerProtocol:
         if self._body_length is None:
             line, newline, rest = self._pending.partition(b"\n")
             if not newline:
+                if len(self._pending) > MAX_RESULT_LINE:
+                    return self._bad_result(self._pending[:MAX_RESULT_LINE])
                 return None
             try:
                 # As supervisord: the first 7 characters are dropped, not checked.
                 self._body_length = int(line[7:])
+                if not 0 <= self._body_length <= MAX_RESULT_BODY:
+                    raise ValueError(line)
             except ValueError:
-                try:
-                    text = line.decode("utf-8")
-                except UnicodeDecodeError:
-                    text = f"Undecodable: {line!r}"
-                self._warn(f"{self.name}: bad result line: '{text}'")  # supervisord's quoting
-                return [Outcome.REJECTED, *self._unknown()]
+                self._body_length = None
+                return self._bad_result(line)
             self._pending = rest
         if len(self._pending) < self._body_length:
             return None
@@ -112,6 +117,14 @@ class ListenerProtocol:
         self.state = L.ACKNOWLEDGED
         self._body_length = None
         return [Outcome.PROCESSED if body == b"OK" else Outcome.REJECTED]
+
+    def _bad_result(self, line: bytes) -> list[Outcome]:
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError:
+            text = f"Undecodable: {line!r}"
+        self._warn(f"{self.name}: bad result line: '{text}'")  # supervisord's quoting
+        return [Outcome.REJECTED, *self._unknown()]
 
     def _unknown(self) -> list[Outcome]:
         self.state = L.UNKNOWN

@@ -262,7 +262,11 @@ class Supervisor:
         if target.path != TO_STREAM:
             logfile = self._logfile(name, stream, target)
             keep = self._keeper(process, stream, pid, logfile.write)
-            relays.append(PipeRelay(self.loop, fd, None, keep, _nothing))
+            # Output to a file needs no backpressure, unless it makes events, whose
+            # consequences (listeners' overflow messages) end up on stdout.
+            makes_events = target.events_enabled or target.capture_maxbytes > 0
+            pace = self.stdout if makes_events else None
+            relays.append(PipeRelay(self.loop, fd, pace, keep, _nothing))
             return
         writer = self.stderr if stream == "stderr" else self.stdout
         render = logs.line_renderer(self._format, name, group, pid, stream)
