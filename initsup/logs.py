@@ -90,11 +90,6 @@ def _json_object(text: str) -> Record | None:
     return value if isinstance(value, dict) else None
 
 
-def text_line(line: bytes, program: str) -> bytes:
-    """A child's line in the text format: `program | line`."""
-    return program.encode("utf-8", "backslashreplace") + b" | " + line + b"\n"
-
-
 class JsonLineRenderer:
     """Renders the lines of one child stream as JSON records, with little work per line.
 
@@ -147,24 +142,6 @@ def line_renderer(
         prefix = program.encode("utf-8", "backslashreplace") + b" | "
         return lambda line, part, last: prefix + line + b"\n"
     return lambda line, part, last: line + b"\n" if last else line  # raw: bytes as they came
-
-
-def child_line(
-    fmt: str,
-    line: bytes,
-    part: int,
-    last: bool,
-    program: str,
-    group: str,
-    pid: int,
-    stream: str,
-) -> bytes:
-    """One line of a child's output in the given format, ready to write."""
-    if fmt == "json":
-        return render_json(child_record(line, program, pid, stream, group, part, last))
-    if fmt == "text":
-        return text_line(line, program)
-    return line + b"\n" if last else line  # raw: the bytes as they came
 
 
 def text_message(record: Mapping[str, Any]) -> str:

@@ -15,8 +15,8 @@ from initsup.logs import (
     StderrSink,
     child_record,
     decode_line,
+    line_renderer,
     render_json,
-    text_line,
     text_record,
     timestamp,
 )
@@ -197,11 +197,20 @@ def test_child_record_split_line_parts() -> None:
 # -- text format -----------------------------------------------------------------------
 
 
-def test_text_line() -> None:
+def test_text_renderer() -> None:
     """A child's line in text format is `program | line` plus a newline, bytes untouched."""
-    assert text_line(b"hello", "web") == b"web | hello\n"
-    assert text_line(b"\xff", "web") == b"web | \xff\n"
-    assert text_line(b"", "caf\u00e9") == "café | \n".encode()
+    assert line_renderer("text", "web", "web", 1, "stdout")(b"hello", 0, True) == b"web | hello\n"
+    assert line_renderer("text", "web", "web", 1, "stdout")(b"\xff", 0, True) == b"web | \xff\n"
+    assert (
+        line_renderer("text", "caf\u00e9", "g", 1, "stdout")(b"", 0, True) == "café | \n".encode()
+    )
+
+
+def test_raw_renderer_keeps_bytes_and_ends_only_whole_lines() -> None:
+    """The raw renderer adds the newline back only to the last piece of a line."""
+    raw = line_renderer("raw", "web", "web", 1, "stdout")
+    assert raw(b"\xffab", 0, True) == b"\xffab\n"
+    assert raw(b"part", 1, False) == b"part"
 
 
 def test_text_record_info() -> None:
