@@ -161,49 +161,50 @@ class Process:
         signalled = os.WIFSIGNALED(status)
         self.exitstatus = -1 if signalled else os.WEXITSTATUS(status)
         self.exit_code = 128 + os.WTERMSIG(status) if signalled else self.exitstatus
-        expected = self.exitstatus in self.config.exitcodes
         how = describe(status)
         extra = self._exit_fields(status)
-        if self._stopping:
+        if self._stopping:  # STOPPING -> STOPPED: the end of a stop we asked for
             self._stopping = False
             level = "warning" if self.killed else "info"
-            self._change(
-                S.STOPPED,
-                pid=pid,
-                level=level,
-                extra=extra,
-                message=f"stopped: {self.name} ({how})",
-            )
+            message = f"stopped: {self.name} ({how})"
+            self._change(S.STOPPED, pid=pid, level=level, extra=extra, message=message)
         elif self.state == S.STARTING and now - self.started_at < self.config.startsecs:
-            self.spawnerr = TOO_QUICK
+            self.spawnerr = TOO_QUICK  # STARTING -> BACKOFF: whatever the exit code
             self._enter_backoff(f"exited: {self.name} ({how}; not expected)", extra)
         else:
-            self.backoff = 0
-            if self.state == S.STARTING:  # startsecs=0, or the deadline not yet run
-                self._running(pid)
-            delay = self._restart_delay(expected, now)
-            self._will_restart = delay is not None
-            word = "expected" if expected else "not expected"
-            self._change(
-                S.EXITED,
-                pid=pid,
-                expected=expected,
-                extra=extra,
-                level="info" if expected else "warning",
-                message=f"exited: {self.name} ({how}; {word})",
-            )
-            if delay is None or self.state != S.EXITED:
-                return
-            if delay <= 0:
-                self._spawn()
-                return
-            self.host.log(
-                "info",
-                f"{self.name}: restarting in {delay:g} s (ended {self.crashes} times in a row)",
-                program=self.name,
-                delay=delay,
-            )
-            self._timer = self.host.call_later(delay, self._restart)
+            self._exited_after_running(pid, how, extra, now)
+
+    def _exited_after_running(
+        self, pid: int, how: str, extra: dict[str, object], now: float
+    ) -> None:
+        """RUNNING -> EXITED, then the restart autorestart and the backoff ask for."""
+        self.backoff = 0
+        if self.state == S.STARTING:  # startsecs=0, or the deadline not yet run
+            self._running(pid)
+        expected = self.exitstatus in self.config.exitcodes
+        delay = self._restart_delay(expected, now)
+        self._will_restart = delay is not None
+        word = "expected" if expected else "not expected"
+        self._change(
+            S.EXITED,
+            pid=pid,
+            expected=expected,
+            extra=extra,
+            level="info" if expected else "warning",
+            message=f"exited: {self.name} ({how}; {word})",
+        )
+        if delay is None or self.state != S.EXITED:
+            return
+        if delay <= 0:
+            self._spawn()
+            return
+        self.host.log(
+            "info",
+            f"{self.name}: restarting in {delay:g} s (ended {self.crashes} times in a row)",
+            program=self.name,
+            delay=delay,
+        )
+        self._timer = self.host.call_later(delay, self._restart)
 
     def _restart_delay(self, expected: bool, now: float) -> float | None:
         """Seconds until the automatic restart, or None when autorestart says no."""
