@@ -109,6 +109,7 @@ class UsageError(Exception):
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `initsup` command; returns its exit code."""
+    _ensure_standard_fds()
     args = sys.argv[1:] if argv is None else argv
     if args[:1] == ["ctl"]:
         from initsup import ctl
@@ -140,6 +141,22 @@ def main(argv: list[str] | None = None) -> int:
     from initsup import single
 
     return single.run(options)
+
+
+def _ensure_standard_fds() -> None:
+    """Open /dev/null on any of fds 0-2 that initsup was started without.
+
+    Otherwise the next file initsup opens (its wakeup pipe, its selector) would take that
+    number, and writing "stdout" would write into initsup's own machinery.
+    """
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)  # the lowest free number: fd itself
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
 
 
 def _load(parsed: Parsed) -> tuple[Config, list[str]]:

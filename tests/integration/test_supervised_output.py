@@ -183,3 +183,23 @@ def _rss_kib(pid: int) -> int:
         return int(proc_status(pid)["VmRSS"].split()[0])
     except (OSError, KeyError):
         return 0
+
+
+def test_runs_with_standard_fds_closed(tmp_path: Path) -> None:
+    """Started with stdin, stdout and stderr closed, initsup still supervises and exits right."""
+    config = tmp_path / "c.ini"
+    config.write_text(
+        "[program:job]\ncommand=sh -c 'echo out; echo err >&2; exit 4'\nstartsecs=0\n"
+        "autorestart=false\nessential=true\n"
+    )
+    command = " ".join([*INITSUP, "-c", str(config)])
+    result = subprocess.run(
+        ["sh", "-c", f"exec {command} <&- >&- 2>&-"], env=env(), capture_output=True, timeout=30
+    )
+    assert result.returncode == 4
+    single = subprocess.run(
+        ["sh", "-c", f"exec {' '.join(INITSUP)} --log-format json -- sh -c 'exit 5' >&- 2>&-"],
+        env=env(),
+        timeout=30,
+    )
+    assert single.returncode == 5
