@@ -124,7 +124,8 @@ def started(args: Sequence[str], **kwargs: object) -> Iterator[Proc]:
     try:
         yield proc
     finally:
-        kill_tree(proc.pid)
+        if proc.popen.poll() is None:  # a reaped pid may belong to someone else by now
+            kill_tree(proc.pid)
         proc.kill()
 
 
@@ -150,10 +151,21 @@ def descendants(pid: int) -> list[int]:
 
 
 def kill_tree(pid: int) -> None:
-    """SIGKILL pid's descendants, deepest first (the caller reaps pid itself)."""
-    for child in reversed(descendants(pid)):
+    """SIGKILL pid's descendants (the caller reaps pid itself).
+
+    Everything is frozen with SIGSTOP first, the root before its children: a supervisor
+    that saw its children die would otherwise restart them in the moment before it is
+    killed itself, and the new ones would outlive the test.
+    """
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGSTOP)
+    victims = descendants(pid)
+    for victim in victims:
         with contextlib.suppress(ProcessLookupError):
-            os.kill(child, signal.SIGKILL)
+            os.kill(victim, signal.SIGSTOP)
+    for victim in reversed(victims):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(victim, signal.SIGKILL)
 
 
 def proc_status(pid: int) -> dict[str, str]:

@@ -106,7 +106,8 @@ class Supervised:
 
     def close(self) -> None:
         """Kill initsup and everything under it."""
-        kill_tree(self.pid)
+        if self.proc.popen.poll() is None:  # a reaped pid may belong to someone else now
+            kill_tree(self.pid)
         self.proc.kill()
 
 

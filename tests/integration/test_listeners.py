@@ -80,7 +80,7 @@ def test_e3_len_counts_characters(tmp_path: Path, supervise: Start) -> None:
     record = tmp_path / "events.jsonl"
     s = supervise(
         ini=_pool("logs", "PROCESS_LOG", record)
-        + "[program:talker]\ncommand=sh -c 'echo héllo Øresund; sleep 1000'\nstartsecs=0\n"
+        + "[program:talker]\ncommand=sh -c 'echo héllo Øresund; exec sleep 1000'\nstartsecs=0\n"
         "stdout_events_enabled=true\n"
     )
     got = _wait_received(record, lambda r: len(r) >= 1)
@@ -171,7 +171,7 @@ def test_e6_one_event_per_listener_fifo(tmp_path: Path, supervise: Start) -> Non
 def test_e7_overflow_drops_the_oldest(tmp_path: Path, supervise: Start) -> None:
     """buffer_size=2 with a slow listener: the oldest waiting events are discarded, logged (E7)."""
     record = tmp_path / "events.jsonl"
-    talker = "command=sh -c 'for i in 1 2 3 4 5 6; do echo $i; sleep 0.1; done; sleep 1000'\n"
+    talker = "command=sh -c 'for i in 1 2 3 4 5 6; do echo $i; sleep 0.1; done; exec sleep 1000'\n"
     s = supervise(
         ini=_pool("slow", "PROCESS_LOG_STDOUT", record, mode="slow", extra="buffer_size=2\n")
         + f"[program:talker]\n{talker}startsecs=0\nstdout_events_enabled=true\n"
@@ -246,7 +246,7 @@ def test_process_communication_capture(tmp_path: Path, supervise: Start) -> None
     tokens = "<!--XSUPERVISOR:BEGIN-->hello comm<!--XSUPERVISOR:END-->"
     s = supervise(
         ini=_pool("comm", "PROCESS_COMMUNICATION", record)
-        + f"[program:talker]\ncommand=sh -c 'printf \"before{tokens}after\\\\n\"; sleep 1000'\n"
+        + f"[program:talker]\ncommand=sh -c 'printf \"before{tokens}after\\\\n\"; exec sleep 1000'\n"
         "startsecs=0\nstdout_capture_maxbytes=1KB\n"
     )
     (entry,) = _wait_received(record, lambda r: len(r) >= 1)[:1]
