@@ -246,7 +246,7 @@ def test_process_communication_capture(tmp_path: Path, supervise: Start) -> None
     tokens = "<!--XSUPERVISOR:BEGIN-->hello comm<!--XSUPERVISOR:END-->"
     s = supervise(
         ini=_pool("comm", "PROCESS_COMMUNICATION", record)
-        + f"[program:talker]\ncommand=sh -c 'printf \"before{tokens}after\\\\n\"; "
+        + f'[program:talker]\ncommand=sh -c \'printf "before{tokens}after\\\\n"; '
         "exec sleep 1000'\nstartsecs=0\nstdout_capture_maxbytes=1KB\n"
     )
     (entry,) = _wait_received(record, lambda r: len(r) >= 1)[:1]
