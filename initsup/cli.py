@@ -138,9 +138,12 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         sys.stderr.write(f"initsup: {exc}\n{USAGE}\nTry 'initsup --help' for more information.\n")
         return 2
+    from initsup import signals
+
+    held = signals.hold()  # from here on a signal waits for its handler
     from initsup import single
 
-    return single.run(options)
+    return single.run(options, held)
 
 
 def _ensure_standard_fds() -> None:
@@ -191,12 +194,20 @@ def _supervise(parsed: Parsed) -> int:
     for option in SINGLE_ONLY:
         if option in parsed.flags or parsed.value(option) is not None:
             raise UsageError(f"-{option} applies to single-command mode only")
-    loaded = _load_or_report(parsed)
+    from initsup import signals
+
+    held = signals.hold()  # from here on a signal waits for its handler
+    try:
+        loaded = _load_or_report(parsed)
+    except BaseException:
+        signals.release(held)
+        raise
     if loaded is None:
+        signals.release(held)
         return 2
     from initsup import supervisor
 
-    return supervisor.run(loaded[0], lambda: _load(parsed), loaded[1])
+    return supervisor.run(loaded[0], lambda: _load(parsed), loaded[1], held)
 
 
 def _check(parsed: Parsed) -> int:

@@ -100,12 +100,16 @@ class InheritedSignals:
         self.mask = mask
 
     @classmethod
-    def capture(cls) -> InheritedSignals:
-        """Read the current process's dispositions and mask (call before installing anything)."""
+    def capture(cls, mask: frozenset[int] | None = None) -> InheritedSignals:
+        """Read the dispositions (call before installing anything) and the parent's mask.
+
+        mask: the parent's mask, when hold() has replaced the current one already.
+        """
         ignored = frozenset(
             s for s in _ALL - UNCATCHABLE - PYTHON_IGNORED if signal.getsignal(s) == signal.SIG_IGN
         )
-        mask = frozenset(int(s) for s in signal.pthread_sigmask(signal.SIG_BLOCK, []))
+        if mask is None:
+            mask = frozenset(int(s) for s in signal.pthread_sigmask(signal.SIG_BLOCK, []))
         return cls(ignored, mask)
 
     def reset_in_child(self, ignored_by_initsup: frozenset[int]) -> frozenset[int]:
@@ -153,13 +157,31 @@ class SignalReceiver:
         os.close(self._write_fd)
 
 
-def take_over() -> tuple[SignalReceiver, SpawnerArgs]:
+def hold() -> frozenset[int]:
+    """Block every catchable signal until initsup can handle it; return the parent's mask.
+
+    Called as early as possible: a SIGTERM that comes while initsup imports and reads its
+    configuration then waits, pending, for take_over() to install the handlers, instead of
+    killing initsup (or, for a PID 1, being dropped by the kernel).  Fault signals are never
+    blocked: a real fault must not be held.
+    """
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, _ALL - UNCATCHABLE - FAULT_SIGNALS)
+    return frozenset(int(s) for s in old)
+
+
+def release(held: frozenset[int]) -> None:
+    """Give back the mask hold() replaced (when initsup ends up running nothing)."""
+    signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
+def take_over(held: frozenset[int] | None = None) -> tuple[SignalReceiver, SpawnerArgs]:
     """Set initsup's own signal state; return the receiver and what a Spawner needs.
 
-    Captures what the parent handed us first, then: every forwardable signal and SIGCHLD
-    are caught (recorded), SIGTTIN/SIGTTOU ignored, nothing blocked.
+    Captures what the parent handed us first (held: the mask hold() replaced), then: every
+    forwardable signal and SIGCHLD are caught (recorded), SIGTTIN/SIGTTOU ignored, nothing
+    blocked, so whatever arrived while held is delivered to the handlers now.
     """
-    inherited = InheritedSignals.capture()
+    inherited = InheritedSignals.capture(held)
     receiver = SignalReceiver()
     for signum in TTY_SIGNALS:
         signal.signal(signum, signal.SIG_IGN)

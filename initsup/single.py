@@ -42,9 +42,12 @@ class Options:
         self.log_format = log_format
 
 
-def run(options: Options) -> int:
-    """Run the command under initsup and return initsup's exit code."""
-    receiver, spawner_args = take_over()
+def run(options: Options, held: frozenset[int] | None = None) -> int:
+    """Run the command under initsup and return initsup's exit code.
+
+    held: the parent's signal mask, when signals.hold() has been called.
+    """
+    receiver, spawner_args = take_over(held)
     session = Session(options, receiver)
     try:
         return session.run(Spawner(*spawner_args))

@@ -36,11 +36,19 @@ SHUTDOWN_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGQUIT})
 RECENT_OUTPUT = 65536  # bytes of each process's stdout and stderr kept for `ctl tail`
 
 
-def run(config: Config, reloader: Reloader | None = None, warnings: list[str] | None = None) -> int:
-    """Supervise config's programs until shutdown; return initsup's exit code."""
+def run(
+    config: Config,
+    reloader: Reloader | None = None,
+    warnings: list[str] | None = None,
+    held: frozenset[int] | None = None,
+) -> int:
+    """Supervise config's programs until shutdown; return initsup's exit code.
+
+    held: the parent's signal mask, when signals.hold() has been called.
+    """
     from initsup.control import ControlServer, default_socket_path
 
-    receiver, spawner_args = take_over()
+    receiver, spawner_args = take_over(held)
     supervisor = Supervisor(config, receiver, Spawner(*spawner_args), reloader)
     for warning in warnings or []:
         supervisor.logger.warning(warning)

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.helpers import INITSUP, env, proc_status
+from tests.helpers import INITSUP, Proc, env, proc_status, signal_set, wait_for
 from tests.supervised import Supervised, seconds
 
 Start = Callable[..., Supervised]
@@ -251,3 +251,29 @@ def test_idle_supervisor_does_not_wake_up(supervise: Start) -> None:
 
 def _voluntary_switches(pid: int) -> int:
     return int(proc_status(pid)["voluntary_ctxt_switches"])
+
+
+def test_sigterm_during_start_up_is_held_not_lost(tmp_path: Path) -> None:
+    """A SIGTERM that arrives while initsup still reads its configuration shuts it down cleanly."""
+    fifo = tmp_path / "initsup.ini"
+    os.mkfifo(fifo)
+    proc = Proc([*INITSUP, "-c", str(fifo)], env=env())
+    try:
+        # initsup blocks opening the FIFO; by then it holds SIGTERM (blocked, not lost).
+        wait_for(lambda: signal.SIGTERM in signal_set(proc_status(proc.pid)["SigBlk"]))
+        os.kill(proc.pid, signal.SIGTERM)
+        with open(fifo, "w") as config:
+            config.write("[program:app]\ncommand=sleep 1000\n")
+        assert proc.wait(30) == 0
+        out = b"".join(iter(lambda: _read_rest(proc), b"")).decode()
+        assert "shutting down: received SIGTERM" in out
+    finally:
+        proc.kill()
+
+
+def _read_rest(proc: Proc) -> bytes:
+    assert proc.popen.stdout is not None
+    try:
+        return os.read(proc.popen.stdout.fileno(), 65536)
+    except BlockingIOError:
+        return b""

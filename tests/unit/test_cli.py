@@ -20,8 +20,10 @@ def no_run(monkeypatch: pytest.MonkeyPatch) -> list[single.Options]:
     """Replace single.run so that cli.main never starts a real command; record its options."""
     calls: list[single.Options] = []
 
-    def fake_run(opts: single.Options) -> int:
+    def fake_run(opts: single.Options, held: frozenset[int] | None = None) -> int:
         calls.append(opts)
+        if held is not None:  # main() held signals for the real run; give them back
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
         return 42
 
     monkeypatch.setattr(single, "run", fake_run)
