@@ -836,6 +836,35 @@ def _process(
         environment = _convert(raw, _environment, names, report) or {}
     # As supervisord: the program's own environment is also ENV_X for its other values.
     names.update({"ENV_" + key: value for key, value in environment.items()})
+    kwargs, logs = _process_values(opts, names, listener, report)
+    _settle_process_values(opts, kwargs, logs, listener, report)
+    command = None
+    raw = opts.get("command")
+    if raw is not None:
+        command = _convert(raw, _command, names, report)
+    name = section.name
+    raw = opts.get("process_name")
+    if raw is not None:
+        name = _convert(raw, _name, names, report) or name
+    if command is None or len(report.problems) > before:
+        return None
+    return model.ProcessConfig(
+        name,
+        command,
+        program=section.name,
+        group=group,
+        priority=priority,
+        environment={**global_environment, **environment},
+        stdout=model.LogTarget(**logs["stdout"]),
+        stderr=model.LogTarget(**logs["stderr"]),
+        **kwargs,
+    )
+
+
+def _process_values(
+    opts: dict[str, _Raw], names: Names, listener: bool, report: _Report
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """The converted process options, and the stdout/stderr LogTarget fields."""
     kwargs: dict[str, Any] = {}
     logs: dict[str, dict[str, Any]] = {"stdout": {}, "stderr": {}}
     for key, raw in opts.items():
@@ -849,14 +878,17 @@ def _process(
         if stream in logs and option in _LOG_OPTIONS:
             field, log_converter = _LOG_OPTIONS[option]
             logs[stream][field] = _convert(raw, log_converter, names, report)
-    command = None
-    raw = opts.get("command")
-    if raw is not None:
-        command = _convert(raw, _command, names, report)
-    name = section.name
-    raw = opts.get("process_name")
-    if raw is not None:
-        name = _convert(raw, _name, names, report) or name
+    return kwargs, logs
+
+
+def _settle_process_values(
+    opts: dict[str, _Raw],
+    kwargs: dict[str, Any],
+    logs: dict[str, dict[str, Any]],
+    listener: bool,
+    report: _Report,
+) -> None:
+    """Defaults that depend on other options, and the rules between options."""
     if kwargs.get("essential") and "autorestart" not in kwargs:
         # An essential program's end ends the container, so by default it is not
         # restarted first (set autorestart to restart it until it goes FATAL).
@@ -878,19 +910,6 @@ def _process(
         report.warnings.append(
             opts["stderr_logfile"].say("is ignored: redirect_stderr=true sends stderr to stdout")
         )
-    if command is None or len(report.problems) > before:
-        return None
-    return model.ProcessConfig(
-        name,
-        command,
-        program=section.name,
-        group=group,
-        priority=priority,
-        environment={**global_environment, **environment},
-        stdout=model.LogTarget(**logs["stdout"]),
-        stderr=model.LogTarget(**logs["stderr"]),
-        **kwargs,
-    )
 
 
 def _listener(
