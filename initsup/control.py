@@ -113,7 +113,7 @@ class _Connection:
         self.outbox = bytearray()
         self.closed = False
         self.answered = False  # its request has been read (or refused)
-        self._cleanups: list[Callable[[], None]] = []
+        self.cleanups: list[Callable[[], None]] = []  # undone when the client goes
         self.sup.loop.add_reader(self.fd, self._on_readable)
         self._deadline = self.sup.loop.call_later(IDLE_TIMEOUT, self._idle)
 
@@ -204,7 +204,7 @@ class _Connection:
             return
         self.closed = True
         self._deadline.cancel()
-        for cleanup in self._cleanups:
+        for cleanup in self.cleanups:
             cleanup()
         self.sup.loop.remove_reader(self.fd)
         self.sup.loop.remove_writer(self.fd)
@@ -397,7 +397,7 @@ class _Waiting:
             then(0)
             return
         c.sup.watchers.append(self._changed)
-        c._cleanups.append(self._forget)
+        c.cleanups.append(self._forget)
         for process in self.order:
             self._changed(process)
 
@@ -581,7 +581,7 @@ def cmd_tail(c: _Connection, args: list[str]) -> None:
 
     watchers = c.sup.output_watchers.setdefault(key, [])
     watchers.append(more)
-    c._cleanups.append(lambda: watchers.remove(more))
+    c.cleanups.append(lambda: watchers.remove(more))
 
 
 def cmd_events(c: _Connection, args: list[str]) -> None:
@@ -595,7 +595,7 @@ def cmd_events(c: _Connection, args: list[str]) -> None:
         c.send(json=record)
 
     c.server.event_watchers.append(more)
-    c._cleanups.append(lambda: c.server.event_watchers.remove(more))
+    c.cleanups.append(lambda: c.server.event_watchers.remove(more))
 
 
 # -- configuration and the supervisor itself -------------------------------------------

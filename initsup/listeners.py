@@ -173,7 +173,11 @@ class PoolBuffer:
 
     def wants(self, event: Event) -> bool:
         """Whether the pool subscribed to this event's type or one above it."""
-        return any(is_a(event.name, kind) for kind in self.events)
+        return self.wants_type(event.name)
+
+    def wants_type(self, name: str) -> bool:
+        """Whether the pool subscribed to event type name or one above it."""
+        return any(is_a(name, kind) for kind in self.events)
 
     def accept(self, event: Event) -> None:
         """Buffer a new event, dropping the oldest when full (with supervisord's log line).

@@ -68,7 +68,7 @@ class OutputWriter:
         except BlockingIOError:
             return
         except OSError:  # EPIPE, EIO...: the reader went away
-            self._break()
+            self.abandon()
             return
         del self._buffer[:written]
         if not self._buffer:
@@ -79,7 +79,8 @@ class OutputWriter:
             for callback in waiting:
                 callback()
 
-    def _break(self) -> None:
+    def abandon(self) -> None:
+        """Give up on the fd: drop what is buffered, write nothing more, wake the waiting."""
         self.broken = True
         self._buffer.clear()
         if self._watching:
@@ -102,7 +103,7 @@ class OutputWriter:
             _write_all(self._fd, self._buffer)
             self._buffer.clear()
         except OSError:
-            self._break()
+            self.abandon()
         finally:
             if not self._direct:
                 os.set_blocking(self._fd, False)

@@ -172,8 +172,7 @@ class Pools:
         if listener is None:
             return
         self._give_back(listener)
-        listener.stdin.broken = True  # drop whatever was queued for the dead process
-        listener.stdin.close()
+        listener.stdin.abandon()  # whatever was queued was for the dead process
         try:
             os.close(listener.stdin_fd)
         except OSError:
@@ -182,11 +181,10 @@ class Pools:
     # -- ticks ---------------------------------------------------------------------------
 
     def _wanted_ticks(self) -> list[int]:
-        probes = [events.tick(period, 0) for period in TICK_PERIODS]
         return [
             period
-            for period, probe in zip(TICK_PERIODS, probes)
-            if any(buffer.wants(probe) for buffer in self.buffers.values())
+            for period in TICK_PERIODS
+            if any(buffer.wants_type(f"TICK_{period}") for buffer in self.buffers.values())
         ]
 
     def _arm_ticks(self) -> None:

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from initsup import events
 from initsup.loop import Timer
 from initsup.model import ProcessConfig
-from initsup.reaper import describe
+from initsup.reaper import describe, exit_code
 from initsup.signals import signal_name
 from initsup.states import ProcessState, allowed
 
@@ -160,7 +160,7 @@ class Process:
         self._cancel_timer()
         signalled = os.WIFSIGNALED(status)
         self.exitstatus = -1 if signalled else os.WEXITSTATUS(status)
-        self.exit_code = 128 + os.WTERMSIG(status) if signalled else self.exitstatus
+        self.exit_code = exit_code(status)
         how = describe(status)
         extra = self._exit_fields(status)
         if self._stopping:  # STOPPING -> STOPPED: the end of a stop we asked for
@@ -227,9 +227,8 @@ class Process:
     @staticmethod
     def _exit_fields(status: int) -> dict[str, object]:
         if os.WIFSIGNALED(status):
-            signum = os.WTERMSIG(status)
-            return {"exit_code": 128 + signum, "signal": signal_name(signum)}
-        return {"exit_code": os.WEXITSTATUS(status)}
+            return {"exit_code": exit_code(status), "signal": signal_name(os.WTERMSIG(status))}
+        return {"exit_code": exit_code(status)}
 
     # -- the steps -------------------------------------------------------------------
 

@@ -211,10 +211,8 @@ class Supervisor:
         if process.config.essential and process.ended_for_good and not self._shutting_down:
             self.exit_code = process.exit_code if process.exit_code is not None else 1
             self.shutdown(f"essential program {process.name} ended ({process.state.name})")
-        if self._waits and not self._check_pending:
-            # Checked after the current transition has finished, never in the middle of it.
-            self._check_pending = True
-            self.loop.call_later(0, self._check_waits)
+        if self._waits:
+            self.changed_any()  # after this transition has finished, not in its middle
 
     def spawn(self, process: Process) -> int:
         config = process.config
