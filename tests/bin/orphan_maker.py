@@ -4,14 +4,25 @@ A middle process forks the grandchildren and exits at once, so they are re-paren
 the nearest subreaper or PID 1 (initsup, under test).  This process then polls /proc until
 no other member of its process group is left, and exits 0, or 1 if any stayed a zombie
 (listing them), after the deadline.  tini's reaping test (T3) works the same way.
+With --stay it reports and then waits for a signal instead of exiting, so that the
+container it runs in can be inspected from outside.
 """
 
 import os
+import signal
 import sys
 import time
 
-count = int(sys.argv[1]) if len(sys.argv) > 1 else 100
-deadline_seconds = float(sys.argv[2]) if len(sys.argv) > 2 else 60.0
+stay = "--stay" in sys.argv
+numbers = [arg for arg in sys.argv[1:] if arg != "--stay"]
+count = int(numbers[0]) if numbers else 100
+deadline_seconds = float(numbers[1]) if len(numbers) > 1 else 60.0
+
+
+def finish(code: int) -> None:
+    while stay:
+        signal.pause()
+    sys.exit(code)
 
 
 def group_members() -> dict[int, str]:
@@ -46,9 +57,9 @@ while True:
     left = group_members()
     if not left:
         print(f"all {count} orphans reaped", flush=True)
-        sys.exit(0)
+        finish(0)
     if time.monotonic() > deadline:
         zombies = sorted(pid for pid, st in left.items() if st == "Z")
         print(f"left after deadline: {len(left)}, zombies: {zombies[:20]}", flush=True)
-        sys.exit(1)
+        finish(1)
     time.sleep(0.01)

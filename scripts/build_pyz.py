@@ -1,0 +1,46 @@
+"""Builds initsup as one executable file: a zip application of the `initsup` package.
+
+    python3 scripts/build_pyz.py [OUTPUT]        (default: dist/initsup.pyz)
+
+The file runs wherever a python3 (3.9 or later) is on PATH, needs no pip and no
+site-packages, and is how an image without pip gets initsup: copy it to
+/usr/local/bin/initsup.  Only the package's .py files go in, stored uncompressed so that
+imports cost no inflation at start-up.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+import zipapp
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def build(output: Path) -> Path:
+    """Writes the archive to `output` and returns it."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as staging:
+        package = Path(staging, "initsup")
+        package.mkdir()
+        for source in sorted((ROOT / "initsup").glob("*.py")):
+            shutil.copy2(source, package / source.name)
+        # zipapp's generated __main__ drops main()'s return value: the exit code matters.
+        Path(staging, "__main__.py").write_text(
+            "import sys\n\nfrom initsup.cli import main\n\nsys.exit(main())\n"
+        )
+        zipapp.create_archive(staging, target=output, interpreter="/usr/bin/env python3")
+    output.chmod(0o755)
+    return output
+
+
+def main(argv: list[str]) -> int:
+    output = Path(argv[0]) if argv else ROOT / "dist" / "initsup.pyz"
+    print(build(output))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
