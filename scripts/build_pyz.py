@@ -10,6 +10,7 @@ imports cost no inflation at start-up.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import tempfile
@@ -28,9 +29,12 @@ def build(output: Path) -> Path:
         for source in sorted((ROOT / "initsup").glob("*.py")):
             shutil.copy2(source, package / source.name)
         # zipapp's generated __main__ drops main()'s return value: the exit code matters.
-        Path(staging, "__main__.py").write_text(
-            "import sys\n\nfrom initsup.cli import main\n\nsys.exit(main())\n"
-        )
+        entry = Path(staging, "__main__.py")
+        entry.write_text("import sys\n\nfrom initsup.cli import main\n\nsys.exit(main())\n")
+        # Dated like the newest source, so the same sources give the same bytes (and the
+        # same image layer).
+        newest = max(path.stat().st_mtime for path in package.iterdir())
+        os.utime(entry, (newest, newest))
         zipapp.create_archive(staging, target=output, interpreter="/usr/bin/env python3")
     output.chmod(0o755)
     return output

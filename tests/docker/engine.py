@@ -98,6 +98,7 @@ def build(
             tag=tag,
             buildargs={"BASE": base},
             target=target,
+            labels={LABEL: "1"},
             rm=True,
             forcerm=True,
         )
@@ -112,10 +113,13 @@ def make_images(client: Any) -> dict[str, str]:
     ensure_bases(client, list(SUITES))
     with tempfile.TemporaryDirectory() as scratch:
         context = build_context(Path(scratch))
-        return {
+        tags = {
             suite: build(client, context, "images/Dockerfile", image_tag(suite), base_tag(suite))
             for suite in SUITES
         }
+    # Images that a rebuild has untagged: the suite's own only, found by its label.
+    client.images.prune(filters={"dangling": True, "label": LABEL})
+    return tags
 
 
 def poll(predicate: Callable[[], T | None], timeout: float, what: str) -> T:

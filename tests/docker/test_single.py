@@ -57,3 +57,11 @@ def test_initsup_is_pid_1_and_the_child_its_child(run: Callable[..., Box], image
     code, comm = box.exec("cat", "/proc/1/cmdline")
     assert code == 0
     assert "initsup" in comm
+
+
+def test_docker_run_t_gives_the_child_the_terminal(run: Callable[..., Box], image: str) -> None:
+    script = "test -t 0 && test -t 1 && echo on a terminal; echo ready; exec sleep 1000"
+    box = run(image, ["--", "sh", "-c", script], tty=True, stdin_open=True)
+    assert "on a terminal" in box.wait_logs("ready")
+    box.stop(timeout=10)
+    assert box.exit_code() == 128 + 15
