@@ -4,13 +4,16 @@
 
 The file runs wherever a python3 (3.9 or later) is on PATH, needs no pip and no
 site-packages, and is how an image without pip gets initsup: copy it to
-/usr/local/bin/initsup.  Only the package's .py files go in, stored uncompressed so that
-imports cost no inflation at start-up.
+/usr/local/bin/initsup.  The package's .py files go in with their bytecode for the Python
+that runs this script, all stored uncompressed: on that Python version initsup starts
+without compiling anything (a zip cannot cache bytecode later); other versions compile
+the .py files at each start, about 20 ms more.
 """
 
 from __future__ import annotations
 
 import os
+import py_compile
 import shutil
 import sys
 import tempfile
@@ -27,13 +30,23 @@ def build(output: Path) -> Path:
         package = Path(staging, "initsup")
         package.mkdir()
         for source in sorted((ROOT / "initsup").glob("*.py")):
-            shutil.copy2(source, package / source.name)
+            copy = package / source.name
+            shutil.copy2(source, copy)
+            # Next to its source, where zipimport looks; a hash instead of a date keeps
+            # the build reproducible, and another version's interpreter skips the file.
+            py_compile.compile(
+                str(copy),
+                cfile=str(copy) + "c",
+                dfile=f"initsup/{source.name}",
+                doraise=True,
+                invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+            )
         # zipapp's generated __main__ drops main()'s return value: the exit code matters.
         entry = Path(staging, "__main__.py")
         entry.write_text("import sys\n\nfrom initsup.cli import main\n\nsys.exit(main())\n")
         # Dated like the newest source, so the same sources give the same bytes (and the
         # same image layer).
-        newest = max(path.stat().st_mtime for path in package.iterdir())
+        newest = max(path.stat().st_mtime for path in package.glob("*.py"))
         os.utime(entry, (newest, newest))
         zipapp.create_archive(staging, target=output, interpreter="/usr/bin/env python3")
     output.chmod(0o755)
