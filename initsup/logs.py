@@ -90,13 +90,45 @@ def _json_object(text: str) -> Record | None:
     return value if isinstance(value, dict) else None
 
 
-class JsonLineRenderer:
+class LineRenderer:
+    """Renders the lines of one child stream: one at a time, or a block of whole lines.
+
+    `__call__(line, part, last)` renders one line (or one part of a split long line);
+    `block(data)` renders data made of complete lines, each ending in a newline and none
+    longer than the splitter's limit, with one call for the whole block.  This class is
+    the raw format: bytes as they came.
+    """
+
+    def __call__(self, line: bytes, part: int, last: bool) -> bytes:
+        return line + b"\n" if last else line
+
+    def block(self, data: bytes) -> bytes:
+        return data
+
+
+class TextLineRenderer(LineRenderer):
+    """`program | line`."""
+
+    def __init__(self, program: str) -> None:
+        self._prefix = program.encode("utf-8", "backslashreplace") + b" | "
+
+    def __call__(self, line: bytes, part: int, last: bool) -> bytes:
+        return self._prefix + line + b"\n"
+
+    def block(self, data: bytes) -> bytes:
+        prefix = self._prefix
+        return prefix + data[:-1].replace(b"\n", b"\n" + prefix) + b"\n"
+
+
+class JsonLineRenderer(LineRenderer):
     """Renders the lines of one child stream as JSON records, with little work per line.
 
     The record's tail (logger, program, group, pid, stream) never changes for a stream, so
     it is rendered once; each line costs a timestamp (its seconds part cached) and one
-    C-level string escape.  Lines that are JSON objects or parts of a split line take the
-    general path, child_record(), which this must match exactly.
+    C-level string escape.  A block of plain lines is decoded, escaped and joined in a few
+    C-level calls, its lines stamped with the one time initsup read them.  Lines that are
+    JSON objects or parts of a split line take the general path, child_record(), which
+    this must match exactly.
     """
 
     def __init__(self, program: str, group: str, pid: int, stream: str) -> None:
@@ -113,10 +145,8 @@ class JsonLineRenderer:
         self._second = -1
         self._prefix = ""
 
-    def __call__(self, line: bytes, part: int, last: bool) -> bytes:
-        program, group, pid, stream = self._context
-        if part or line[:1] == b"{":
-            return render_json(child_record(line, program, pid, stream, group, part, last))
+    def _head(self) -> str:
+        """A record's start up to its event's value, stamped now."""
         now = time.time()
         second = int(now)
         if second != self._second:
@@ -125,23 +155,34 @@ class JsonLineRenderer:
                 "%Y-%m-%dT%H:%M:%S", time.gmtime(second)
             )
         micros = int((now - second) * 1_000_000)
+        return f'{self._prefix}.{micros:06d}Z","level":"info","event":'
+
+    def __call__(self, line: bytes, part: int, last: bool) -> bytes:
+        if part or line[:1] == b"{":
+            program, group, pid, stream = self._context
+            return render_json(child_record(line, program, pid, stream, group, part, last))
         text = line.decode("utf-8", "backslashreplace")
-        record = (
-            f'{self._prefix}.{micros:06d}Z","level":"info","event":{self._escape(text)}{self._tail}'
-        )
+        record = self._head() + self._escape(text) + self._tail
         return record.encode("utf-8", "backslashreplace")
 
+    def block(self, data: bytes) -> bytes:
+        # Decoding the block at once gives what decoding line by line gives: a newline is
+        # never part of a UTF-8 sequence, so no invalid sequence spans two lines.
+        text = data[:-1].decode("utf-8", "backslashreplace")
+        if text[:1] == "{" or "\n{" in text:
+            return b"".join([self(line, 0, True) for line in data[:-1].split(b"\n")])
+        head, tail = self._head(), self._tail
+        records = head + (tail + head).join(map(self._escape, text.split("\n"))) + tail
+        return records.encode("utf-8", "backslashreplace")
 
-def line_renderer(
-    fmt: str, program: str, group: str, pid: int, stream: str
-) -> Callable[[bytes, int, bool], bytes]:
-    """A function rendering one child stream's lines (line, part, last) in the given format."""
+
+def line_renderer(fmt: str, program: str, group: str, pid: int, stream: str) -> LineRenderer:
+    """The renderer of one child stream's lines in the given format."""
     if fmt == "json":
         return JsonLineRenderer(program, group, pid, stream)
     if fmt == "text":
-        prefix = program.encode("utf-8", "backslashreplace") + b" | "
-        return lambda line, part, last: prefix + line + b"\n"
-    return lambda line, part, last: line + b"\n" if last else line  # raw: bytes as they came
+        return TextLineRenderer(program)
+    return LineRenderer()  # raw: bytes as they came
 
 
 def text_message(record: Mapping[str, Any]) -> str:

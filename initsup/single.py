@@ -15,9 +15,12 @@ import sys
 
 from initsup import logs, reaper
 from initsup.loop import EventLoop
-from initsup.output import OutputWriter, PipeRelay, line_handlers
 from initsup.signals import SignalReceiver, signal_name, take_over
 from initsup.spawn import ExecError, Spawner
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from initsup.output import OutputWriter, PipeRelay
 
 
 class Options:
@@ -79,6 +82,8 @@ class Session:
         self.loop.reap = self.reap
 
     def _writer(self, fd: int) -> OutputWriter:
+        from initsup.output import OutputWriter  # only the relay modes need it
+
         writer = OutputWriter(self.loop, fd)
         self.writers.append(writer)
         return writer
@@ -115,8 +120,11 @@ class Session:
         terminal = _foreground_terminal()
         if self.options.log_format == "inherit":
             return spawner.spawn(command, env, take_terminal=terminal)
+        from initsup.output import widen_pipe
+
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
+        widen_pipe(out_r)  # one command: its pipe may be as wide as initsup's stdout
         try:
             pid = spawner.spawn(command, env, stdout=out_w, stderr=err_w, take_terminal=terminal)
         except ExecError:
@@ -131,6 +139,8 @@ class Session:
         return pid
 
     def _relay(self, fd: int, stream: str, pid: int, raw_target: int) -> None:
+        from initsup.output import PipeRelay, line_handlers
+
         program = os.path.basename(self.options.command[0]) or self.options.command[0]
         fmt = self.options.log_format
         if fmt == "raw":

@@ -367,3 +367,39 @@ def test_fast_json_renderer_parts_take_the_general_path() -> None:
 
     record = json.loads(JsonLineRenderer("web", "web", 1, "stdout")(b"abc", 2, False))
     assert (record["part"], record["last"], record["event"]) == (2, False, "abc")
+
+
+BLOCK_LINES = [
+    b"plain",
+    b"",
+    b'quote " and \\ backslash',
+    b'a quote then n: "n "',
+    b"tab\tnewline-free \x01 ctrl \r",
+    b"caf\xc3\xa9 \xff\xfe truncated \xe2\x82",
+    b"\xf0\x9f\x98\x80 emoji",
+    b" {indented, not an object",
+]
+
+
+@pytest.mark.parametrize("merged", [False, True])
+def test_json_block_renders_each_line_as_the_line_path_does(merged: bool) -> None:
+    """block() gives, line for line, what __call__ gives (but for the one timestamp)."""
+    from initsup.logs import JsonLineRenderer
+
+    lines = BLOCK_LINES + ([b'{"event": "merged", "n": 1}'] if merged else [])
+    renderer = JsonLineRenderer("web", "grp", 42, "stderr")
+    block = renderer.block(b"\n".join(lines) + b"\n")
+    assert block.endswith(b"\n") and block.count(b"\n") == len(lines)
+    for rendered, line in zip(block.split(b"\n"), lines):
+        one, other = json.loads(rendered), json.loads(renderer(line, 0, True))
+        assert list(one) == list(other)
+        one.pop("timestamp")
+        other.pop("timestamp")
+        assert one == other
+
+
+@pytest.mark.parametrize("fmt", ["text", "raw"])
+def test_text_and_raw_blocks_are_the_lines_rendered_one_by_one(fmt: str) -> None:
+    renderer = line_renderer(fmt, "caf\u00e9", "g", 1, "stdout")
+    data = b"\n".join(BLOCK_LINES) + b"\n"
+    assert renderer.block(data) == b"".join(renderer(line, 0, True) for line in BLOCK_LINES)

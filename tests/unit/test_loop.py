@@ -203,17 +203,23 @@ def test_next_timeout_follows_clock(h: Harness) -> None:
     assert h.loop._next_timeout() == 0.0
 
 
-def test_run_passes_next_timeout(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_run_passes_next_timeout(
+    h: Harness, pipe: tuple[int, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """run() waits with no timeout when idle and until the next deadline otherwise."""
     asked = guard_passes(monkeypatch, h.loop)
+    r, w = pipe
 
-    def reap() -> None:  # runs once per pass: schedule a timer, then stop
+    def on_read() -> None:  # first pass: schedule a timer (and wake again); then stop
+        os.read(r, 1)
         if len(asked) == 1:
             h.loop.call_at(110, recorder([], "t"))
+            os.write(w, b"x")
         else:
             h.loop.stop()
 
-    h.loop.reap = reap
+    h.loop.add_reader(r, on_read)
+    os.write(w, b"x")
     h.loop.run()
     assert asked == [None, 10.0]
 
@@ -440,18 +446,18 @@ def test_exception_in_each_kind_of_callback(h: Harness, pipe: tuple[int, int]) -
 
         return callback
 
-    with restored_handler(signal.SIGUSR1):
-        h.receiver.catch({signal.SIGUSR1})
+    with restored_handler(signal.SIGCHLD):
+        h.receiver.catch({signal.SIGCHLD})
         h.loop.on_signal = fail("signal")
         h.loop.reap = fail("reap")
         h.loop.add_reader(r, fail("fd"))
         h.loop.call_at(100, fail("timer"))
         os.write(w, b"x")
-        signal.raise_signal(signal.SIGUSR1)
+        signal.raise_signal(signal.SIGCHLD)
         h.loop.run_once(0)
-    assert [str(exc) for _, exc in h.errors] == ["signal", "reap", "fd", "timer"]
-    h.loop.run_once(0)  # the loop is still usable; the unread byte fails the reader again
-    assert [str(exc) for _, exc in h.errors[4:]] == ["reap", "fd"]
+        assert [str(exc) for _, exc in h.errors] == ["signal", "reap", "fd", "timer"]
+        h.loop.run_once(0)  # the loop is still usable; the unread byte fails the reader again
+        assert [str(exc) for _, exc in h.errors[4:]] == ["fd"]
 
 
 def test_stop_makes_run_return(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -496,11 +502,12 @@ def test_stop_from_reader(
 
 
 def test_pass_order_signals_reap_fds_timers(h: Harness, pipe: tuple[int, int]) -> None:
-    """One pass handles signals, then reaping, then ready fds, then due timers."""
+    """One pass handles signals, then reaping (after a SIGCHLD), then ready fds, then due
+    timers."""
     r, w = pipe
     calls: list[str] = []
-    with restored_handler(signal.SIGUSR1):
-        h.receiver.catch({signal.SIGUSR1})
+    with restored_handler(signal.SIGUSR1), restored_handler(signal.SIGCHLD):
+        h.receiver.catch({signal.SIGUSR1, signal.SIGCHLD})
         h.loop.on_signal = lambda signum: calls.append(f"signal {signum}")
         h.loop.reap = recorder(calls, "reap")
 
@@ -512,11 +519,16 @@ def test_pass_order_signals_reap_fds_timers(h: Harness, pipe: tuple[int, int]) -
         h.loop.call_at(100, recorder(calls, "timer"))
         os.write(w, b"x")
         signal.raise_signal(signal.SIGUSR1)
+        signal.raise_signal(signal.SIGCHLD)
         h.loop.run_once(0)
-        assert calls == [f"signal {int(signal.SIGUSR1)}", "reap", "fd", "timer"]
+        usr1, chld = int(signal.SIGUSR1), int(signal.SIGCHLD)
+        assert calls == [f"signal {usr1}", f"signal {chld}", "reap", "fd", "timer"]
         calls.clear()
         h.loop.run_once(0)
-        assert calls == ["reap"]  # reaping runs on every pass; the signal was handled once
+        assert calls == []  # the signals were handled once; no SIGCHLD, no reaping
+        signal.raise_signal(signal.SIGUSR1)
+        h.loop.run_once(0)
+        assert calls == [f"signal {usr1}"]  # other signals do not reap
     assert h.errors == []
 
 

@@ -108,6 +108,26 @@ def split(data: bytes, sizes: list[int], max_line: int) -> tuple[list[Item], lis
     return fed, splitter.finish()
 
 
+def split_whole_first(
+    data: bytes, sizes: list[int], max_line: int
+) -> tuple[list[Item], list[Item]]:
+    """As split(), but as the relays do: whole() first, feed() only when it declines."""
+    splitter = LineSplitter(max_line)
+    fed: list[Item] = []
+    offset = 0
+    index = 0
+    while offset < len(data):
+        chunk = data[offset : offset + sizes[index % len(sizes)]]
+        block = splitter.whole(chunk)
+        if block is None:
+            fed += splitter.feed(chunk)
+        else:
+            fed += [(line, 0, True) for line in block.split(b"\n")[:-1]]
+        offset += len(chunk)
+        index += 1
+    return fed, splitter.finish()
+
+
 def reassemble(fed: list[Item], finished: list[Item]) -> bytes:
     """Rebuild the stream: a fed item ending a line had a newline; a finished one did not."""
     out = b"".join(piece + (b"\n" if last else b"") for piece, _, last in fed)
@@ -500,3 +520,22 @@ def test_relay_drain_reads_what_is_there(loop: EventLoop, pipe: Pipe) -> None:
         writer.close()
     finally:
         out.close_all()
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_whole_blocks_give_the_same_items_as_feed(seed: int) -> None:
+    """The relays' fast path (whole lines as one block) never changes what comes out."""
+    rng = random.Random(seed)
+    data = random_stream(rng, 200, 40)
+    sizes = [rng.randrange(1, 90) for _ in range(7)]
+    assert split_whole_first(data, sizes, 25) == split(data, sizes, 25)
+
+
+def test_whole_declines_while_a_long_line_is_split() -> None:
+    splitter = LineSplitter(4)
+    assert splitter.whole(b"ab\ncd") == b"ab\n"
+    assert splitter.whole(b"efgh") is None  # "cdefgh" would be too long: feed() splits it
+    assert splitter.feed(b"efgh") == [(b"cdef", 1, False)]
+    assert splitter.whole(b"\n") is None  # the rest of that line is its last part
+    assert splitter.feed(b"\n") == [(b"gh", 2, True)]
+    assert splitter.whole(b"x\n") == b"x\n"
