@@ -266,8 +266,10 @@ class Supervisor:
         name, group = process.name, process.group
         relays = self._relays.setdefault(pid, [])
         if target.path != TO_STREAM:
-            logfile = self._logfile(name, stream, target)
-            keep = self._keeper(process, stream, pid, logfile.write)
+            if target.path == TO_NOWHERE:
+                keep = self._keeper(process, stream, pid, _discard)
+            else:
+                keep = self._keeper(process, stream, pid, self._logfile(name, stream, target).write)
             # Output to a file needs no backpressure, unless it makes events, whose
             # consequences (listeners' overflow messages) end up on stdout.
             makes_events = target.events_enabled or target.capture_maxbytes > 0
@@ -532,7 +534,10 @@ class _ChildFds:
 
     @staticmethod
     def _open(target: LogTarget) -> tuple[int | None, int]:
-        if target.path == TO_NOWHERE:
+        # Output that goes nowhere still makes events when asked to (as in supervisord):
+        # only a stream nobody reads at all gets /dev/null.
+        unread = not (target.capture_maxbytes > 0 or target.events_enabled)
+        if target.path == TO_NOWHERE and unread:
             return None, os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
         return os.pipe()
 
@@ -557,4 +562,8 @@ def _user_ids(user: str | None) -> tuple[int, int, list[int]] | None:
 
 
 def _nothing() -> None:
+    pass
+
+
+def _discard(data: bytes) -> None:
     pass

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.helpers import PYTHON, ROOT, wait_for
 from tests.supervised import Supervised
 
@@ -240,14 +242,16 @@ def test_e9_abstract_subscriptions(tmp_path: Path, supervise: Start) -> None:
     assert all(n.startswith("PROCESS_STATE_") for n in names_states)
 
 
-def test_process_communication_capture(tmp_path: Path, supervise: Start) -> None:
-    """Text between the capture tokens becomes PROCESS_COMMUNICATION_STDOUT, as supervisord's."""
+@pytest.mark.parametrize("logfile", ["", "stdout_logfile=NONE\n"])
+def test_process_communication_capture(tmp_path: Path, supervise: Start, logfile: str) -> None:
+    """Text between the capture tokens becomes PROCESS_COMMUNICATION_STDOUT, as supervisord's,
+    also when the program's output itself goes nowhere."""
     record = tmp_path / "events.jsonl"
     tokens = "<!--XSUPERVISOR:BEGIN-->hello comm<!--XSUPERVISOR:END-->"
     s = supervise(
         ini=_pool("comm", "PROCESS_COMMUNICATION", record)
         + f'[program:talker]\ncommand=sh -c \'printf "before{tokens}after\\\\n"; '
-        "exec sleep 1000'\nstartsecs=0\nstdout_capture_maxbytes=1KB\n"
+        "exec sleep 1000'\nstartsecs=0\nstdout_capture_maxbytes=1KB\n" + logfile
     )
     (entry,) = _wait_received(record, lambda r: len(r) >= 1)[:1]
     assert entry["headers"]["eventname"] == "PROCESS_COMMUNICATION_STDOUT"
