@@ -1,23 +1,42 @@
-"""Linux process controls that the standard library does not wrap: prctl through ctypes.
+"""Linux process controls that the standard library does not wrap: prctl(2).
 
-Imported only when needed (ctypes costs a few milliseconds of start-up): as PID 1 initsup
-needs none of it unless a parent-death signal is asked for.
+The call goes through `_ctypes`, the C module the `ctypes` package is built on: `import
+ctypes` costs about a millisecond of start-up (its Python layer, `struct`, the endianness
+classes) for the one function initsup needs, and start-up is what a container's init is
+measured by.  Imported only when needed: as PID 1 initsup needs none of it unless a
+parent-death signal is asked for.
 """
 
 from __future__ import annotations
 
-import ctypes
+import _ctypes
 import os
 
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 PR_GET_CHILD_SUBREAPER = 37
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    _Simple = _ctypes._SimpleCData[int]
+else:
+    _Simple = _ctypes._SimpleCData  # not subscriptable at run time before Python 3.12
 
-def _prctl(option: int, arg: int | ctypes._Pointer[ctypes.c_int]) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(option, arg, 0, 0, 0) != 0:
-        err = ctypes.get_errno()
+
+class _CInt(_Simple):  # what ctypes.c_int is
+    _type_ = "i"
+
+
+class _Prctl(_ctypes.CFuncPtr):  # what ctypes.CFUNCTYPE(c_int, use_errno=True) makes
+    _flags_ = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_USE_ERRNO
+    _restype_ = _CInt
+
+
+def _prctl(option: int, arg: object) -> None:
+    libc = _ctypes.dlopen(None, 0)  # type: ignore[arg-type]  # None: the running program
+    prctl = _Prctl(_ctypes.dlsym(libc, "prctl"))
+    if prctl(option, arg, 0, 0, 0) != 0:
+        err = _ctypes.get_errno()
         raise OSError(err, os.strerror(err))
 
 
@@ -28,9 +47,9 @@ def set_child_subreaper() -> None:
 
 def is_child_subreaper() -> bool:
     """Whether this process is registered as a child subreaper."""
-    value = ctypes.c_int(0)
-    _prctl(PR_GET_CHILD_SUBREAPER, ctypes.pointer(value))
-    return value.value != 0
+    value = _CInt(0)
+    _prctl(PR_GET_CHILD_SUBREAPER, _ctypes.byref(value))
+    return bool(value.value)
 
 
 def set_parent_death_signal(signum: int) -> None:
