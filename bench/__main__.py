@@ -43,7 +43,7 @@ def main(argv: list[str]) -> int:
             outcomes.append(outcome)
             _progress(f"{name}: done in {outcome.seconds:.1f} s", end="\n")
     paths = report.write(outcomes, info, args.out)
-    print(report.markdown(outcomes, info))
+    print(paths[1].read_text())
     print("written: " + ", ".join(str(p) for p in paths))
     return 0
 

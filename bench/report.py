@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bench.core import SYSTEMS, Figure, Outcome
+from bench.core import SYSTEMS, Outcome
 
 
 def number(value: float | None, unit: str) -> str:
@@ -62,40 +62,66 @@ def to_json(outcomes: list[Outcome], info: dict[str, Any]) -> dict[str, Any]:
     return {**info, "scenarios": scenarios}
 
 
-def markdown(outcomes: list[Outcome], info: dict[str, Any]) -> str:
-    versions = ", ".join(f"{k} {v}" for k, v in info["versions"].items() if k != "machine")
+def ratios(figure: dict[str, Any]) -> str:
+    """initsup's median against each peer's, e.g. `0.53x supervisord`."""
+    medians = figure["medians"]
+    mine = medians.get("initsup")
+    if mine is None:
+        return ""
+    out = []
+    for system in SYSTEMS[1:]:
+        theirs = medians.get(system)
+        if theirs:
+            out.append(f"{mine / theirs:.2g}x {system}")
+    return ", ".join(out)
+
+
+def _version(text: str) -> str:
+    """The version number in what a program says of itself ("tini version 0.19.0")."""
+    import re
+
+    found = re.search(r"\d+(\.\d+)+", text)
+    return found.group() if found else text
+
+
+def markdown(data: dict[str, Any]) -> str:
+    """The table of a run (to_json's data): medians, initsup's ratios, targets."""
+    versions = ", ".join(
+        f"{name} {_version(text)}" for name, text in data["versions"].items() if name != "machine"
+    )
     lines = [
-        f"Medians of {info['size']} runs on {info['versions'].get('machine', '?')}, "
-        f"{info['date']}; {versions}.",
+        f"Medians of {data['size']} runs on {data['versions'].get('machine', '?')}, "
+        f"{data['date']}; {versions}.",
         "",
-        "| scenario | figure | initsup | supervisord | tini | dumb-init | floor | target |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| scenario | figure | initsup | supervisord | tini | dumb-init | floor | initsup is | "
+        "target |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |",
     ]
-    for outcome in outcomes:
-        medians = outcome.medians
-        targets = {t.figure: t for t in outcome.targets}
-        for figure in outcome.scenario.figures:
-            cells = [number(medians.get(figure.key, s), figure.unit) for s in SYSTEMS]
+    for scenario in data["scenarios"]:
+        targets = {t["figure"]: t for t in scenario["targets"]}
+        for figure in scenario["figures"]:
+            cells = [number(figure["medians"].get(s), figure["unit"]) for s in SYSTEMS]
             if not any(cells):
                 continue
-            target = targets.get(figure.key)
+            target = targets.get(figure["key"])
             verdict = ""
             if target is not None:
-                mark = "met" if target.met else "**missed**"
-                verdict = f"{target.text}: {mark} ({target.detail})"
+                mark = "met" if target["met"] else "**missed**"
+                verdict = f"{target['target']}: {mark} ({target['detail']})"
             lines.append(
-                f"| {outcome.scenario.title} | {figure.label}, {figure.unit} | "
+                f"| {scenario['title']} | {figure['label']}, {figure['unit']} | "
                 + " | ".join(cells)
-                + f" | {verdict} |"
+                + f" | {ratios(figure)} | {verdict} |"
             )
-    skipped = {s: r for o in outcomes for s, r in o.skipped.items()}
+    skipped = {s: r for scenario in data["scenarios"] for s, r in scenario["skipped"].items()}
     if skipped:
         lines += ["", "Not measured: " + "; ".join(f"{s}: {r}" for s, r in skipped.items()) + "."]
     return "\n".join(lines) + "\n"
 
 
-def chart(outcomes: list[Outcome], path: Path) -> bool:
-    """One small bar chart per figure, initsup in its own colour; False without matplotlib."""
+def chart(data: dict[str, Any], path: Path) -> bool:
+    """One small bar chart per figure measured on initsup and something else, initsup in
+    its own colour; False without matplotlib."""
     try:
         import matplotlib
 
@@ -103,13 +129,12 @@ def chart(outcomes: list[Outcome], path: Path) -> bool:
         import matplotlib.pyplot as plt
     except ImportError:
         return False
-    panels: list[tuple[str, Figure, dict[str, float]]] = []
-    for outcome in outcomes:
-        medians = outcome.medians
-        for figure in outcome.scenario.figures:
-            values = {s: v for s in SYSTEMS if (v := medians.get(figure.key, s)) is not None}
-            if len(values) > 1 or "initsup" in values:
-                panels.append((outcome.scenario.title, figure, values))
+    panels = [
+        figure
+        for scenario in data["scenarios"]
+        for figure in scenario["figures"]
+        if "initsup" in figure["medians"] and len(figure["medians"]) > 1
+    ]
     columns = 4
     rows = max(1, -(-len(panels) // columns))
     fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 2.6 * rows), squeeze=False)
@@ -120,14 +145,15 @@ def chart(outcomes: list[Outcome], path: Path) -> bool:
         "dumb-init": "#8d96a3",
         "floor": "#edae49",
     }
-    for ax, (_, figure, values) in zip(axes.flat, panels):
-        names = list(values)
-        bars = ax.barh(names, [values[n] for n in names], color=[colours[n] for n in names])
+    for ax, figure in zip(axes.flat, panels):
+        names = [s for s in SYSTEMS if s in figure["medians"]]
+        values = [figure["medians"][n] for n in names]
+        bars = ax.barh(names, values, color=[colours[n] for n in names])
         ax.invert_yaxis()
-        better = "lower" if figure.lower_is_better else "higher"
-        ax.set_title(f"{figure.label}\n{figure.unit}, {better} is better", fontsize=8)
+        better = "lower" if figure["lower_is_better"] else "higher"
+        ax.set_title(f"{figure['label']}\n{figure['unit']}, {better} is better", fontsize=8)
         ax.tick_params(labelsize=7)
-        ax.bar_label(bars, labels=[number(values[n], figure.unit) for n in names], fontsize=7)
+        ax.bar_label(bars, labels=[number(v, figure["unit"]) for v in values], fontsize=7)
         ax.margins(x=0.25)
     for ax in list(axes.flat)[len(panels) :]:
         ax.axis("off")
@@ -137,16 +163,31 @@ def chart(outcomes: list[Outcome], path: Path) -> bool:
     return True
 
 
-def write(outcomes: list[Outcome], info: dict[str, Any], directory: Path) -> list[Path]:
-    directory.mkdir(parents=True, exist_ok=True)
-    written = []
-    data = directory / "results.json"
-    data.write_text(json.dumps(to_json(outcomes, info), indent=1) + "\n")
-    written.append(data)
+def render(directory: Path) -> list[Path]:
+    """results.md and results.png from directory/results.json."""
+    data = json.loads((directory / "results.json").read_text())
     table = directory / "results.md"
-    table.write_text(markdown(outcomes, info))
-    written.append(table)
+    table.write_text(markdown(data))
+    written = [table]
     png = directory / "results.png"
-    if chart(outcomes, png):
+    if chart(data, png):
         written.append(png)
     return written
+
+
+def write(outcomes: list[Outcome], info: dict[str, Any], directory: Path) -> list[Path]:
+    """results.json, then the table and the chart rendered from it."""
+    directory.mkdir(parents=True, exist_ok=True)
+    data = directory / "results.json"
+    data.write_text(json.dumps(to_json(outcomes, info), indent=1) + "\n")
+    return [data, *render(directory)]
+
+
+if __name__ == "__main__":
+    # python -m bench.report [DIR]: render DIR/results.json again (default bench/results).
+    import sys
+
+    for path in render(
+        Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent / "results"
+    ):
+        print(path)

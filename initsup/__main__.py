@@ -1,7 +1,5 @@
 """`python -m initsup` runs the command-line entry point."""
 
-import sys
+from initsup.cli import entry
 
-from initsup.cli import main
-
-sys.exit(main())
+entry()

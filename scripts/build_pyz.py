@@ -41,9 +41,9 @@ def build(output: Path) -> Path:
                 doraise=True,
                 invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
             )
-        # zipapp's generated __main__ drops main()'s return value: the exit code matters.
+        # zipapp's generated __main__ would call main() and drop its exit code.
         entry = Path(staging, "__main__.py")
-        entry.write_text("import sys\n\nfrom initsup.cli import main\n\nsys.exit(main())\n")
+        entry.write_text("from initsup.cli import entry\n\nentry()\n")
         # Dated like the newest source, so the same sources give the same bytes (and the
         # same image layer).
         newest = max(path.stat().st_mtime for path in package.glob("*.py"))
