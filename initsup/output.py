@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 Callback = Callable[[], None]
 
 READ_SIZE = 65536
+# A read that is rendered (JSON or text) grows: a 7-byte line becomes a ~120-byte record.
+# Smaller reads keep one read's records, which go to the writer whole, near the high-water
+# mark instead of far past it.
+RENDERED_READ_SIZE = 16384
 HIGH_WATER = 1 << 20  # bytes buffered for stdout before the relays pause
 MAX_LINE = 16384  # longer lines are split into parts
 PIPE_SIZE = 1 << 18  # for initsup's stdout when it is a pipe, and a single command's
@@ -270,7 +274,7 @@ class PipeRelay:
 
     `on_data(chunk)` gets every chunk read; `on_eof()` runs once when the pipe closes.
     writer is the OutputWriter the data ends up in, for backpressure (None: no pausing,
-    for data that goes to a file).
+    for data that goes to a file).  read_size: the most read (and handed on) at once.
     """
 
     def __init__(
@@ -280,9 +284,11 @@ class PipeRelay:
         writer: OutputWriter | None,
         on_data: Callable[[bytes], None],
         on_eof: Callback,
+        read_size: int = READ_SIZE,
     ) -> None:
         self._loop = loop
         self._fd = fd
+        self._read_size = read_size
         self._writer = writer
         self._on_data = on_data
         self._on_eof = on_eof
@@ -293,7 +299,7 @@ class PipeRelay:
     def _read_once(self) -> bool:
         """Read one chunk and hand it on; False when there was none or the pipe closed."""
         try:
-            data = os.read(self._fd, READ_SIZE)
+            data = os.read(self._fd, self._read_size)
         except BlockingIOError:
             return False
         except OSError:

@@ -139,7 +139,7 @@ class Session:
         return pid
 
     def _relay(self, fd: int, stream: str, pid: int, raw_target: int) -> None:
-        from initsup.output import PipeRelay, line_handlers
+        from initsup.output import RENDERED_READ_SIZE, PipeRelay, line_handlers
 
         program = os.path.basename(self.options.command[0]) or self.options.command[0]
         fmt = self.options.log_format
@@ -150,7 +150,9 @@ class Session:
         assert self.stdout is not None
         render = logs.line_renderer(fmt, program, program, pid, stream)
         on_data, on_eof = line_handlers(render, self.stdout)
-        self.relays.append(PipeRelay(self.loop, fd, self.stdout, on_data, on_eof))
+        self.relays.append(
+            PipeRelay(self.loop, fd, self.stdout, on_data, on_eof, RENDERED_READ_SIZE)
+        )
 
     def forward(self, signum: int) -> None:
         """Pass a received signal on to the command (or its process group)."""

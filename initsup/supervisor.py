@@ -21,7 +21,7 @@ from initsup.listeners import CommCapture
 from initsup.logfile import LogFile
 from initsup.loop import EventLoop, Timer
 from initsup.model import TO_NOWHERE, TO_STREAM, Config, GroupConfig, LogTarget
-from initsup.output import OutputWriter, PipeRelay, line_handlers
+from initsup.output import RENDERED_READ_SIZE, OutputWriter, PipeRelay, line_handlers
 from initsup.process import Process, SpawnFailed
 from initsup.signals import SignalReceiver, signal_name, take_over
 from initsup.spawn import ExecError, Spawner
@@ -280,7 +280,7 @@ class Supervisor:
         render = logs.line_renderer(self._format, name, group, pid, stream)
         on_data, on_eof = line_handlers(render, writer)
         keep = self._keeper(process, stream, pid, on_data)
-        relays.append(PipeRelay(self.loop, fd, writer, keep, on_eof))
+        relays.append(PipeRelay(self.loop, fd, writer, keep, on_eof, RENDERED_READ_SIZE))
 
     def _keeper(
         self,

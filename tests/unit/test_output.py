@@ -500,6 +500,17 @@ def test_relay_pauses_while_writer_full(loop: EventLoop, pipe: Pipe) -> None:
         out.close_all()
 
 
+def test_relay_hands_on_at_most_read_size(loop: EventLoop, pipe: Pipe) -> None:
+    """With a read size, every chunk handed on is at most that long and none is lost."""
+    chunks: list[bytes] = []
+    relay = PipeRelay(loop, pipe.r, None, chunks.append, lambda: None, read_size=4)
+    os.write(pipe.w, b"0123456789")
+    relay.drain()
+    assert chunks == [b"0123", b"4567", b"89"]
+    relay.close()
+    pipe.forget(pipe.r)
+
+
 def test_relay_drain_reads_what_is_there(loop: EventLoop, pipe: Pipe) -> None:
     """drain() reads all data already in the pipe and closes at EOF, without the loop."""
     out = Pipe()
