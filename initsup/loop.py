@@ -16,13 +16,18 @@ from __future__ import annotations
 import heapq
 import itertools
 import select
-import signal
 import time
-from collections.abc import Callable
 
 from initsup.signals import SignalReceiver
 
-Callback = Callable[[], None]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import signal
+    from collections.abc import Callable
+
+    Callback = Callable[[], None]
+else:  # the C module: see initsup.signals
+    import _signal as signal
 
 READ, WRITE = select.EPOLLIN, select.EPOLLOUT
 

@@ -9,12 +9,23 @@ would sit until the next timer).
 
 The wakeup fd is a non-blocking pipe rather than a socketpair: on Linux both behave the
 same for `set_wakeup_fd`, and a pipe spares single-command mode the `socket` import.
+
+The modules of single-command mode use `_signal`, the C module under `signal`, which the
+interpreter has loaded before any code runs: `signal` itself builds its enums with `enum`,
+whose imports (functools, collections...) cost 3 ms of every start, twice what initsup
+spends on everything else.  `_signal` has the same functions and constants, as plain ints;
+names come from SIGNAL_NAMES below instead of the `Signals` enum.
 """
 
 from __future__ import annotations
 
 import os
-import signal
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import signal
+else:
+    import _signal as signal
 
 # Raised synchronously by a fault in the process itself: forwarding them makes no sense,
 # and initsup keeps their default action so a real fault in initsup is not swallowed.
@@ -47,14 +58,29 @@ SIGRTMIN = int(getattr(signal, "SIGRTMIN", 34))
 SIGRTMAX = int(getattr(signal, "SIGRTMAX", 64))
 
 
+def _signal_names() -> dict[int, str]:
+    # Where names share a number (SIGABRT/SIGIOT, SIGCHLD/SIGCLD, SIGIO/SIGPOLL) the
+    # alphabetically first wins, as in the `Signals` enum.
+    names: dict[int, str] = {}
+    for name in sorted(dir(signal), reverse=True):
+        if name.startswith("SIG") and not name.startswith("SIG_"):
+            names[int(getattr(signal, name))] = name
+    return names
+
+
+SIGNAL_NAMES = _signal_names()  # number -> conventional name, for this system
+SIGNAL_NUMBERS = {name: number for number, name in SIGNAL_NAMES.items()} | {
+    name: int(getattr(signal, name))
+    for name in ("SIGIOT", "SIGCLD", "SIGPOLL")
+    if hasattr(signal, name)
+}
+
+
 def signal_name(signum: int) -> str:
     """Return the conventional name of a signal number: SIGTERM, SIGRTMIN+3, or SIG99."""
     if SIGRTMIN < signum < SIGRTMAX:
         return f"SIGRTMIN+{signum - SIGRTMIN}"
-    try:
-        return signal.Signals(signum).name
-    except ValueError:
-        return f"SIG{signum}"
+    return SIGNAL_NAMES.get(signum, f"SIG{signum}")
 
 
 def parse_signal(text: str) -> int:
@@ -72,10 +98,10 @@ def parse_signal(text: str) -> int:
         elif name.startswith("SIGRTMAX-") and name[9:].isdigit():
             number = SIGRTMAX - int(name[9:])
         else:
-            member = getattr(signal.Signals, name, None)
-            if member is None:
+            found = SIGNAL_NUMBERS.get(name)
+            if found is None:
                 raise ValueError(f"not a signal name or number: {text!r}")
-            number = int(member)
+            number = found
     if number not in _ALL:
         raise ValueError(f"not a signal on this system: {text!r}")
     return number

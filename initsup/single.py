@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import errno
 import os
-import signal
 import sys
 
 from initsup import logs, reaper
@@ -20,7 +19,11 @@ from initsup.spawn import ExecError, Spawner
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import signal
+
     from initsup.output import OutputWriter, PipeRelay
+else:  # the C module: see initsup.signals
+    import _signal as signal
 
 
 class Options:

@@ -15,11 +15,16 @@ from __future__ import annotations
 
 import errno
 import os
-import signal
 import stat
-from collections.abc import Mapping, Sequence
 
 from initsup.signals import UNCATCHABLE, InheritedSignals
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import signal
+    from collections.abc import Mapping, Sequence
+else:  # the C module: see initsup.signals
+    import _signal as signal
 
 # What execvp uses when PATH is unset (confstr _CS_PATH).
 DEFAULT_PATH = "/bin:/usr/bin"
