@@ -53,9 +53,12 @@ class Target:
 class Tools:
     """Where the systems under test are, and a scratch directory for one scenario."""
 
-    python: str  # the interpreter initsup and supervisord run on
-    root: Path  # the repository, put on initsup's PYTHONPATH
+    python: str  # the interpreter initsup, supervisord and every workload run on
+    root: Path  # the repository
     scratch: Path
+    command: str | None = None  # the installed `initsup` command (None: from the checkout)
+    pyz: str | None = None  # initsup as one zip application, built for this run
+    installed: str = ""  # how initsup was installed, for the report
     tini: str | None = None
     dumb_init: str | None = None
     supervisord: bool = False  # supervisor importable by `python`
@@ -63,17 +66,21 @@ class Tools:
     missing: dict[str, str] = field(default_factory=dict)  # system -> why it cannot run
 
     def initsup(self, *args: str) -> list[str]:
+        if self.command is not None:
+            return [self.command, *args]
         return [self.python, "-m", "initsup", *args]
 
     def supervisord_command(self, config: Path) -> list[str]:
         return [self.python, "-m", "supervisor.supervisord", "-n", "-c", str(config)]
 
     def env(self, **extra: str) -> dict[str, str]:
-        """The environment for a system under test: this checkout importable."""
+        """The environment for a system under test (the checkout importable, if need be)."""
         import os
 
         result = {k: v for k, v in os.environ.items() if not k.startswith(("INITSUP_", "TINI_"))}
-        result["PYTHONPATH"] = str(self.root)
+        result.pop("PYTHONPATH", None)
+        if self.command is None:
+            result["PYTHONPATH"] = str(self.root)
         result["INITSUP_SOCKET"] = str(self.scratch / "initsup.sock")
         result.update(extra)
         return result

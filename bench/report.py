@@ -86,12 +86,16 @@ def _version(text: str) -> str:
 
 def markdown(data: dict[str, Any]) -> str:
     """The table of a run (to_json's data): medians, initsup's ratios, targets."""
+    described = data["versions"]
     versions = ", ".join(
-        f"{name} {_version(text)}" for name, text in data["versions"].items() if name != "machine"
+        f"{name} {_version(text)}"
+        for name, text in described.items()
+        if name not in ("machine", "installed")
     )
+    installed = f" initsup {described['installed']}." if "installed" in described else ""
     lines = [
-        f"Medians of {data['size']} runs on {data['versions'].get('machine', '?')}, "
-        f"{data['date']}; {versions}.",
+        f"Medians of {data['size']} runs on {described.get('machine', '?')}, "
+        f"{data['date']}; {versions}.{installed}",
         "",
         "| scenario | figure | initsup | supervisord | tini | dumb-init | floor | initsup is | "
         "target |",

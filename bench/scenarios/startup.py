@@ -1,7 +1,10 @@
 """Scenario 1, start-up.
 
-- `-- /bin/true` until reaped: `initsup -- /bin/true`, `tini -s -- /bin/true`,
-  `dumb-init /bin/true`; floor: `python3 -c pass`, the interpreter initsup runs on.
+- `-- /bin/true` until reaped: `initsup -- /bin/true` (the command pip installed),
+  `tini -s -- /bin/true`, `dumb-init /bin/true`; floor: `python3 -c pass`, the interpreter
+  initsup runs on.  Also initsup as a zip application, `python3 initsup.pyz -- /bin/true`,
+  against the same floor: the interpreter runs a zip through runpy, whose imports
+  (importlib.util, contextlib, collections...) a script does not pay.
 - launch until a program has run: a config of one program, `sh -c 'echo > FIFO'`, with
   startsecs=0 and autorestart=false, from the system's start until the FIFO has data:
   `initsup -c FILE`, `supervisord -n -c FILE` (for supervisord also the program's
@@ -27,6 +30,7 @@ class Startup:
     title = "Start-up"
     figures = (
         Figure("true", "`-- /bin/true` to exit", "ms"),
+        Figure("true_pyz", "`-- /bin/true` to exit, initsup.pyz", "ms"),
         Figure("launch", "launch until a program has run", "ms"),
     )
     runs = {"full": 30, "tiny": 1}
@@ -54,6 +58,12 @@ class Startup:
             seconds, status = spawn_wait(commands[system], env)
             assert status == 0, (system, status)
             samples.append(Sample("true", system, seconds * 1000))
+        if system == "floor":
+            samples.append(Sample("true_pyz", system, seconds * 1000))
+        if system == "initsup" and tools.pyz is not None:
+            seconds, status = spawn_wait([tools.python, tools.pyz, "--", "/bin/true"], env)
+            assert status == 0, ("initsup.pyz", status)
+            samples.append(Sample("true_pyz", system, seconds * 1000))
         if system in ("initsup", "supervisord"):
             samples.append(Sample("launch", system, launch(system, tools) * 1000))
         return samples
