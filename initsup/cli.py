@@ -23,6 +23,8 @@ from initsup import __version__
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from initsup.model import Config
     from initsup.single import Options
 
@@ -197,13 +199,61 @@ def _load(parsed: Parsed) -> tuple[Config, list[str]]:
     return loaded, warnings
 
 
+def _load_apart(parsed: Parsed) -> tuple[Config, list[str]]:
+    """_load in a forked child, which sends the result back through a pipe.
+
+    Why: configparser, shlex and initsup.config, with what they compile, are most of half a
+    MiB that a supervisor running for months would keep only to read its file again on
+    SIGHUP.  Parsed in a child, the configuration costs the supervisor its model objects.
+    Called from the loop (reload), nothing else runs until the child has been waited for,
+    so the loop's reaper never sees it.
+    """
+    import marshal
+
+    from initsup import model
+
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child, which always leaves by _exit
+        code = 1
+        try:
+            os.close(read_fd)
+            result: tuple[str, Any]
+            try:
+                result = ("ok", model.pack(_load(parsed)))
+            except UsageError as exc:
+                result = ("usage", str(exc))
+            except model.ConfigError as exc:
+                result = ("config", list(exc.problems))
+            except Exception as exc:  # anything else: the parent reports it
+                result = ("failed", f"{type(exc).__name__}: {exc}")
+            with open(write_fd, "wb") as pipe:
+                pipe.write(marshal.dumps(result))
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write_fd)
+    with open(read_fd, "rb") as pipe:
+        data = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    if not data:
+        raise model.ConfigError([f"reading the configuration failed (wait status {status})"])
+    kind, value = marshal.loads(data)
+    if kind == "ok":
+        config, warnings = model.unpack(value)
+        return config, warnings
+    if kind == "usage":
+        raise UsageError(value)
+    raise model.ConfigError(value if kind == "config" else [value])
+
+
 def _load_or_report(parsed: Parsed) -> tuple[Config, list[str]] | None:
-    """_load, or None after printing every problem on stderr."""
-    from initsup import config
+    """_load_apart, or None after printing every problem on stderr."""
+    from initsup import model
 
     try:
-        return _load(parsed)
-    except config.ConfigError as exc:
+        return _load_apart(parsed)
+    except model.ConfigError as exc:
         for problem in exc.problems:
             sys.stderr.write(f"initsup: configuration error: {problem}\n")
         return None
@@ -226,7 +276,7 @@ def _supervise(parsed: Parsed) -> int:
         return 2
     from initsup import supervisor
 
-    return supervisor.run(loaded[0], lambda: _load(parsed), loaded[1], held)
+    return supervisor.run(loaded[0], lambda: _load_apart(parsed), loaded[1], held)
 
 
 def _check(parsed: Parsed) -> int:

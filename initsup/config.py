@@ -17,6 +17,7 @@ import configparser
 import os
 
 from initsup import model
+from initsup.model import ConfigError
 from initsup.signals import UNCATCHABLE, parse_signal, signal_name
 
 TYPE_CHECKING = False
@@ -90,14 +91,6 @@ _GLOBAL_KEYS = ("log_format", "loglevel", "identifier", "environment")
 _GLOBAL_VARS = {"INITSUP_" + key.upper(): key for key in _GLOBAL_KEYS}
 # Read by other parts of initsup (cli, the control client): not configuration, no warning.
 _OTHER_VARS = ("INITSUP_CONFIG", "INITSUP_SOCKET", "INITSUP_KILL_PROCESS_GROUP")
-
-
-class ConfigError(Exception):
-    """The configuration cannot be used; `problems` holds every reason, one line each."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
 
 
 # -- converters: text to value, or ValueError saying what form was expected --------------

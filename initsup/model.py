@@ -45,6 +45,50 @@ class _Value:
         return {n: _plain(getattr(self, n)) for n in self.__slots__}
 
 
+class ConfigError(Exception):
+    """The configuration cannot be used; `problems` holds every reason, one line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+_PACKED = "\0initsup.model"  # marks a packed _Value: no configuration value is this string
+
+
+def pack(value: object) -> Any:
+    """value with every model object in it turned into marshal-able tuples (see unpack)."""
+    if isinstance(value, _Value):
+        fields = tuple(pack(getattr(value, n)) for n in value.__slots__)
+        return (_PACKED, type(value).__name__, fields)
+    if isinstance(value, list):
+        return [pack(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(pack(v) for v in value)
+    if isinstance(value, dict):
+        return {k: pack(v) for k, v in value.items()}
+    if isinstance(value, int) and type(value) not in (int, bool):
+        return int(value)  # a signal's IntEnum: marshal takes exact ints only
+    return value
+
+
+def unpack(value: object) -> Any:
+    """The model objects pack() was given, rebuilt without calling their __init__."""
+    if isinstance(value, tuple):
+        if len(value) == 3 and value[0] == _PACKED:
+            cls = _CLASSES[value[1]]
+            made = cls.__new__(cls)
+            for name, field in zip(cls.__slots__, value[2]):
+                setattr(made, name, unpack(field))
+            return made
+        return tuple(unpack(v) for v in value)
+    if isinstance(value, list):
+        return [unpack(v) for v in value]
+    if isinstance(value, dict):
+        return {k: unpack(v) for k, v in value.items()}
+    return value
+
+
 def _plain(value: object) -> object:
     if isinstance(value, _Value):
         return value.as_dict()
@@ -240,3 +284,9 @@ class Config(_Value):
     def processes(self) -> list[ProcessConfig]:
         """Every process of every group, in start order."""
         return [p for g in self.groups for p in g.processes]
+
+
+_CLASSES: dict[str, type[_Value]] = {
+    cls.__name__: cls
+    for cls in (LogTarget, ProcessConfig, ListenerConfig, GroupConfig, InitOptions, Config)
+}

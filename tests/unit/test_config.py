@@ -1625,3 +1625,52 @@ def test_group_may_name_an_ignored_fcgi_program(tmp_path: Path) -> None:
     cfg, warnings = load(path, {})
     assert [p.name for p in cfg.processes()] == ["a"]
     assert warnings == [f"{path}: [fcgi-program:php]: sections initsup does not use, ignored"]
+
+
+def test_a_loaded_configuration_survives_pack_marshal_unpack(tmp_path: Path) -> None:
+    """What the loading child sends (model.pack through marshal) rebuilds an equal Config."""
+    import marshal
+
+    ini = tmp_path / "c.ini"
+    ini.write_text(
+        textwrap.dedent(
+            """\
+            [initsup]
+            log_format = text
+            [program:web]
+            command = python3 -m http.server
+            numprocs = 2
+            process_name = %(program_name)s_%(process_num)s
+            stopsignal = INT
+            environment = A="1",B="two"
+            stdout_logfile = NONE
+            stdout_capture_maxbytes = 1KB
+            [eventlistener:alerts]
+            command = python3 listener.py
+            events = PROCESS_STATE_EXITED,TICK_5
+            [group:front]
+            programs = web
+            priority = 5
+            """
+        )
+    )
+    loaded, warnings = config.load(str(ini), {}, ["sleep", "1"])
+    packed = marshal.loads(marshal.dumps(model.pack((loaded, warnings))))
+    rebuilt, rebuilt_warnings = model.unpack(packed)
+    assert rebuilt == loaded
+    assert rebuilt_warnings == warnings
+    web = next(g for g in rebuilt.groups if g.name == "front").processes[0]
+    assert web.stopsignal == signal.SIGINT and type(web.stopsignal) is int
+
+
+def test_configuration_problems_come_back_from_the_loading_child(tmp_path: Path) -> None:
+    """cli loads in a forked child; its ConfigError reaches the caller with every problem."""
+    from initsup import cli
+
+    ini = tmp_path / "bad.ini"
+    ini.write_text("[program:a]\ncommand = x\nstartsecs = soon\nautorestart = maybe\n")
+    parsed = cli.parse(["-c", str(ini)], {})
+    with pytest.raises(model.ConfigError) as caught:
+        cli._load_apart(parsed)
+    assert len(caught.value.problems) == 2
+    assert all(str(ini) in problem for problem in caught.value.problems)
