@@ -56,7 +56,8 @@ def find(scratch: Path) -> Tools:
         why = getattr(exc, "stderr", None) or str(exc)
         tools.installed = f"from the checkout (no environment of its own: {why.strip()[-300:]})"
     pyz = scratch / "initsup.pyz"
-    subprocess.run([tools.python, str(ROOT / "scripts" / "build_pyz.py"), str(pyz)], check=True)
+    build = [tools.python, str(ROOT / "scripts" / "build_pyz.py"), str(pyz)]
+    subprocess.run(build, check=True, stdout=subprocess.DEVNULL)
     tools.pyz = str(pyz)
     tools.tini = shutil.which("tini")
     tools.dumb_init = shutil.which("dumb-init")
@@ -88,16 +89,18 @@ def environment() -> tuple[str, str]:
         _pip(python, "install", "--no-deps", "--force-reinstall", str(ROOT))
         stamp.write_text(digest)
     if not _imports(str(python), "supervisor"):
-        # The version the bench's own environment has, when it has one.
-        spec = "supervisor"
+        # The version the bench's own environment has, when it has one; if that cannot be
+        # installed here, the checkout fallback (where it is importable) is better than
+        # a run without supervisord.
         if importlib.util.find_spec("supervisor") is not None:
             from importlib.metadata import version
 
-            spec = f"supervisor=={version('supervisor')}"
-        try:
-            _pip(python, "install", spec)
-        except subprocess.CalledProcessError:
-            pass  # supervisord is then reported missing, with its reason
+            _pip(python, "install", f"supervisor=={version('supervisor')}")
+        else:
+            try:
+                _pip(python, "install", "supervisor")
+            except subprocess.CalledProcessError:
+                pass  # supervisord is then reported missing, with its reason
     return str(python), str(command)
 
 
