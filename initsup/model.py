@@ -11,11 +11,12 @@ several milliseconds of every container's start-up.
 
 from __future__ import annotations
 
-import signal
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import signal
     from typing import Any
+else:  # the C module: see initsup.signals
+    import _signal as signal
 
 AUTORESTART_VALUES = ("true", "false", "unexpected")
 # Where a program's output goes: initsup's stdout stream (as JSON, text or raw lines),

@@ -20,7 +20,6 @@ publishes the event with supervisord's payload, and logs-and-ignores an impossib
 from __future__ import annotations
 
 import os
-import signal
 from collections.abc import Callable
 
 from initsup import events
@@ -32,6 +31,7 @@ from initsup.states import ProcessState, allowed
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import signal
     from typing import Any, Protocol
 
     class Host(Protocol):
@@ -48,6 +48,8 @@ if TYPE_CHECKING:
         @property
         def shutting_down(self) -> bool: ...
 
+else:  # the C module: see initsup.signals
+    import _signal as signal
 
 S = ProcessState
 TOO_QUICK = "Exited too quickly (process log may have details)"

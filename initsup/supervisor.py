@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import os
 import pwd
-import signal
 import time
 from collections.abc import Callable
 
 from initsup import events, logs, reaper
-from initsup.listeners import CommCapture
 from initsup.logfile import LogFile
 from initsup.loop import EventLoop, Timer
 from initsup.model import TO_NOWHERE, TO_STREAM, Config, GroupConfig, LogTarget
@@ -29,7 +27,12 @@ from initsup.states import STOPPED_STATES, ProcessState
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import signal
     from typing import Any
+
+    from initsup.pools import Pools
+else:  # the C module: see initsup.signals
+    import _signal as signal
 
 Reloader = Callable[[], "tuple[Config, list[str]]"]
 SHUTDOWN_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGQUIT})
@@ -114,9 +117,9 @@ class Supervisor:
         # refuse to start without it.  (No XML-RPC is served there, so programs, which
         # might try to call it, are not given it.)
         self.server_url: str | None = None
-        from initsup.pools import Pools
-
-        self.pools = Pools(self)
+        # Made with the first listener group: without one, listeners.py and pools.py
+        # (a quarter of a MiB) are never imported.
+        self.pools: Pools | None = None
 
     # -- running ---------------------------------------------------------------------
 
@@ -151,10 +154,17 @@ class Supervisor:
         self._writers.append(writer)
         return writer
 
+    def _pools(self) -> Pools:
+        if self.pools is None:
+            from initsup.pools import Pools
+
+            self.pools = Pools(self)
+        return self.pools
+
     def _add_group(self, group: GroupConfig) -> None:
         self.groups[group.name] = group
         if group.listener is not None:
-            self.pools.add(group)  # a pool hears only what comes after its creation
+            self._pools().add(group)  # a pool hears only what comes after its creation
         for config in group.processes:
             self.processes[f"{group.name}:{config.name}"] = Process(config, self)
         self.bus.publish(events.group_change(group.name, added=True))
@@ -168,7 +178,8 @@ class Supervisor:
 
     def _remove_group(self, name: str) -> None:
         group = self.groups.pop(name)
-        self.pools.remove(name)
+        if self.pools is not None:
+            self.pools.remove(name)
         for config in group.processes:
             del self.processes[f"{name}:{config.name}"]
         self.bus.publish(events.group_change(name, added=False))
@@ -227,7 +238,7 @@ class Supervisor:
             INITSUP_GROUP_NAME=config.group,
         )
         env.update(config.environment)
-        listener = self.pools.is_listener(process)
+        listener = self.pools is not None and self.pools.is_listener(process)
         if listener and self.server_url:
             env.setdefault("SUPERVISOR_SERVER_URL", self.server_url)
         stdout = LogTarget(path=TO_STREAM) if listener else config.stdout  # the protocol
@@ -253,7 +264,7 @@ class Supervisor:
         self._by_pid[pid] = process
         if listener:
             assert fds.stdin_w is not None and fds.stdout_r is not None
-            self.pools.attach(process, pid, fds.stdin_w, fds.stdout_r)
+            self._pools().attach(process, pid, fds.stdin_w, fds.stdout_r)
         elif fds.stdout_r is not None:
             self._relay(fds.stdout_r, process, "stdout", config.stdout, pid)
         if fds.stderr_r is not None:
@@ -296,7 +307,11 @@ class Supervisor:
         target = process.config.stdout if stream == "stdout" else process.config.stderr
         name, group = process.name, process.group
         log_events = target.events_enabled
-        capture = CommCapture(target.capture_maxbytes) if target.capture_maxbytes > 0 else None
+        capture = None
+        if target.capture_maxbytes > 0:
+            from initsup.listeners import CommCapture
+
+            capture = CommCapture(target.capture_maxbytes)
 
         def keep(data: bytes) -> None:
             on_data(data)
@@ -336,7 +351,8 @@ class Supervisor:
             if process is None:
                 self.logger.info(f"reaped unknown pid {pid} ({reaper.describe(status)})", pid=pid)
                 continue
-            self.pools.exited(pid)
+            if self.pools is not None:
+                self.pools.exited(pid)
             # A program's last words come before the news of its end.
             relays = [r for r in self._relays.pop(pid, []) if not r.closed]
             for relay in relays:
