@@ -18,16 +18,13 @@ import itertools
 import select
 import time
 
-from initsup.signals import SignalReceiver
+from initsup.signals import SignalReceiver, signal
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    import signal
     from collections.abc import Callable
 
     Callback = Callable[[], None]
-else:  # the C module: see initsup.signals
-    import _signal as signal
 
 READ, WRITE = select.EPOLLIN, select.EPOLLOUT
 

@@ -11,12 +11,11 @@ several milliseconds of every container's start-up.
 
 from __future__ import annotations
 
+from initsup.signals import signal
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    import signal
     from typing import Any
-else:  # the C module: see initsup.signals
-    import _signal as signal
 
 AUTORESTART_VALUES = ("true", "false", "unexpected")
 # Where a program's output goes: initsup's stdout stream (as JSON, text or raw lines),
@@ -287,7 +286,4 @@ class Config(_Value):
         return [p for g in self.groups for p in g.processes]
 
 
-_CLASSES: dict[str, type[_Value]] = {
-    cls.__name__: cls
-    for cls in (LogTarget, ProcessConfig, ListenerConfig, GroupConfig, InitOptions, Config)
-}
+_CLASSES = {cls.__name__: cls for cls in _Value.__subclasses__()}  # for unpack

@@ -26,12 +26,11 @@ from initsup import events
 from initsup.loop import Timer
 from initsup.model import ProcessConfig
 from initsup.reaper import describe, exit_code
-from initsup.signals import signal_name
+from initsup.signals import signal, signal_name
 from initsup.states import ProcessState, allowed
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    import signal
     from typing import Any, Protocol
 
     class Host(Protocol):
@@ -48,8 +47,6 @@ if TYPE_CHECKING:
         @property
         def shutting_down(self) -> bool: ...
 
-else:  # the C module: see initsup.signals
-    import _signal as signal
 
 S = ProcessState
 TOO_QUICK = "Exited too quickly (process log may have details)"

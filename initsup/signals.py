@@ -14,7 +14,8 @@ The modules of single-command mode use `_signal`, the C module under `signal`, w
 interpreter has loaded before any code runs: `signal` itself builds its enums with `enum`,
 whose imports (functools, collections...) cost 3 ms of every start, twice what initsup
 spends on everything else.  `_signal` has the same functions and constants, as plain ints;
-names come from SIGNAL_NAMES below instead of the `Signals` enum.
+names come from SIGNAL_NAMES below instead of the `Signals` enum.  The other modules take
+`signal` from here (`from initsup.signals import signal`), so the choice is made once.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    import signal
+    import signal as signal  # noqa: PLC0414 - an explicit re-export, for the typed view
 else:
     import _signal as signal
 
@@ -58,22 +59,15 @@ SIGRTMIN = int(getattr(signal, "SIGRTMIN", 34))
 SIGRTMAX = int(getattr(signal, "SIGRTMAX", 64))
 
 
-def _signal_names() -> dict[int, str]:
-    # Where names share a number (SIGABRT/SIGIOT, SIGCHLD/SIGCLD, SIGIO/SIGPOLL) the
-    # alphabetically first wins, as in the `Signals` enum.
-    names: dict[int, str] = {}
-    for name in sorted(dir(signal), reverse=True):
-        if name.startswith("SIG") and not name.startswith("SIG_"):
-            names[int(getattr(signal, name))] = name
-    return names
-
-
-SIGNAL_NAMES = _signal_names()  # number -> conventional name, for this system
-SIGNAL_NUMBERS = {name: number for number, name in SIGNAL_NAMES.items()} | {
+# Every name this system has for a signal, and the conventional one for each number: where
+# names share a number (SIGABRT/SIGIOT, SIGCHLD/SIGCLD, SIGIO/SIGPOLL) the alphabetically
+# first, as in the `Signals` enum (later entries of the comprehension win).
+SIGNAL_NUMBERS = {
     name: int(getattr(signal, name))
-    for name in ("SIGIOT", "SIGCLD", "SIGPOLL")
-    if hasattr(signal, name)
+    for name in dir(signal)
+    if name.startswith("SIG") and not name.startswith("SIG_")
 }
+SIGNAL_NAMES = {number: name for name, number in sorted(SIGNAL_NUMBERS.items(), reverse=True)}
 
 
 def signal_name(signum: int) -> str:

@@ -14,16 +14,12 @@ import sys
 
 from initsup import logs, reaper
 from initsup.loop import EventLoop
-from initsup.signals import SignalReceiver, signal_name, take_over
+from initsup.signals import SignalReceiver, signal, signal_name, take_over
 from initsup.spawn import ExecError, Spawner
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    import signal
-
     from initsup.output import OutputWriter, PipeRelay
-else:  # the C module: see initsup.signals
-    import _signal as signal
 
 
 class Options:

@@ -17,14 +17,11 @@ import errno
 import os
 import stat
 
-from initsup.signals import UNCATCHABLE, InheritedSignals
+from initsup.signals import UNCATCHABLE, InheritedSignals, signal
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    import signal
     from collections.abc import Mapping, Sequence
-else:  # the C module: see initsup.signals
-    import _signal as signal
 
 # What execvp uses when PATH is unset (confstr _CS_PATH).
 DEFAULT_PATH = "/bin:/usr/bin"

@@ -21,18 +21,15 @@ from initsup.loop import EventLoop, Timer
 from initsup.model import TO_NOWHERE, TO_STREAM, Config, GroupConfig, LogTarget
 from initsup.output import RENDERED_READ_SIZE, OutputWriter, PipeRelay, line_handlers
 from initsup.process import Process, SpawnFailed
-from initsup.signals import SignalReceiver, signal_name, take_over
+from initsup.signals import SignalReceiver, signal, signal_name, take_over
 from initsup.spawn import ExecError, Spawner
 from initsup.states import STOPPED_STATES, ProcessState
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    import signal
     from typing import Any
 
     from initsup.pools import Pools
-else:  # the C module: see initsup.signals
-    import _signal as signal
 
 Reloader = Callable[[], "tuple[Config, list[str]]"]
 SHUTDOWN_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGQUIT})
