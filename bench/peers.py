@@ -106,7 +106,8 @@ def environment() -> tuple[str, str]:
 
 def _sources_digest() -> str:
     digest = hashlib.sha256()
-    for path in sorted([ROOT / "pyproject.toml", *(ROOT / "initsup").glob("*.py")]):
+    sources = [ROOT / "pyproject.toml", ROOT / "bin" / "initsup", *(ROOT / "initsup").glob("*.py")]
+    for path in sorted(sources):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 

@@ -22,13 +22,12 @@ from __future__ import annotations
 
 import _socket
 import errno
-import json
 import os
 import stat
 import sys
 import time
 
-from initsup import __version__, events
+from initsup import __version__, events, jsoncodec
 from initsup.process import Process
 from initsup.signals import parse_signal
 from initsup.states import RUNNING_STATES, STOPPED_STATES, ProcessState
@@ -155,7 +154,7 @@ class _Connection:
         """Queue one JSON line for the client; drop a client that does not read."""
         if self.closed:
             return
-        self.outbox += json.dumps(message, ensure_ascii=False).encode() + b"\n"
+        self.outbox += jsoncodec.dumps(message).encode() + b"\n"
         if len(self.outbox) > MAX_PENDING:
             self.sup.logger.warning("control socket: a client is not reading; dropped")
             self.close()
@@ -231,8 +230,8 @@ class _Connection:
 
     def _handle(self, line: bytes) -> None:
         try:
-            request = json.loads(line)
-        except ValueError:
+            request = jsoncodec.loads(line.decode())
+        except ValueError:  # UnicodeDecodeError too
             self._reject("not JSON")
             return
         if not isinstance(request, dict):

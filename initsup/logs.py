@@ -4,8 +4,8 @@ A record's first keys are structlog's (`timestamp`, `level`, `event`, `logger`) 
 pipelines that already parse structlog output read initsup's unchanged; context follows.
 The schema is `docs/log-record.schema.json`.
 
-`json` is imported only when a JSON record is rendered: single-command mode with its
-output inherited never pays for it.
+The JSON codec (initsup.jsoncodec) is imported only when a JSON record is rendered or a
+line is parsed: single-command mode with its output inherited never pays for it.
 """
 
 from __future__ import annotations
@@ -33,10 +33,9 @@ def timestamp(wall: float) -> str:
 
 def render_json(record: Mapping[str, Any]) -> bytes:
     """One record as one line of JSON; values JSON cannot hold fall back to their repr."""
-    import json
+    from initsup.jsoncodec import dumps_record
 
-    text = json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=repr)
-    return text.encode("utf-8", "backslashreplace") + b"\n"
+    return dumps_record(record).encode("utf-8", "backslashreplace") + b"\n"
 
 
 def decode_line(data: bytes) -> str:
@@ -81,10 +80,10 @@ def child_record(
 
 
 def _json_object(text: str) -> Record | None:
-    import json
+    from initsup.jsoncodec import loads
 
     try:
-        value = json.loads(text)
+        value = loads(text)
     except ValueError:
         return None
     return value if isinstance(value, dict) else None
@@ -132,13 +131,11 @@ class JsonLineRenderer(LineRenderer):
     """
 
     def __init__(self, program: str, group: str, pid: int, stream: str) -> None:
-        import json
+        from initsup.jsoncodec import dumps_record, encode_string
 
-        self._escape: Callable[[str], str] = json.encoder.encode_basestring
-        tail = json.dumps(
-            {"logger": program, "program": program, "group": group, "pid": pid, "stream": stream},
-            ensure_ascii=False,
-            separators=(",", ":"),
+        self._escape: Callable[[str], str] = encode_string
+        tail = dumps_record(
+            {"logger": program, "program": program, "group": group, "pid": pid, "stream": stream}
         )
         self._tail = "," + tail[1:] + "\n"
         self._context = (program, group, pid, stream)

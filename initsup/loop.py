@@ -13,10 +13,12 @@ millisecond of start-up for nothing initsup needs.)
 
 from __future__ import annotations
 
-import heapq
 import itertools
 import select
 import time
+
+# heapq's C half: the heapq module adds only Python versions of what it replaces.
+from _heapq import heappop, heappush
 
 from initsup.signals import SignalReceiver, signal
 
@@ -125,7 +127,7 @@ class EventLoop:
     def call_at(self, deadline: float, callback: Callback) -> Timer:
         """Run `callback()` once the clock reaches deadline (a `clock()` value)."""
         timer = Timer(deadline, callback)
-        heapq.heappush(self._timers, (deadline, next(self._sequence), timer))
+        heappush(self._timers, (deadline, next(self._sequence), timer))
         return timer
 
     def call_later(self, delay: float, callback: Callback) -> Timer:
@@ -135,7 +137,7 @@ class EventLoop:
     def _next_timeout(self) -> float | None:
         timers = self._timers
         while timers and timers[0][2].cancelled:
-            heapq.heappop(timers)
+            heappop(timers)
         if not timers:
             return None
         return max(0.0, timers[0][0] - self.clock())
@@ -144,7 +146,7 @@ class EventLoop:
         now = self.clock()
         timers = self._timers
         while timers and timers[0][0] <= now:
-            timer = heapq.heappop(timers)[2]
+            timer = heappop(timers)[2]
             if not timer.cancelled:
                 timer.cancelled = True
                 self._call(timer.callback)

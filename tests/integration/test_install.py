@@ -1,4 +1,4 @@
-"""initsup as installed: the console script, and the oldest and newest Pythons it supports."""
+"""initsup as installed: the command pip writes, what it imports, and every supported Python."""
 
 from __future__ import annotations
 
@@ -10,16 +10,61 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import env
+from tests.helpers import ROOT, env
 
 
-def test_console_script_runs_single_command_mode() -> None:
-    """The `initsup` console script installed with the package runs a command and keeps its code."""
+def test_installed_command_runs_single_command_mode() -> None:
+    """The `initsup` command installed with the package runs a command and keeps its code."""
     script = Path(sys.executable).parent / "initsup"
     if not script.exists():
         pytest.skip(f"initsup is not installed next to {sys.executable} (pip install -e .)")
     result = subprocess.run([str(script), "--", "sh", "-c", "exit 4"], env=env(), timeout=30)
     assert result.returncode == 4
+
+
+def _imported_by(code: str) -> set[str]:
+    """The modules a bare interpreter (no site, so no editable-install hook) ends up with."""
+    prelude = f"import sys; sys.path.insert(0, {str(ROOT)!r}); "
+    epilogue = "; sys.stdout.write(' '.join(sys.modules))"
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", prelude + code + epilogue],
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    return set(result.stdout.split())
+
+
+def test_the_command_pip_installs_imports_no_re() -> None:
+    """bin/initsup, unlike a console-script wrapper, does not import re before initsup runs."""
+    script = ROOT / "bin" / "initsup"
+    assert script.read_text().startswith("#!/usr/bin/env python3\n")  # pip points it at its python
+    result = subprocess.run(
+        [sys.executable, "-S", "-X", "importtime", str(script), "--", "true"],
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("import time:")]
+    modules = {line.rpartition("|")[2].strip() for line in lines}
+    assert {"initsup.cli", "initsup.single"} <= modules
+    assert not modules & {"re", "enum", "json", "functools"}
+
+
+def test_a_supervisor_renders_and_parses_json_without_the_json_package() -> None:
+    """json and re (0.45 MiB of a supervisor's memory) stay out; the C codec does the work."""
+    modules = _imported_by(
+        "from initsup import control, logs, supervisor\n"
+        "logs.render_json({'event': 'x', 'n': [1, 2.5, None]})\n"
+        "logs.child_record(b'{\"event\": \"structured\", \"k\": 1}', 'web', 7, 'stdout')\n"
+        "logs.line_renderer('json', 'web', 'web', 7, 'stdout').block(b'a\\nb\\n')"
+    )
+    assert {"initsup.control", "initsup.supervisor", "_json"} <= modules
+    assert not modules & {"re", "json", "json.decoder", "configparser"}
 
 
 def _interpreter(version: str) -> str | None:

@@ -169,6 +169,14 @@ def test_child_record_non_object_json_is_text(line: bytes) -> None:
     assert set(record) == {*FIRST_KEYS, "program", "group", "pid", "stream"}
 
 
+def test_child_record_too_deeply_nested_json_is_text() -> None:
+    """An object nested past the recursion limit is malformed input, kept whole as text."""
+    line = b'{"a":' + b"[" * 50_000 + b"]" * 50_000 + b"}"
+    record = child_record(line, "web", 7, "stdout")
+    assert record["event"] == line.decode()
+    assert json.loads(render_json(record))["event"] == line.decode()
+
+
 def test_child_record_invalid_utf8_escaped() -> None:
     """Invalid UTF-8 is kept as \\xff escapes in the text, never dropped."""
     record = child_record(b"caf\xc3\xa9 \xff\xfe", "web", 7, "stdout")
