@@ -2,9 +2,9 @@
 
 - `-- /bin/true` until reaped: `initsup -- /bin/true` (the command pip installed),
   `tini -s -- /bin/true`, `dumb-init /bin/true`; floor: `python3 -c pass`, the interpreter
-  initsup runs on.  Also initsup as a zip application, `python3 initsup.pyz -- /bin/true`,
-  against the same floor: the interpreter runs a zip through runpy, whose imports
-  (importlib.util, contextlib, collections...) a script does not pay.
+  initsup runs on.  Also initsup as the single file scripts/build_pyz.py makes, run as an
+  image runs it (`initsup.pyz -- /bin/true`: its sh line starts the `python3` on PATH,
+  here the same interpreter), against the same floor.
 - launch until a program has run: a config of one program, `sh -c 'echo > FIFO'`, with
   startsecs=0 and autorestart=false, from the system's start until the FIFO has data:
   `initsup -c FILE`, `supervisord -n -c FILE` (for supervisord also the program's
@@ -61,7 +61,9 @@ class Startup:
         if system == "floor":
             samples.append(Sample("true_pyz", system, seconds * 1000))
         if system == "initsup" and tools.pyz is not None:
-            seconds, status = spawn_wait([tools.python, tools.pyz, "--", "/bin/true"], env)
+            bindir = os.path.dirname(tools.python)  # where its python3 is
+            path = {**env, "PATH": bindir + os.pathsep + env.get("PATH", os.defpath)}
+            seconds, status = spawn_wait([tools.pyz, "--", "/bin/true"], path)
             assert status == 0, ("initsup.pyz", status)
             samples.append(Sample("true_pyz", system, seconds * 1000))
         if system in ("initsup", "supervisord"):
