@@ -36,9 +36,18 @@ def _bare_env(python3: Path, **extra: str) -> dict[str, str]:
     return result
 
 
-def _imports(result: subprocess.CompletedProcess[str]) -> set[str]:
+def _stderr_of(argv: list[str], python3: Path, cwd: Path, **extra: str) -> str:
+    """Run argv with python3 first on PATH and extra in the environment; its stderr."""
+    result = subprocess.run(
+        argv, env=_bare_env(python3, **extra), cwd=cwd, capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stderr
+
+
+def _imports(stderr: str) -> set[str]:
     """The modules a run under PYTHONPROFILEIMPORTTIME imported."""
-    lines = [line for line in result.stderr.splitlines() if line.startswith("import time:")]
+    lines = [line for line in stderr.splitlines() if line.startswith("import time:")]
     return {line.rpartition("|")[2].strip() for line in lines}
 
 
@@ -98,23 +107,10 @@ def test_the_working_directory_is_not_on_its_path(
 
 def test_run_directly_it_skips_runpy(single_file: Path, python3: Path, tmp_path: Path) -> None:
     """runpy, which a zip application's __main__ goes through, imports what initsup never uses."""
-    result = subprocess.run(
-        [str(single_file), "--", "true"],
-        env=_bare_env(python3, PYTHONPROFILEIMPORTTIME="1"),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert result.returncode == 0, result.stderr
-    bare = subprocess.run(
-        [str(python3), "-c", "pass"],
-        env=_bare_env(python3, PYTHONPROFILEIMPORTTIME="1"),
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    modules = _imports(result) - _imports(bare)
+    profile = {"PYTHONPROFILEIMPORTTIME": "1"}
+    run = _stderr_of([str(single_file), "--", "true"], python3, tmp_path, **profile)
+    bare = _stderr_of([str(python3), "-c", "pass"], python3, tmp_path, **profile)
+    modules = _imports(run) - _imports(bare)
     assert "initsup.single" in modules
     assert not modules & {"runpy", "importlib.util", "contextlib"}
 
@@ -128,15 +124,7 @@ def test_the_same_sources_give_the_same_bytes(single_file: Path, tmp_path: Path)
 
 def test_it_runs_the_initsup_it_carries(single_file: Path, python3: Path, tmp_path: Path) -> None:
     """Not one installed elsewhere (the test environment has an editable install)."""
-    result = subprocess.run(
-        [str(single_file), "--", "true"],
-        env=_bare_env(python3, PYTHONVERBOSE="1"),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert result.returncode == 0
-    loaded = [line for line in result.stderr.splitlines() if line.startswith("import 'initsup.")]
+    verbose = _stderr_of([str(single_file), "--", "true"], python3, tmp_path, PYTHONVERBOSE="1")
+    loaded = [line for line in verbose.splitlines() if line.startswith("import 'initsup.")]
     assert loaded
     assert all(f"{single_file}" in line for line in loaded), loaded
