@@ -2,7 +2,7 @@
 
 initsup is measured as a user has it: pip-installed (a wheel built from this checkout) into
 a virtual environment of the bench's own, and started through the `initsup` command pip
-wrote, or as the zip application scripts/build_pyz.py makes.  supervisor is pip-installed
+wrote, or as the single file scripts/build_pyz.py makes.  supervisor is pip-installed
 into the same environment, and every Python program of every scenario (the floor, the
 writers, supervisord, listeners) runs on its interpreter.  Not the environment the bench
 runs in: a development environment's site-packages runs start-up hooks (an editable
