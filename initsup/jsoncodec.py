@@ -4,8 +4,7 @@
 memory (about 0.45 MiB) for code that never runs: json's speed comes from its C half,
 `_json`, which every CPython has.  This module drives `_json` directly and gives what
 `json.dumps(value, ensure_ascii=False, ...)` and `json.loads(text)` give, byte for byte.
-Where `_json` is missing or refuses these arguments (another interpreter), it uses the
-json package instead.
+Where `_json` is missing (another interpreter), it uses the json package instead.
 
 The C decoder builds its error, json.decoder.JSONDecodeError, by importing json.decoder:
 the first malformed document a supervisor meets imports `json` after all.  Well-formed
@@ -18,6 +17,11 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
+
+try:
+    import _json
+except ImportError:  # not CPython: the json package, which falls back to pure Python
+    _json = None  # type: ignore[assignment]
 
 _WHITESPACE = " \t\n\r"  # JSON's whitespace, which may surround a document
 _CONSTANTS = {"-Infinity": float("-inf"), "Infinity": float("inf"), "NaN": float("nan")}
@@ -34,10 +38,9 @@ def encoder(
     parsed JSON and plain values and has no cycles, and were one there, the C encoder
     would end it with a RecursionError.
     """
-    try:
-        import _json
-
-        chunks: Callable[[Any, int], Any] = _json.make_encoder(
+    chunks: Callable[[Any, int], Any]
+    if _json is not None:
+        chunks = _json.make_encoder(
             None,  # markers: no circular check
             default or _not_serializable,
             _json.encode_basestring,
@@ -48,15 +51,9 @@ def encoder(
             False,  # skipkeys
             True,  # allow_nan
         )
-    except (ImportError, AttributeError, TypeError):
+    else:
         chunks = _fallback_encoder(item_separator, key_separator, default)
-
-    def dumps(value: Any) -> str:
-        if isinstance(value, str):
-            return encode_string(value)
-        return "".join(chunks(value, 0))
-
-    return dumps
+    return lambda value: "".join(chunks(value, 0))
 
 
 def _not_serializable(value: Any) -> Any:
@@ -77,21 +74,6 @@ def _fallback_encoder(
     return lambda value, _level: fallback.iterencode(value, _one_shot=True)
 
 
-def _string_encoder() -> Callable[[str], str]:
-    try:
-        import _json
-
-        return _json.encode_basestring
-    except (ImportError, AttributeError):
-        import json.encoder
-
-        return json.encoder.py_encode_basestring
-
-
-encode_string = _string_encoder()
-"""A str as a JSON string literal, non-ASCII characters kept as they are."""
-
-
 class _ScannerContext:
     """What the C scanner reads from json.JSONDecoder: json.loads's defaults."""
 
@@ -104,19 +86,24 @@ class _ScannerContext:
 
 
 def _scanner() -> Callable[[str, int], tuple[Any, int]]:
-    try:
-        import _json
-
+    if _json is not None:
         # typeshed types the context as a scanner; the C code reads only the attributes.
-        scan: Callable[[str, int], tuple[Any, int]] = _json.make_scanner(
-            _ScannerContext()  # type: ignore[arg-type]
-        )
-    except (ImportError, AttributeError, TypeError):
-        import json
+        return _json.make_scanner(_ScannerContext())  # type: ignore[arg-type]
+    import json
 
-        scan = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
-    return scan
+    return json.JSONDecoder().scan_once
 
+
+def _string_encoder() -> Callable[[str], str]:
+    if _json is not None:
+        return _json.encode_basestring
+    import json.encoder
+
+    return json.encoder.py_encode_basestring
+
+
+encode_string = _string_encoder()
+"""A str as a JSON string literal, non-ASCII characters kept as they are."""
 
 _scan = _scanner()
 

@@ -41,6 +41,12 @@ def env(**extra: str) -> dict[str, str]:
     return result
 
 
+def imported_modules(importtime_output: str) -> set[str]:
+    """The modules named in `-X importtime` (PYTHONPROFILEIMPORTTIME) output on stderr."""
+    lines = [line for line in importtime_output.splitlines() if line.startswith("import time:")]
+    return {line.rpartition("|")[2].strip() for line in lines}
+
+
 def helper(name: str, *args: str) -> list[str]:
     """Command line running tests/bin/<name>.py with this interpreter."""
     return [PYTHON, str(BIN / f"{name}.py"), *args]

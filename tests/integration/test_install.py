@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT, env
+from tests.helpers import ROOT, env, imported_modules
 
 
 def test_installed_command_runs_single_command_mode() -> None:
@@ -49,8 +49,7 @@ def test_the_command_pip_installs_imports_no_re() -> None:
         timeout=30,
     )
     assert result.returncode == 0, result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.startswith("import time:")]
-    modules = {line.rpartition("|")[2].strip() for line in lines}
+    modules = imported_modules(result.stderr)
     assert {"initsup.cli", "initsup.single"} <= modules
     assert not modules & {"re", "enum", "json", "functools"}
 

@@ -9,15 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT, env
+from tests.helpers import ROOT, env, imported_modules
+
+
+def _build(output: Path) -> Path:
+    build = [sys.executable, str(ROOT / "scripts" / "build_pyz.py"), str(output)]
+    subprocess.run(build, check=True, stdout=subprocess.DEVNULL, timeout=120)
+    return output
 
 
 @pytest.fixture(scope="module")
 def single_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    output = tmp_path_factory.mktemp("dist") / "initsup.pyz"
-    build = [sys.executable, str(ROOT / "scripts" / "build_pyz.py"), str(output)]
-    subprocess.run(build, check=True, stdout=subprocess.DEVNULL, timeout=120)
-    return output
+    return _build(tmp_path_factory.mktemp("dist") / "initsup.pyz")
 
 
 @pytest.fixture(scope="module")
@@ -43,12 +46,6 @@ def _stderr_of(argv: list[str], python3: Path, cwd: Path, **extra: str) -> str:
     )
     assert result.returncode == 0, result.stderr
     return result.stderr
-
-
-def _imports(stderr: str) -> set[str]:
-    """The modules a run under PYTHONPROFILEIMPORTTIME imported."""
-    lines = [line for line in stderr.splitlines() if line.startswith("import time:")]
-    return {line.rpartition("|")[2].strip() for line in lines}
 
 
 def test_run_directly_it_keeps_the_commands_exit_code(
@@ -110,15 +107,13 @@ def test_run_directly_it_skips_runpy(single_file: Path, python3: Path, tmp_path:
     profile = {"PYTHONPROFILEIMPORTTIME": "1"}
     run = _stderr_of([str(single_file), "--", "true"], python3, tmp_path, **profile)
     bare = _stderr_of([str(python3), "-c", "pass"], python3, tmp_path, **profile)
-    modules = _imports(run) - _imports(bare)
+    modules = imported_modules(run) - imported_modules(bare)
     assert "initsup.single" in modules
     assert not modules & {"runpy", "importlib.util", "contextlib"}
 
 
 def test_the_same_sources_give_the_same_bytes(single_file: Path, tmp_path: Path) -> None:
-    again = tmp_path / "again.pyz"
-    build = [sys.executable, str(ROOT / "scripts" / "build_pyz.py"), str(again)]
-    subprocess.run(build, check=True, stdout=subprocess.DEVNULL, timeout=120)
+    again = _build(tmp_path / "again.pyz")
     assert again.read_bytes() == single_file.read_bytes()
 
 
