@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable
 
 from initsup.loop import EventLoop
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from initsup.logs import LineRenderer
 
-Callback = Callable[[], None]
+    Callback = Callable[[], None]
 
 READ_SIZE = 65536
 # A read that is rendered (JSON or text) grows: a 7-byte line becomes a ~120-byte record.
@@ -61,10 +62,26 @@ class OutputWriter:
         """Queue data; it goes out when the fd is writable."""
         if self.broken:
             return  # the reader is gone for good: there is nobody left to lose data for
-        self._buffer += data
         if self._direct:
+            self._buffer += data
             self.flush()
-        elif not self._watching:
+            return
+        if not self._buffer:
+            # Nothing queued, so nothing to overtake: write now.  A reader that keeps up
+            # then costs one write per chunk, not a wait for writability and two epoll
+            # registrations.
+            try:
+                written = os.write(self._fd, data)
+            except BlockingIOError:
+                written = 0
+            except OSError:  # EPIPE, EIO...: the reader went away
+                self.abandon()
+                return
+            if written == len(data):
+                return
+            data = data[written:]
+        self._buffer += data
+        if not self._watching:
             self._watching = True
             self._loop.add_writer(self._fd, self._on_writable)
 

@@ -37,21 +37,29 @@ def _imported_by(code: str) -> set[str]:
     return set(result.stdout.split())
 
 
-def test_the_command_pip_installs_imports_no_re() -> None:
-    """bin/initsup, unlike a console-script wrapper, does not import re before initsup runs."""
+@pytest.mark.parametrize("relay", [[], ["--log-format", "raw"], ["--log-format", "json"]])
+def test_the_command_pip_installs_imports_no_re(relay: list[str]) -> None:
+    """bin/initsup, unlike a console-script wrapper, does not import re before initsup runs.
+
+    Nor does a single command's run, relayed or not, import collections (a millisecond of
+    start-up).
+    """
     script = ROOT / "bin" / "initsup"
     assert script.read_text().startswith("#!/usr/bin/env python3\n")  # pip points it at its python
     result = subprocess.run(
-        [sys.executable, "-S", "-X", "importtime", str(script), "--", "true"],
+        [sys.executable, "-S", "-X", "importtime", str(script), *relay, "--", "echo", "hi"],
         env=env(),
         capture_output=True,
         text=True,
         timeout=30,
     )
     assert result.returncode == 0, result.stderr
+    assert "hi" in result.stdout
     modules = imported_modules(result.stderr)
     assert {"initsup.cli", "initsup.single"} <= modules
-    assert not modules & {"re", "enum", "json", "functools"}
+    if relay:
+        assert "initsup.output" in modules
+    assert not modules & {"re", "enum", "json", "functools", "collections"}
 
 
 def test_a_supervisor_renders_and_parses_json_without_the_json_package() -> None:

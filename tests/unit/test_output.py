@@ -285,16 +285,47 @@ def test_finish_ends_a_split_line() -> None:
 # -- OutputWriter ----------------------------------------------------------------------
 
 
-def test_writer_writes_when_loop_runs(loop: EventLoop, pipe: Pipe) -> None:
-    """Written data is queued and reaches the fd when the loop runs."""
+def test_writer_writes_at_once_when_nothing_is_queued(loop: EventLoop, pipe: Pipe) -> None:
+    """With nothing queued and room in the pipe, data goes out without waiting for the loop."""
     writer = OutputWriter(loop, pipe.w)
     writer.write(b"hello ")
     writer.write(b"world")
+    assert read_all(pipe.r) == b"hello world"
+    loop.run_once(0)  # nothing queued: no more writes
+    assert read_all(pipe.r) == b""
+    writer.close()
+
+
+def test_writer_queues_behind_a_full_pipe(loop: EventLoop, pipe: Pipe) -> None:
+    """What the pipe cannot take is queued, written when the loop runs, and never overtaken."""
+    writer = OutputWriter(loop, pipe.w)
+    filled = fill(pipe.w)
+    writer.write(b"hello ")
+    assert len(read_all(pipe.r)) == filled  # the reader drains the pipe...
+    writer.write(b"world")  # ...but "hello " is still queued: this goes behind it
     assert read_all(pipe.r) == b""
     loop.run_once(0)
     assert read_all(pipe.r) == b"hello world"
-    loop.run_once(0)  # nothing left: no more writes
+    loop.run_once(0)
     assert read_all(pipe.r) == b""
+    writer.close()
+
+
+def test_writer_queues_the_rest_of_a_partial_write(loop: EventLoop, pipe: Pipe) -> None:
+    """A write the pipe takes only part of sends the rest, in order, when the loop runs."""
+    writer = OutputWriter(loop, pipe.w)
+    filled = fill(pipe.w)
+    assert len(os.read(pipe.r, 4096)) == 4096  # room for one page: half of what comes
+    payload = bytes(range(256)) * 32
+    writer.write(payload)
+    received = read_all(pipe.r)
+    assert len(received) < filled - 4096 + len(payload)  # some of it was left queued
+    for _ in range(100):
+        loop.run_once(0)
+        received += read_all(pipe.r)
+        if len(received) == filled - 4096 + len(payload):
+            break
+    assert received[filled - 4096 :] == payload
     writer.close()
 
 
