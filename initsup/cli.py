@@ -23,6 +23,7 @@ from initsup import __version__
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
     from initsup.model import Config
@@ -199,14 +200,15 @@ def _load(parsed: Parsed) -> tuple[Config, list[str]]:
     return loaded, warnings
 
 
-def _load_apart(parsed: Parsed) -> tuple[Config, list[str]]:
+def _load_apart(parsed: Parsed, meanwhile: Callable[[], object] = int) -> tuple[Config, list[str]]:
     """_load in a forked child, which sends the result back through a pipe.
 
     Why: configparser, shlex and initsup.config, with what they compile, are most of half a
     MiB that a supervisor running for months would keep only to read its file again on
     SIGHUP.  Parsed in a child, the configuration costs the supervisor its model objects.
     Called from the loop (reload), nothing else runs until the child has been waited for,
-    so the loop's reaper never sees it.
+    so the loop's reaper never sees it.  `meanwhile()` runs in this process while the
+    child reads: at start-up, the supervisor's own imports.
     """
     import marshal
 
@@ -233,9 +235,12 @@ def _load_apart(parsed: Parsed) -> tuple[Config, list[str]]:
         finally:
             os._exit(code)
     os.close(write_fd)
-    with open(read_fd, "rb") as pipe:
-        data = pipe.read()
-    _, status = os.waitpid(pid, 0)
+    try:
+        meanwhile()
+    finally:
+        with open(read_fd, "rb") as pipe:
+            data = pipe.read()
+        _, status = os.waitpid(pid, 0)
     if not data:
         raise model.ConfigError([f"reading the configuration failed (wait status {status})"])
     kind, value = marshal.loads(data)
@@ -247,12 +252,14 @@ def _load_apart(parsed: Parsed) -> tuple[Config, list[str]]:
     raise model.ConfigError(value if kind == "config" else [value])
 
 
-def _load_or_report(parsed: Parsed) -> tuple[Config, list[str]] | None:
+def _load_or_report(
+    parsed: Parsed, meanwhile: Callable[[], object] = int
+) -> tuple[Config, list[str]] | None:
     """_load_apart, or None after printing every problem on stderr."""
     from initsup import model
 
     try:
-        return _load_apart(parsed)
+        return _load_apart(parsed, meanwhile)
     except model.ConfigError as exc:
         for problem in exc.problems:
             sys.stderr.write(f"initsup: configuration error: {problem}\n")
@@ -267,7 +274,9 @@ def _supervise(parsed: Parsed) -> int:
 
     held = signals.hold()  # from here on a signal waits for its handler
     try:
-        loaded = _load_or_report(parsed)
+        # The supervisor's imports (enum, the loop, the relays: about a third of the time
+        # to the first program) overlap the child's configparser and re.
+        loaded = _load_or_report(parsed, _import_supervisor)
     except BaseException:
         signals.release(held)
         raise
@@ -277,6 +286,10 @@ def _supervise(parsed: Parsed) -> int:
     from initsup import supervisor
 
     return supervisor.run(loaded[0], lambda: _load_apart(parsed), loaded[1], held)
+
+
+def _import_supervisor() -> None:
+    import initsup.supervisor  # noqa: F401
 
 
 def _check(parsed: Parsed) -> int:

@@ -1674,3 +1674,43 @@ def test_configuration_problems_come_back_from_the_loading_child(tmp_path: Path)
         cli._load_apart(parsed)
     assert len(caught.value.problems) == 2
     assert all(str(ini) in problem for problem in caught.value.problems)
+
+
+def test_the_caller_works_while_the_child_loads(tmp_path: Path) -> None:
+    """meanwhile() runs in the calling process while the child reads the configuration."""
+    from initsup import cli
+
+    ini = tmp_path / "one.ini"
+    ini.write_text("[program:a]\ncommand = sleep 1\n")
+    ran_in: list[int] = []
+    loaded, _ = cli._load_apart(cli.parse(["-c", str(ini)], {}), lambda: ran_in.append(os.getpid()))
+    assert ran_in == [os.getpid()]
+    assert [p.name for p in loaded.processes()] == ["a"]
+
+
+def test_the_loading_child_is_waited_for_when_meanwhile_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An exception from meanwhile() propagates, and the child is reaped all the same."""
+    from initsup import cli
+
+    ini = tmp_path / "one.ini"
+    ini.write_text("[program:a]\ncommand = sleep 1\n")
+    forked: list[int] = []
+    real_fork = os.fork
+
+    def fork() -> int:
+        pid = real_fork()
+        if pid:
+            forked.append(pid)
+        return pid
+
+    def fail() -> None:
+        raise RuntimeError("import failed")
+
+    monkeypatch.setattr(os, "fork", fork)
+    with pytest.raises(RuntimeError, match="import failed"):
+        cli._load_apart(cli.parse(["-c", str(ini)], {}), fail)
+    assert len(forked) == 1
+    with pytest.raises(ChildProcessError):  # already waited for: no zombie left behind
+        os.waitpid(forked[0], os.WNOHANG)
