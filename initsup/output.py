@@ -11,13 +11,12 @@ from __future__ import annotations
 import os
 import stat
 
-from initsup.loop import EventLoop
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from initsup.logs import LineRenderer
+    from initsup.loop import EventLoop
 
     Callback = Callable[[], None]
 

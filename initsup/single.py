@@ -13,13 +13,15 @@ import os
 import sys
 
 from initsup import logs, reaper
-from initsup.loop import EventLoop
 from initsup.signals import SignalReceiver, signal, signal_name, take_over
 from initsup.spawn import ExecError, Spawner
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from initsup.loop import EventLoop
     from initsup.output import OutputWriter, PipeRelay
+
+    Pipe = tuple[int, str, int]  # (read end, "stdout" or "stderr", initsup's own fd for it)
 
 
 class Options:
@@ -59,31 +61,52 @@ def run(options: Options, held: frozenset[int] | None = None) -> int:
 
 
 class Session:
-    """One run of one command: the loop, its output, and the child's fate."""
+    """One run of one command: its output, the loop, and the child's fate.
+
+    The command is started before the loop is built: the loop's modules (epoll, the timer
+    heap, the relays) load while the command execs and starts up, time it spends anyway,
+    rather than before it.  A signal that comes meanwhile waits in the receiver and is
+    handled on the loop's first pass; a SIGCHLD too, so a command that has already ended
+    is reaped then.
+    """
 
     def __init__(self, options: Options, receiver: SignalReceiver) -> None:
         self.options = options
-        self.loop = EventLoop(receiver, on_error=self._on_internal_error)
+        self.receiver = receiver
+        self._loop: EventLoop | None = None
         self.child_pid = 0
         self.exit_code: int | None = None
         self.relays: list[PipeRelay] = []
         self.writers: list[OutputWriter] = []
-        self.stdout: OutputWriter | None = None
+        self._stdout: OutputWriter | None = None
         level = "debug" if options.verbosity > 0 else "info"
         if options.log_format in ("json", "text"):
-            self.stdout = self._writer(1)
             render = logs.render_json if options.log_format == "json" else logs.text_record
-            stdout = self.stdout
-            self.log = logs.Logger(lambda record: stdout.write(render(record)), level)
+            self.log = logs.Logger(lambda record: self.stdout().write(render(record)), level)
         else:
             self.log = logs.Logger(logs.StderrSink(), level)
-        self.loop.on_signal = self.forward
-        self.loop.reap = self.reap
+
+    def loop(self) -> EventLoop:
+        """The event loop, built on first use: once the command runs, or for a message
+        that must go through initsup's stdout before then."""
+        if self._loop is None:
+            from initsup.loop import EventLoop
+
+            self._loop = EventLoop(self.receiver, on_error=self._on_internal_error)
+            self._loop.on_signal = self.forward
+            self._loop.reap = self.reap
+        return self._loop
+
+    def stdout(self) -> OutputWriter:
+        """The writer for initsup's stdout, in the json and text formats."""
+        if self._stdout is None:
+            self._stdout = self._writer(1)
+        return self._stdout
 
     def _writer(self, fd: int) -> OutputWriter:
         from initsup.output import OutputWriter  # only the relay modes need it
 
-        writer = OutputWriter(self.loop, fd)
+        writer = OutputWriter(self.loop(), fd)
         self.writers.append(writer)
         return writer
 
@@ -98,32 +121,33 @@ class Session:
 
             linux.set_parent_death_signal(self.options.parent_death_signal)
         try:
-            self.child_pid = self._start(spawner)
+            self.child_pid, pipes = self._start(spawner)
         except ExecError as exc:
             self.log.error(str(exc))
             return exc.exit_code
+        loop = self.loop()
+        for fd, stream, raw_target in pipes:
+            self._relay(fd, stream, raw_target)
         self.log.debug(
             f"started {self.options.command[0]} as pid {self.child_pid}",
             pid=self.child_pid,
             command=self.options.command,
         )
-        self.loop.run()
+        loop.run()
         for relay in self.relays:
             relay.drain()
         assert self.exit_code is not None
         return self.exit_code
 
-    def _start(self, spawner: Spawner) -> int:
+    def _start(self, spawner: Spawner) -> tuple[int, list[Pipe]]:
+        """Spawn the command; its pid, and the pipes of its output when initsup relays it."""
         command = self.options.command
         env = os.environ
         terminal = _foreground_terminal()
         if self.options.log_format == "inherit":
-            return spawner.spawn(command, env, take_terminal=terminal)
-        from initsup.output import widen_pipe
-
+            return spawner.spawn(command, env, take_terminal=terminal), []
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
-        widen_pipe(out_r)  # one command: its pipe may be as wide as initsup's stdout
         try:
             pid = spawner.spawn(command, env, stdout=out_w, stderr=err_w, take_terminal=terminal)
         except ExecError:
@@ -133,25 +157,24 @@ class Session:
         finally:
             os.close(out_w)
             os.close(err_w)
-        self._relay(out_r, "stdout", pid, 1)
-        self._relay(err_r, "stderr", pid, 2)
-        return pid
+        return pid, [(out_r, "stdout", 1), (err_r, "stderr", 2)]
 
-    def _relay(self, fd: int, stream: str, pid: int, raw_target: int) -> None:
-        from initsup.output import RENDERED_READ_SIZE, PipeRelay, line_handlers
+    def _relay(self, fd: int, stream: str, raw_target: int) -> None:
+        from initsup.output import RENDERED_READ_SIZE, PipeRelay, line_handlers, widen_pipe
 
+        if stream == "stdout":
+            widen_pipe(fd)  # one command: its pipe may be as wide as initsup's stdout
+        loop = self.loop()
         program = os.path.basename(self.options.command[0]) or self.options.command[0]
         fmt = self.options.log_format
         if fmt == "raw":
             writer = self._writer(raw_target)
-            self.relays.append(PipeRelay(self.loop, fd, writer, writer.write, _nothing))
+            self.relays.append(PipeRelay(loop, fd, writer, writer.write, _nothing))
             return
-        assert self.stdout is not None
-        render = logs.line_renderer(fmt, program, program, pid, stream)
-        on_data, on_eof = line_handlers(render, self.stdout)
-        self.relays.append(
-            PipeRelay(self.loop, fd, self.stdout, on_data, on_eof, RENDERED_READ_SIZE)
-        )
+        stdout = self.stdout()
+        render = logs.line_renderer(fmt, program, program, self.child_pid, stream)
+        on_data, on_eof = line_handlers(render, stdout)
+        self.relays.append(PipeRelay(loop, fd, stdout, on_data, on_eof, RENDERED_READ_SIZE))
 
     def forward(self, signum: int) -> None:
         """Pass a received signal on to the command (or its process group)."""
@@ -186,7 +209,7 @@ class Session:
                     pid=pid,
                     exit_code=code,
                 )
-                self.loop.stop()
+                self.loop().stop()
             elif self.options.warn_on_reap:
                 self.log.warning(f"reaped zombie process pid={pid}", pid=pid)
 
@@ -194,7 +217,8 @@ class Session:
         """Flush every byte still buffered, restore the fds, release the loop."""
         for writer in self.writers:
             writer.close()
-        self.loop.close()
+        if self._loop is not None:
+            self._loop.close()
 
 
 def _foreground_terminal() -> int | None:
