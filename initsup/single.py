@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from initsup.loop import EventLoop
     from initsup.output import OutputWriter, PipeRelay
 
-    Pipe = tuple[int, str, int]  # (read end, "stdout" or "stderr", initsup's own fd for it)
+    Pipe = tuple[int, str]  # (read end, "stdout" or "stderr")
 
 
 class Options:
@@ -72,7 +72,7 @@ class Session:
 
     def __init__(self, options: Options, receiver: SignalReceiver) -> None:
         self.options = options
-        self.receiver = receiver
+        self._receiver = receiver
         self._loop: EventLoop | None = None
         self.child_pid = 0
         self.exit_code: int | None = None
@@ -92,7 +92,7 @@ class Session:
         if self._loop is None:
             from initsup.loop import EventLoop
 
-            self._loop = EventLoop(self.receiver, on_error=self._on_internal_error)
+            self._loop = EventLoop(self._receiver, on_error=self._on_internal_error)
             self._loop.on_signal = self.forward
             self._loop.reap = self.reap
         return self._loop
@@ -126,8 +126,8 @@ class Session:
             self.log.error(str(exc))
             return exc.exit_code
         loop = self.loop()
-        for fd, stream, raw_target in pipes:
-            self._relay(fd, stream, raw_target)
+        for fd, stream in pipes:
+            self._relay(fd, stream)
         self.log.debug(
             f"started {self.options.command[0]} as pid {self.child_pid}",
             pid=self.child_pid,
@@ -157,12 +157,13 @@ class Session:
         finally:
             os.close(out_w)
             os.close(err_w)
-        return pid, [(out_r, "stdout", 1), (err_r, "stderr", 2)]
+        return pid, [(out_r, "stdout"), (err_r, "stderr")]
 
-    def _relay(self, fd: int, stream: str, raw_target: int) -> None:
+    def _relay(self, fd: int, stream: str) -> None:
         from initsup.output import RENDERED_READ_SIZE, PipeRelay, line_handlers, widen_pipe
 
-        if stream == "stdout":
+        raw_target = 1 if stream == "stdout" else 2  # raw: each stream to initsup's own
+        if raw_target == 1:
             widen_pipe(fd)  # one command: its pipe may be as wide as initsup's stdout
         loop = self.loop()
         program = os.path.basename(self.options.command[0]) or self.options.command[0]

@@ -57,6 +57,8 @@ class Startup:
             "dumb-init": [str(tools.dumb_init), "/bin/true"],
             "floor": [tools.python, "-c", "pass"],
         }
+        bindir = os.path.dirname(tools.python)  # where its python3 is, for initsup.pyz
+        pyz_env = {**env, "PATH": bindir + os.pathsep + env.get("PATH", os.defpath)}
         samples = []
         for _ in range(REPEATS[size]):
             if system in commands:
@@ -66,9 +68,7 @@ class Startup:
             if system == "floor":
                 samples.append(Sample("true_pyz", system, seconds * 1000))
             if system == "initsup" and tools.pyz is not None:
-                bindir = os.path.dirname(tools.python)  # where its python3 is
-                path = {**env, "PATH": bindir + os.pathsep + env.get("PATH", os.defpath)}
-                seconds, status = spawn_wait([tools.pyz, "--", "/bin/true"], path)
+                seconds, status = spawn_wait([tools.pyz, "--", "/bin/true"], pyz_env)
                 assert status == 0, ("initsup.pyz", status)
                 samples.append(Sample("true_pyz", system, seconds * 1000))
         if system in ("initsup", "supervisord"):
