@@ -35,15 +35,17 @@ def client() -> Any:
     import docker
 
     client = docker.from_env(timeout=300)
-    for leftover in client.containers.list(all=True, filters={"label": engine.LABEL}):
-        leftover.remove(force=True)  # from an earlier run that was killed
+    engine.remove_leftovers(client)  # of earlier runs that were killed, never of live ones
     return client
 
 
 @pytest.fixture(scope="session")
-def images(client: Any) -> dict[str, str]:
-    """{suite: tag} of images/Dockerfile built on each base (bases made when missing)."""
-    return engine.make_images(client)
+def images(client: Any) -> Iterator[dict[str, str]]:
+    """{suite: tag} of images/Dockerfile built on each base (bases made when missing),
+    tagged for this run alone and removed at its end."""
+    tags = engine.make_images(client)
+    yield tags
+    engine.remove_images(client, list(tags.values()))
 
 
 @pytest.fixture(params=list(SUITES), ids=[f"{s}-py{v}" for s, v in SUITES.items()])
@@ -62,7 +64,7 @@ def run(client: Any) -> Iterator[Callable[..., Box]]:
             image,
             command,
             detach=True,
-            labels={engine.LABEL: "1"},
+            labels={engine.LABEL: engine.RUN},
             network_mode="none",
             **options,
         )

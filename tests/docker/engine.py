@@ -11,6 +11,7 @@ import concurrent.futures
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -28,7 +29,43 @@ T = TypeVar("T")
 
 # The Debian releases the suite runs on, with the Python each one ships.
 SUITES = {"bullseye": "3.9", "bookworm": "3.11", "trixie": "3.13"}
-LABEL = "initsup-test"  # on every container the suite starts, so leftovers can be found
+# Every container and image the suite makes carries LABEL with this run's id as its value,
+# so a run cleans up after itself and after killed runs, never touching one still going.
+LABEL = "initsup-test"
+# A day is far longer than any run: whatever is older was left by a killed run.
+LEFTOVER_AGE = 24 * 3600
+
+
+def process_start(pid: int) -> str | None:
+    """The start time of process pid (clock ticks since boot), or None if there is none."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rpartition(")")[2].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def run_id(pid: int) -> str:
+    """host:pid:start of the run in process pid: unique while the machine is up."""
+    return f"{socket.gethostname()}:{pid}:{process_start(pid)}"
+
+
+RUN = run_id(os.getpid())
+
+
+def run_alive(label: str) -> bool:
+    """Whether the run that labelled something label is still going."""
+    host, _, rest = label.partition(":")
+    pid, _, start = rest.partition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    return process_start(int(pid)) == start
+
+
+def run_tag(name: str) -> str:
+    """An image repository name of this run's own, so concurrent runs never share a tag."""
+    _, pid, start = RUN.split(":")
+    return f"{name}-{pid}-{start}"
 
 
 def base_tag(suite: str) -> str:
@@ -36,7 +73,7 @@ def base_tag(suite: str) -> str:
 
 
 def image_tag(suite: str) -> str:
-    return f"initsup-test:{suite}"
+    return f"{run_tag('initsup-test')}:{suite}"
 
 
 def ensure_bases(client: Any, suites: list[str]) -> None:
@@ -98,7 +135,7 @@ def build(
             tag=tag,
             buildargs={"BASE": base},
             target=target,
-            labels={LABEL: "1"},
+            labels={LABEL: RUN},
             rm=True,
             forcerm=True,
         )
@@ -117,9 +154,50 @@ def make_images(client: Any) -> dict[str, str]:
             suite: build(client, context, "images/Dockerfile", image_tag(suite), base_tag(suite))
             for suite in SUITES
         }
-    # Images that a rebuild has untagged: the suite's own only, found by its label.
-    client.images.prune(filters={"dangling": True, "label": LABEL})
     return tags
+
+
+def remove_images(client: Any, tags: list[str]) -> None:
+    """Remove this run's images (their layers stay cached for the next build)."""
+    import docker.errors
+
+    for tag in tags:
+        try:
+            client.images.remove(tag, force=True)
+        except docker.errors.APIError:
+            pass  # already gone
+
+
+def remove_leftovers(client: Any) -> None:
+    """Remove the containers and images of runs that ended without cleaning up: those whose
+    process is gone, or (runs on another host sharing the engine) older than a day."""
+    import docker.errors
+
+    def left_over(labels: dict[str, str], created: str) -> bool:
+        label = labels.get(LABEL, "")
+        if label.partition(":")[0] == socket.gethostname():
+            return not run_alive(label)
+        return _age(created) > LEFTOVER_AGE
+
+    for container in client.containers.list(all=True, filters={"label": LABEL}):
+        if left_over(container.labels, container.attrs["Created"]):
+            container.remove(force=True)
+    for image in client.images.list(filters={"label": LABEL}):
+        if left_over(image.labels, image.attrs["Created"]):
+            try:
+                client.images.remove(image.id, force=True)
+            except docker.errors.APIError:
+                pass  # in use by a container of a live run, or gone meanwhile
+
+
+def _age(created: str) -> float:
+    """Seconds since docker's Created timestamp (RFC 3339, nanoseconds)."""
+    import datetime
+
+    stamp = created[:19]  # seconds are enough
+    then = datetime.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S")
+    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    return (now - then).total_seconds()
 
 
 def poll(predicate: Callable[[], T | None], timeout: float, what: str) -> T:

@@ -24,12 +24,13 @@ def example(client: Any, images: dict[str, str]) -> Iterator[Callable[[str], str
 
     def target(name: str) -> str:
         if name not in built:
-            tag = f"initsup-example:{name}"
+            tag = f"{engine.run_tag('initsup-example')}:{name}"
             base = engine.base_tag("bookworm")
             built[name] = engine.build(client, context, "Dockerfile.example", tag, base, name)
         return built[name]
 
     yield target
+    engine.remove_images(client, list(built.values()))
     scratch.cleanup()
 
 
