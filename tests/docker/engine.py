@@ -20,10 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-import jsonschema
-
 from tests.helpers import ROOT
-from tests.supervised import SCHEMA, Record
+from tests.supervised import VALIDATOR, Record
 
 T = TypeVar("T")
 
@@ -244,7 +242,7 @@ class Box:
         for line in self.logs(stderr=False).splitlines():
             record = json.loads(line)
             assert isinstance(record, dict), line
-            jsonschema.validate(record, SCHEMA)
+            VALIDATOR.validate(record)
             records.append(record)
         return records
 
