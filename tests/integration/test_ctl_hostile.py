@@ -136,8 +136,11 @@ def test_out_of_fds_pauses_accepting_without_flooding_the_log(supervise: Start) 
     clients = _idle_clients(s.socket, 100)
     try:
         deadline = time.monotonic() + 2.0
-        while time.monotonic() < deadline:
-            s.read_available(0.1)
+        while time.monotonic() < deadline:  # bounded even if the log floods
+            try:
+                s.next(0.1)
+            except AssertionError:
+                pass  # quiet for now
         failures = [r for r in s.records if "accept failed" in str(r["event"])]
         assert 1 <= len(failures) <= 5, len(failures)
         assert "EMFILE" in str(failures[0]["event"]) or "Too many open files" in str(
