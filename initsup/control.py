@@ -249,6 +249,15 @@ class _Waiting:
             self._changed(process)
 
     def _changed(self, process: Process) -> None:
+        # Called by the supervisor, outside the connection's guard: a failure here is the
+        # request's, answered and closed, never the supervisor's.
+        try:
+            self._settle(process)
+        except Exception as exc:
+            self._forget()
+            self.c.fail("control command failed while waiting", "failed", exc)
+
+    def _settle(self, process: Process) -> None:
         if process not in self.order or id(process) in self.results:
             return
         if not self.settled(process):

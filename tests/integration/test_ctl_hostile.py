@@ -291,8 +291,11 @@ def test_tail_with_a_bad_byte_count_is_a_usage_error(running: Supervised, count:
 # -- D17: a socket served by another uid --------------------------------------------------
 
 
-def _squatter(path: str, uid: int) -> int:
-    """A child of uid listening on path and answering every request `healthy`, exit 0."""
+HEALTHY = b'{"out": "healthy: squatter"}\n{"exit": 0}\n'
+
+
+def _squatter(path: str, uid: int, answer: bytes = HEALTHY) -> int:
+    """A child of uid listening on path and giving every request the same answer."""
     ready_r, ready_w = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child
@@ -309,7 +312,7 @@ def _squatter(path: str, uid: int) -> int:
                 conn, _ = server.accept()
                 try:
                     conn.recv(65536)
-                    conn.sendall(b'{"out": "healthy: squatter"}\n{"exit": 0}\n')
+                    conn.sendall(answer)
                 except OSError:
                     pass  # the client hung up first
                 conn.close()
@@ -341,6 +344,27 @@ def test_ctl_refuses_a_server_of_another_uid() -> None:
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
         shutil.rmtree(place)
+
+
+@pytest.mark.parametrize("answer", [b"garbage\n", b"[1]\n", b'{"out": "half'])
+def test_ctl_reports_a_malformed_answer(tmp_path: Path, answer: bytes) -> None:
+    """`initsup ctl` given garbage (by a server of its own uid) says so and exits 1."""
+    path = str(tmp_path / "initsup.sock")
+    pid = _squatter(path, os.geteuid(), answer)
+    try:
+        result = subprocess.run(
+            [*INITSUP, "ctl", "status"],
+            env=env(INITSUP_SOCKET=path),
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert result.returncode == 1
+        assert "malformed answer" in result.stderr or "without an answer" in result.stderr
+        assert "Traceback" not in result.stderr
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
 
 
 def test_server_refuses_a_world_writable_directory(supervise: Start) -> None:
