@@ -1,7 +1,7 @@
 """The control server: `initsup ctl` requests over a unix socket, served inside the loop.
 
 Wire format, one request per connection: the client sends one line of JSON,
-`{"cmd": "status", "args": ["web"]}`, at most MAX_REQUEST bytes.  The server answers with
+`{"cmd": "status", "args": ["web"]}`, at most ctlsocket.MAX_REQUEST bytes.  The server answers with
 JSON lines: `{"out": line}` and `{"err": line}` for the client to print as lines,
 `{"data": text}` to write as it is (tail), `{"json": value}` to print as JSON, and a last
 `{"exit": code}`; `tail -f` and `events -f` stream until the
