@@ -1,33 +1,24 @@
 """The control server: `initsup ctl` requests over a unix socket, served inside the loop.
 
 Wire format, one request per connection: the client sends one line of JSON,
-`{"cmd": "status", "args": ["web"]}`, at most MAX_REQUEST bytes.  The server answers with
+`{"cmd": "status", "args": ["web"]}`, at most ctlsocket.MAX_REQUEST bytes.  The server answers with
 JSON lines: `{"out": line}` and `{"err": line}` for the client to print as lines,
 `{"data": text}` to write as it is (tail), `{"json": value}` to print as JSON, and a last
 `{"exit": code}`; `tail -f` and `events -f` stream until the
 client goes away.  The server words every answer exactly as supervisorctl does, so the
 client only prints.
 
-Nothing here may stall the loop: sockets are non-blocking, a client that says nothing is
-dropped after IDLE_TIMEOUT, a client that reads too slowly is dropped once MAX_PENDING
-bytes wait for it, and a request is checked before anything acts on it.  Only root and
-initsup's own user may connect (SO_PEERCRED); the socket is mode 0600.
-
-The server uses `_socket`, the C module, directly: the `socket` module on top of it (enums,
-selectors, array) is half a MiB of every idle initsup's memory, for methods the server
-does not call.
+The transport (limits on size, time, memory and clients; who may connect) is
+initsup.ctlsocket's; this module says what each request means.
 """
 
 from __future__ import annotations
 
-import _socket
-import errno
 import os
-import stat
-import sys
 import time
 
 from initsup import __version__, events, jsoncodec
+from initsup.ctlsocket import Connection, Server
 from initsup.process import Process
 from initsup.signals import parse_signal
 from initsup.states import RUNNING_STATES, STOPPED_STATES, ProcessState
@@ -38,9 +29,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-MAX_REQUEST = 65536
-MAX_PENDING = 1 << 20
-IDLE_TIMEOUT = 10.0
 RECENT_EVENTS = 200
 
 
@@ -58,26 +46,34 @@ def default_socket_path(environ: dict[str, str] | os._Environ[str]) -> str:
     return os.path.join(environ.get("TMPDIR") or "/tmp", "initsup.sock")
 
 
-class ControlServer:
+class BadRequest(ValueError):
+    """A request line that is not `{"cmd": str, "args": [str, ...]}`."""
+
+
+def parse_request(line: bytes) -> tuple[str, list[str]]:
+    """The command and arguments of one request line; BadRequest saying what is wrong."""
+    try:
+        request = jsoncodec.loads(line.decode())
+    except Exception:  # whatever the codec raises (SystemError from _json on 3.10/3.11)
+        raise BadRequest("not JSON") from None
+    if not isinstance(request, dict):
+        raise BadRequest("not a JSON object")
+    command, args = request.get("cmd"), request.get("args", [])
+    if not isinstance(command, str) or not isinstance(args, list):
+        raise BadRequest('needs "cmd" (a string) and "args" (a list of strings)')
+    if not all(isinstance(a, str) for a in args):
+        raise BadRequest('"args" must all be strings')
+    return command, args
+
+
+class ControlServer(Server):
     """Accepts `initsup ctl` connections on a unix socket and serves their requests."""
 
     def __init__(self, supervisor: Supervisor, path: str, mode: int = 0o600) -> None:
-        self.supervisor = supervisor
-        self.path = path
-        self.sock = _listen(path, mode)
+        super().__init__(supervisor, path, mode)
         self.recent_events: list[dict[str, Any]] = []
         self.event_watchers: list[Callable[[dict[str, Any]], None]] = []
         supervisor.bus.subscribe(self._remember_event)
-        supervisor.loop.add_reader(self.sock.fileno(), self._accept)
-
-    def close(self) -> None:
-        """Stop listening and remove the socket file."""
-        self.supervisor.loop.remove_reader(self.sock.fileno())
-        self.sock.close()
-        try:
-            os.unlink(self.path)
-        except OSError:
-            pass
 
     def _remember_event(self, event: Any) -> None:
         record = {"timestamp": time.time(), "event": event.name, **event.fields}
@@ -86,175 +82,21 @@ class ControlServer:
         for watcher in list(self.event_watchers):
             watcher(record)
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                # accept4 with SOCK_CLOEXEC; typeshed does not list the C method.
-                fd, _ = self.sock._accept()  # type: ignore[attr-defined]
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as exc:  # EMFILE and friends: say so, keep serving
-                self.supervisor.logger.error(f"control socket: accept failed: {exc}")
-                return
-            conn = _socket.socket(fileno=fd)
-            conn.setblocking(False)
-            uid = _peer_uid(conn)
-            if uid not in (0, os.geteuid()):
-                self.supervisor.logger.warning(f"control socket: refused a client of uid {uid}")
-                _Connection(self, conn).refuse(f"uid {uid} may not control initsup")
-                continue
-            _Connection(self, conn)
-
-
-class _Connection:
-    """One client: read its request, answer it, close."""
-
-    def __init__(self, server: ControlServer, conn: _socket.socket) -> None:
-        self.server = server
-        self.sup = server.supervisor
-        self.conn = conn
-        self.fd = conn.fileno()
-        self.inbox = b""
-        self.outbox = bytearray()
-        self.closed = False
-        self.answered = False  # its request has been read (or refused)
-        self.cleanups: list[Callable[[], None]] = []  # undone when the client goes
-        self.sup.loop.add_reader(self.fd, self._on_readable)
-        self._deadline = self.sup.loop.call_later(IDLE_TIMEOUT, self._idle)
-
-    # -- transport -------------------------------------------------------------------
-
-    def _on_readable(self) -> None:
+    def handle(self, c: Connection, line: bytes) -> None:
         try:
-            data = self.conn.recv(65536)
-        except BlockingIOError:
-            return
-        except OSError:
-            data = b""
-        if not data:
-            self.close()
-            return
-        if self.answered:
-            return  # one request per connection: whatever else comes is discarded
-        self.inbox += data
-        if b"\n" in self.inbox:
-            self.answered = True
-            self._deadline.cancel()
-            self._handle(self.inbox.split(b"\n", 1)[0])
-        elif len(self.inbox) > MAX_REQUEST:
-            self.answered = True
-            self._deadline.cancel()
-            self._reject(f"request larger than {MAX_REQUEST} bytes")
-
-    def _idle(self) -> None:
-        self.sup.logger.warning("control socket: a client sent no request in time; dropped")
-        self.close()
-
-    def send(self, **message: Any) -> None:
-        """Queue one JSON line for the client; drop a client that does not read."""
-        if self.closed:
-            return
-        self.outbox += jsoncodec.dumps(message).encode() + b"\n"
-        if len(self.outbox) > MAX_PENDING:
-            self.sup.logger.warning("control socket: a client is not reading; dropped")
-            self.close()
-            return
-        self._flush()
-
-    def out(self, text: str) -> None:
-        self.send(out=text)
-
-    def err(self, text: str) -> None:
-        self.send(err=text)
-
-    def finish(self, code: int) -> None:
-        """Send the exit code and close once everything is written."""
-        self.send(exit=code)
-        self._closing = True
-        self._flush()
-
-    _closing = False
-    _half_closed = False
-
-    def _flush(self) -> None:
-        if self.closed:
-            return
-        try:
-            sent = self.conn.send(self.outbox) if self.outbox else 0
-        except BlockingIOError:
-            sent = 0
-        except OSError:
-            self.close()
-            return
-        del self.outbox[:sent]
-        if self.outbox:
-            self.sup.loop.add_writer(self.fd, self._flush)
-            return
-        self.sup.loop.remove_writer(self.fd)
-        if self._closing and not self._half_closed:
-            # Say we are done, but read (and drop) what the client still sends until it
-            # hangs up: closing with unread input would reset the connection and could
-            # lose our answer.  A client that never hangs up is dropped after a while.
-            self._half_closed = True
-            try:
-                self.conn.shutdown(_socket.SHUT_WR)
-            except OSError:
-                self.close()
-                return
-            self._deadline = self.sup.loop.call_later(IDLE_TIMEOUT, self.close)
-
-    def close(self) -> None:
-        """Forget the client: unregister, stop its streams, close the socket."""
-        if self.closed:
-            return
-        self.closed = True
-        self._deadline.cancel()
-        for cleanup in self.cleanups:
-            cleanup()
-        self.sup.loop.remove_reader(self.fd)
-        self.sup.loop.remove_writer(self.fd)
-        self.conn.close()
-
-    def refuse(self, reason: str) -> None:
-        self.answered = True
-        self._deadline.cancel()
-        self.err(f"Error: {reason}")
-        self.finish(2)
-
-    def _reject(self, reason: str) -> None:
-        self.sup.logger.warning(f"control socket: bad request: {reason}")
-        self.err(f"Error: bad request: {reason}")
-        self.finish(2)
-
-    # -- requests ----------------------------------------------------------------------
-
-    def _handle(self, line: bytes) -> None:
-        try:
-            request = jsoncodec.loads(line.decode())
-        except ValueError:  # UnicodeDecodeError too
-            self._reject("not JSON")
-            return
-        if not isinstance(request, dict):
-            self._reject("not a JSON object")
-            return
-        command, args = request.get("cmd"), request.get("args", [])
-        if not isinstance(command, str) or not isinstance(args, list):
-            self._reject('needs "cmd" (a string) and "args" (a list of strings)')
-            return
-        if not all(isinstance(a, str) for a in args):
-            self._reject('"args" must all be strings')
+            command, args = parse_request(line)
+        except BadRequest as exc:
+            c.reject(str(exc))
             return
         handler = COMMANDS.get(command)
         if handler is None:
-            self.err(f"*** Unknown syntax: {command}")
-            self.finish(1)
+            c.err(f"*** Unknown syntax: {command}")
+            c.finish(1)
             return
         try:
-            handler(self, args)
+            handler(c, args)
         except Exception as exc:
-            self.sup.logger.exception(f"control command {command!r} failed", exc)
-            self.err(f"Error: {command} failed: {exc}")
-            self.finish(1)
+            c.fail(f"control command {command!r} failed", f"{command} failed", exc)
 
 
 # -- naming processes ------------------------------------------------------------------
@@ -335,7 +177,7 @@ def info(process: Process, now: float) -> dict[str, Any]:
     }
 
 
-def cmd_status(c: _Connection, args: list[str]) -> None:
+def cmd_status(c: Connection, args: list[str]) -> None:
     as_json = "--json" in args
     names = [a for a in args if a != "--json"]
     chosen: list[Process] = []
@@ -360,7 +202,7 @@ def cmd_status(c: _Connection, args: list[str]) -> None:
     c.finish(code)
 
 
-def cmd_health(c: _Connection, args: list[str]) -> None:
+def cmd_health(c: Connection, args: list[str]) -> None:
     processes = list(c.sup.processes.values())
     essential = [p for p in processes if p.config.essential]
     watched = essential or [p for p in processes if p.config.autostart]
@@ -389,7 +231,7 @@ class _Waiting:
 
     def __init__(
         self,
-        c: _Connection,
+        c: Connection,
         processes: list[Process],
         settled: Callable[[Process], bool],
         report: Callable[[Process], tuple[str, int]],
@@ -407,6 +249,15 @@ class _Waiting:
             self._changed(process)
 
     def _changed(self, process: Process) -> None:
+        # Called by the supervisor, outside the connection's guard: a failure here is the
+        # request's, answered and closed, never the supervisor's.
+        try:
+            self._settle(process)
+        except Exception as exc:
+            self._forget()
+            self.c.fail("control command failed while waiting", "failed", exc)
+
+    def _settle(self, process: Process) -> None:
         if process not in self.order or id(process) in self.results:
             return
         if not self.settled(process):
@@ -427,7 +278,7 @@ class _Waiting:
             self.c.sup.watchers.remove(self._changed)
 
 
-def _targets(c: _Connection, args: list[str], verb: str, missing_code: int) -> list[Process] | None:
+def _targets(c: Connection, args: list[str], verb: str, missing_code: int) -> list[Process] | None:
     if not args:
         c.err(f"Error: {verb} requires a process name")
         c.finish(missing_code)
@@ -443,7 +294,7 @@ def _targets(c: _Connection, args: list[str], verb: str, missing_code: int) -> l
     return chosen
 
 
-def _start(c: _Connection, processes: list[Process], then: Callable[[int], None]) -> None:
+def _start(c: Connection, processes: list[Process], then: Callable[[int], None]) -> None:
     if c.sup.shutting_down:
         c.err("Error: initsup is shutting down")
         then(6)
@@ -466,7 +317,7 @@ def _start(c: _Connection, processes: list[Process], then: Callable[[int], None]
     _Waiting(c, acting, settled, report, then)
 
 
-def _stop(c: _Connection, processes: list[Process], then: Callable[[int], None]) -> None:
+def _stop(c: Connection, processes: list[Process], then: Callable[[int], None]) -> None:
     acting = []
     for p in processes:
         if p.state not in RUNNING_STATES:
@@ -485,25 +336,25 @@ def _stop(c: _Connection, processes: list[Process], then: Callable[[int], None])
     _Waiting(c, acting, settled, report, then)
 
 
-def cmd_start(c: _Connection, args: list[str]) -> None:
+def cmd_start(c: Connection, args: list[str]) -> None:
     processes = _targets(c, args, "start", 2)
     if processes is not None:
         _start(c, processes, c.finish)
 
 
-def cmd_stop(c: _Connection, args: list[str]) -> None:
+def cmd_stop(c: Connection, args: list[str]) -> None:
     processes = _targets(c, args, "stop", 1)
     if processes is not None:
         _stop(c, processes, c.finish)
 
 
-def cmd_restart(c: _Connection, args: list[str]) -> None:
+def cmd_restart(c: Connection, args: list[str]) -> None:
     processes = _targets(c, args, "restart", 2)
     if processes is not None:
         _stop(c, processes, lambda code: _start(c, processes, c.finish))
 
 
-def cmd_signal(c: _Connection, args: list[str]) -> None:
+def cmd_signal(c: Connection, args: list[str]) -> None:
     if len(args) < 2:
         c.err("Error: signal requires a signal name and a process name")
         c.finish(2)
@@ -528,7 +379,7 @@ def cmd_signal(c: _Connection, args: list[str]) -> None:
     c.finish(code)
 
 
-def cmd_pid(c: _Connection, args: list[str]) -> None:
+def cmd_pid(c: Connection, args: list[str]) -> None:
     if not args:
         c.out(str(os.getpid()))
         c.finish(0)
@@ -549,17 +400,21 @@ def cmd_pid(c: _Connection, args: list[str]) -> None:
 # -- tail and events ---------------------------------------------------------------------
 
 
-def cmd_tail(c: _Connection, args: list[str]) -> None:
+def cmd_tail(c: Connection, args: list[str]) -> None:
     follow = "-f" in args
     count = 1600
     rest = []
     for arg in args:
         if arg == "-f":
             continue
-        if arg.startswith("-") and arg[1:].isdigit():
+        if not arg.startswith("-"):
+            rest.append(arg)
+        elif arg[1:].isascii() and arg[1:].isdigit():  # int() takes "²" and "_" too
             count = int(arg[1:])
         else:
-            rest.append(arg)
+            c.err(f"Error: tail: bad option {arg} (use -f, or -BYTES with BYTES a number)")
+            c.finish(2)
+            return
     if not rest or len(rest) > 2 or (len(rest) == 2 and rest[1] not in ("stdout", "stderr")):
         c.err("Error: tail requires a process name, and optionally stdout or stderr")
         c.finish(2)
@@ -586,11 +441,14 @@ def cmd_tail(c: _Connection, args: list[str]) -> None:
 
     watchers = c.sup.output_watchers.setdefault(key, [])
     watchers.append(more)
+    c.following = True
     c.cleanups.append(lambda: watchers.remove(more))
 
 
-def cmd_events(c: _Connection, args: list[str]) -> None:
-    for record in c.server.recent_events[-50:]:
+def cmd_events(c: Connection, args: list[str]) -> None:
+    server = c.server
+    assert isinstance(server, ControlServer)
+    for record in server.recent_events[-50:]:
         c.send(json=record)
     if "-f" not in args:
         c.finish(0)
@@ -599,14 +457,15 @@ def cmd_events(c: _Connection, args: list[str]) -> None:
     def more(record: dict[str, Any]) -> None:
         c.send(json=record)
 
-    c.server.event_watchers.append(more)
-    c.cleanups.append(lambda: c.server.event_watchers.remove(more))
+    server.event_watchers.append(more)
+    c.following = True
+    c.cleanups.append(lambda: server.event_watchers.remove(more))
 
 
 # -- configuration and the supervisor itself -------------------------------------------
 
 
-def _reread(c: _Connection) -> Diff | None:
+def _reread(c: Connection) -> Diff | None:
     """The difference a new read of the configuration makes, or None after reporting why not."""
     try:
         return c.sup.reread()
@@ -617,7 +476,7 @@ def _reread(c: _Connection) -> Diff | None:
         return None
 
 
-def cmd_reread(c: _Connection, args: list[str]) -> None:
+def cmd_reread(c: Connection, args: list[str]) -> None:
     diff = _reread(c)
     if diff is not None:
         for line in diff.lines():
@@ -625,7 +484,7 @@ def cmd_reread(c: _Connection, args: list[str]) -> None:
         c.finish(0)
 
 
-def cmd_update(c: _Connection, args: list[str]) -> None:
+def cmd_update(c: Connection, args: list[str]) -> None:
     diff = _reread(c)
     if diff is None:
         return
@@ -638,7 +497,7 @@ def cmd_update(c: _Connection, args: list[str]) -> None:
     c.sup.apply(diff, done)
 
 
-def cmd_avail(c: _Connection, args: list[str]) -> None:
+def cmd_avail(c: Connection, args: list[str]) -> None:
     for p in sorted(c.sup.processes.values(), key=lambda p: (p.group, p.name)):
         group_priority = c.sup.groups[p.group].priority
         auto = "auto" if p.config.autostart else "manual"
@@ -646,7 +505,7 @@ def cmd_avail(c: _Connection, args: list[str]) -> None:
     c.finish(0)
 
 
-def cmd_sendcomm(c: _Connection, args: list[str]) -> None:
+def cmd_sendcomm(c: Connection, args: list[str]) -> None:
     """supervisord's sendRemoteCommEvent: a REMOTE_COMMUNICATION event for listeners."""
     if len(args) != 2:
         c.err("Error: sendcomm requires a type and the data")
@@ -656,18 +515,18 @@ def cmd_sendcomm(c: _Connection, args: list[str]) -> None:
     c.finish(0)
 
 
-def cmd_version(c: _Connection, args: list[str]) -> None:
+def cmd_version(c: Connection, args: list[str]) -> None:
     c.out(__version__)
     c.finish(0)
 
 
-def cmd_shutdown(c: _Connection, args: list[str]) -> None:
+def cmd_shutdown(c: Connection, args: list[str]) -> None:
     c.out("Shut down")
     c.finish(0)
     c.sup.shutdown("asked to by initsup ctl")
 
 
-COMMANDS: dict[str, Callable[[_Connection, list[str]], None]] = {
+COMMANDS: dict[str, Callable[[Connection, list[str]], None]] = {
     "status": cmd_status,
     "health": cmd_health,
     "start": cmd_start,
@@ -684,49 +543,3 @@ COMMANDS: dict[str, Callable[[_Connection, list[str]], None]] = {
     "sendcomm": cmd_sendcomm,
     "shutdown": cmd_shutdown,
 }
-
-
-# -- the socket ------------------------------------------------------------------------
-
-
-def _listen(path: str, mode: int) -> _socket.socket:
-    """A listening, non-blocking unix socket at path, replacing a stale one."""
-    _remove_stale(path)
-    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
-    try:
-        # Created with the final mode: no window in which others could connect.
-        old_umask = os.umask(0o777 & ~mode)
-        try:
-            sock.bind(path)
-        finally:
-            os.umask(old_umask)
-        os.chmod(path, mode)
-        sock.listen(64)
-        sock.setblocking(False)
-    except OSError:
-        sock.close()
-        raise
-    return sock
-
-
-def _remove_stale(path: str) -> None:
-    try:
-        if not stat.S_ISSOCK(os.lstat(path).st_mode):
-            raise OSError(errno.EEXIST, f"{path} exists and is not a socket")
-    except FileNotFoundError:
-        return
-    probe = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
-    try:
-        probe.connect(path)
-    except OSError:
-        os.unlink(path)  # nobody listens: a leftover of an earlier run
-        return
-    finally:
-        probe.close()
-    raise OSError(errno.EADDRINUSE, f"another initsup is listening on {path}")
-
-
-def _peer_uid(conn: _socket.socket) -> int:
-    # struct ucred: pid, uid, gid, three 32-bit ints in the machine's order.
-    creds = conn.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, 12)
-    return int.from_bytes(creds[4:8], sys.byteorder)

@@ -68,9 +68,16 @@ def main(args: list[str]) -> int:
         sock = _connect(path)
     except OSError as exc:
         return _unreachable(path, command, exc)
+    owner = _server_uid(sock)
+    if owner not in (0, os.geteuid()):
+        sock.close()
+        return _impostor(path, command, owner)
     try:
         request = json.dumps({"cmd": command, "args": rest}) + "\n"
-        sock.sendall(request.encode())
+        try:
+            sock.sendall(request.encode())
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # turned away before the request went out: its answer says why
         return _print_replies(sock)
     except KeyboardInterrupt:  # ^C ends `tail -f` and `events -f`
         return 0
@@ -89,6 +96,26 @@ def _connect(path: str) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+def _server_uid(sock: socket.socket) -> int:
+    """The uid of the process serving the socket (SO_PEERCRED, set when it listened)."""
+    # struct ucred: pid, uid, gid, three 32-bit ints in the machine's order.
+    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
+    return int.from_bytes(creds[4:8], sys.byteorder)
+
+
+def _impostor(path: str, command: str, uid: int) -> int:
+    """The server's rule, mirrored: only root or our own user may be talked to.
+
+    A non-root initsup's socket may sit in a shared $TMPDIR, where another user could
+    have bound it first; its answers (and our commands) must not be taken for initsup's.
+    """
+    sys.stderr.write(
+        f"unix://{path} is served by uid {uid}, neither root nor uid {os.geteuid()}: "
+        "not talking to it (another user's socket? see INITSUP_SOCKET)\n"
+    )
+    return 4 if command in ("status", "health") else 7
 
 
 def _unreachable(path: str, command: str, exc: OSError) -> int:
@@ -120,7 +147,13 @@ def _print_replies(sock: socket.socket) -> int:
         buffered += chunk
         *lines, buffered = buffered.split(b"\n")
         for line in lines:
-            reply = json.loads(line)
+            try:
+                reply = json.loads(line)
+                if not isinstance(reply, dict):
+                    raise ValueError("not an object")
+            except ValueError:
+                sys.stderr.write(f"error: initsup sent a malformed answer: {line[:200]!r}\n")
+                return 1
             if "out" in reply:
                 sys.stdout.write(reply["out"] + "\n")
             if "err" in reply:

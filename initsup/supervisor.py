@@ -321,7 +321,7 @@ class Supervisor:
             recent.extend(data)
             if len(recent) > RECENT_OUTPUT:
                 del recent[: len(recent) - RECENT_OUTPUT]
-            for watcher in self.output_watchers.get(key, ()):
+            for watcher in list(self.output_watchers.get(key, ())):  # a send may drop one
                 watcher(data)
 
         return keep

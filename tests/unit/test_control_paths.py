@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
-from initsup import control, ctl
+from initsup import control, ctl, ctlsocket
 
 
 def test_explicit_socket_wins() -> None:
@@ -43,3 +45,46 @@ def test_client_without_any_socket_names_the_default(monkeypatch: pytest.MonkeyP
     """With no socket anywhere the client reports the primary place, /run/initsup.sock."""
     monkeypatch.setattr(os.path, "exists", lambda path: False)
     assert ctl.find_socket({}) == "/run/initsup.sock"
+
+
+def test_socket_module_prefers_the_private_one() -> None:
+    """With a whole `_socket` the server uses it (it saves the `socket` module's memory)."""
+    assert ctlsocket.socket_module().__name__ == "_socket"
+
+
+def test_socket_module_falls_back_to_socket(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A `_socket` that lacks what the server uses, or fails to import, means `socket`."""
+    import _socket
+    import socket
+    import types
+
+    stub = types.ModuleType("_socket")
+    stub.__dict__.update({k: v for k, v in vars(_socket).items() if k != "SO_PEERCRED"})
+    monkeypatch.setitem(sys.modules, "_socket", stub)
+    assert ctlsocket.socket_module() is socket
+    monkeypatch.setitem(sys.modules, "_socket", None)
+    assert ctlsocket.socket_module() is socket
+
+
+def test_socket_module_none_when_nothing_imports(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With neither module the server cannot listen, and says so with an OSError."""
+    monkeypatch.setitem(sys.modules, "_socket", None)
+    monkeypatch.setitem(sys.modules, "socket", None)
+    assert ctlsocket.socket_module() is None
+
+
+def test_answers_escape_text_that_is_not_utf8() -> None:
+    """A surrogate-escaped byte shows as \\xNN, a lone surrogate as \\uNNNN; the rest stays."""
+    line = ctlsocket.wire({"out": "x\udcffy \ud800 é"})
+    assert json.loads(line) == {"out": "x\\xffy \\ud800 é"}
+
+
+def test_world_writable_directory_is_refused(tmp_path: Path) -> None:
+    """Anyone could replace a socket in a world-writable directory without the sticky bit."""
+    place = tmp_path / "open"
+    place.mkdir()
+    place.chmod(0o777)
+    with pytest.raises(OSError, match="writable by anyone"):
+        ctlsocket._check_directory(str(place / "initsup.sock"))
+    place.chmod(0o1777)
+    ctlsocket._check_directory(str(place / "initsup.sock"))  # /tmp's mode is fine
