@@ -298,7 +298,7 @@ def _supervise(parsed: Parsed) -> int:
         return 2
     from initsup import supervisor
 
-    return supervisor.run(loaded[0], lambda: _load_apart(parsed), loaded[1], held)
+    return supervisor.run(loaded[0], lambda: _start_loading(parsed), loaded[1], held)
 
 
 def _import_supervisor() -> None:

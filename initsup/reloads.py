@@ -1,0 +1,135 @@
+"""Reloads one at a time: SIGHUP, `ctl reread` and `ctl update`, queued in the order asked.
+
+Why one at a time: a reload compares the new configuration with the groups that run, and
+an apply that is still stopping a changed group has not yet replaced it; a second reload
+started then would see the old group again and replace it a second time, leaving the
+first new copy running untracked.  Queued, the second reload reads and compares only
+after the first has finished, and finds what the first left running.
+
+Why SIGHUPs coalesce: each reload forks and parses the whole configuration.  A SIGHUP
+that comes while one is queued already asks for nothing more (that one will read the
+file as it is by then), so a storm of them makes the reload in progress plus one.
+
+Reading goes through the loop (initsup.loader.Watch), so however long the configuration
+takes to read, PID 1 goes on reaping, relaying and answering.
+"""
+
+from __future__ import annotations
+
+from initsup import events
+from initsup.loader import Loader, LoadFailed, Watch
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from initsup.supervisor import Reloader, Supervisor
+
+    # answer(lines, problems): supervisorctl's lines, or every reason the reload failed.
+    Answer = Callable[[list[str], list[str]], None]
+
+
+class _Request:
+    __slots__ = ("answer", "apply")
+
+    def __init__(self, answer: Answer | None, apply: bool) -> None:
+        self.answer = answer  # None: a SIGHUP, whose outcome only goes to the log
+        self.apply = apply
+
+
+class Reloads:
+    """The queue of reloads of one Supervisor, and the one being carried out."""
+
+    def __init__(self, supervisor: Supervisor, reloader: Reloader | None) -> None:
+        self._sup = supervisor
+        self._reloader = reloader
+        self._queue: list[_Request] = []
+        self._current: _Request | None = None
+        self._watch: Watch | None = None
+        supervisor.bus.subscribe(self._on_event)
+
+    def ask(self, answer: Answer | None, apply: bool) -> None:
+        """Queue a reload; answer None is a SIGHUP, which coalesces with a queued one."""
+        if answer is None and any(r.answer is None for r in self._queue):
+            return
+        self._queue.append(_Request(answer, apply))
+        self._next()
+
+    def reaped(self, pid: int, status: int) -> bool:
+        """Whether pid was the configuration's reader (then its status is taken here)."""
+        watch = self._watch
+        if watch is None or watch.loader.pid != pid or watch.loader.status is not None:
+            return False
+        watch.reaped(status)
+        return True
+
+    def _next(self) -> None:
+        if self._current is not None or not self._queue:
+            return
+        self._current = self._queue.pop(0)
+        if self._sup.shutting_down:
+            self._refuse(["initsup is shutting down"])
+            return
+        assert self._reloader is not None
+        try:
+            loader = self._reloader()
+        except LoadFailed as exc:  # no process to read with: say so, leak nothing
+            self._refuse([str(exc)])
+            return
+        try:
+            self._watch = Watch(loader, self._sup.loop, self._loaded, self._failed)
+        except Exception as exc:  # the loop refused the pipe: nothing may be left behind
+            loader.close()
+            self._refuse([f"could not watch the configuration's reader: {exc}"])
+
+    def _failed(self, reason: str) -> None:
+        self._refuse([reason])
+
+    def _loaded(self, loader: Loader) -> None:
+        self._watch = None
+        request = self._current
+        assert request is not None
+        try:
+            new, warnings = loader.result()
+        except Exception as exc:  # a bad configuration: keep running what runs
+            self._refuse(list(getattr(exc, "problems", None) or [str(exc)]))
+            return
+        for warning in warnings:
+            self._sup.logger.warning(warning)
+        if self._sup.shutting_down:
+            self._refuse(["initsup is shutting down"])
+            return
+        from initsup.supervisor import Diff
+
+        diff = Diff(self._sup.groups, new)
+        if request.apply:
+            self._sup.apply(diff, self._finish)
+        else:
+            self._finish(diff.lines())
+
+    def _refuse(self, problems: list[str]) -> None:
+        self._watch = None
+        request = self._current
+        if request is not None and request.answer is None:
+            for problem in problems:
+                self._sup.logger.error(f"reload refused: {problem}")
+        self._finish([], problems)
+
+    def _finish(self, lines: list[str], problems: list[str] | None = None) -> None:
+        request, self._current = self._current, None
+        if request is not None and request.answer is not None:
+            request.answer(lines, problems or [])
+        if self._queue:
+            # From the loop, not from here: a queue of requests that all fail at once
+            # must not recurse once per request.
+            self._sup.loop.call_later(0, self._next)
+
+    def _on_event(self, event: events.Event) -> None:
+        """At shutdown: stop reading, and answer every queued request."""
+        if event.name != "SUPERVISOR_STATE_CHANGE_STOPPING":
+            return
+        if self._watch is not None:
+            self._watch.cancel()
+            self._refuse(["initsup is shutting down"])
+        while self._queue and self._current is None:
+            self._next()
