@@ -255,14 +255,22 @@ def _unpack_loaded(data: bytes) -> tuple[Config, list[str]]:
 
     try:
         kind, value = marshal.loads(data)
-    except (ValueError, EOFError, TypeError) as exc:  # a child killed mid-answer
-        raise model.ConfigError([f"reading the configuration failed: {exc}"]) from None
-    if kind == "ok":
-        config, warnings = model.unpack(value)
-        return config, warnings
-    if kind == "usage":
-        raise UsageError(value)
-    raise model.ConfigError(value if kind == "config" else [value])
+        if kind == "ok":
+            config, warnings = model.unpack(value)
+            if isinstance(config, model.Config) and isinstance(warnings, list):
+                return config, warnings
+        elif kind == "usage" and isinstance(value, str):
+            raise UsageError(value)
+        elif kind in ("config", "failed"):
+            problems = [str(p) for p in (value if isinstance(value, list) else [value])]
+            if problems and all(problems):
+                raise model.ConfigError(problems)
+    except (UsageError, model.ConfigError):
+        raise
+    except Exception as exc:  # a child killed mid-answer, or not initsup's child at all
+        why = f"{type(exc).__name__}: {exc}"
+        raise model.ConfigError([f"reading the configuration failed: {why}"]) from None
+    raise model.ConfigError(["reading the configuration failed: an answer of no known kind"])
 
 
 def _load_or_report(
