@@ -8,7 +8,8 @@ after the first has finished, and finds what the first left running.
 
 Why SIGHUPs coalesce: each reload forks and parses the whole configuration.  A SIGHUP
 that comes while one is queued already asks for nothing more (that one will read the
-file as it is by then), so a storm of them makes the reload in progress plus one.
+file as it is by then), and a SIGHUP's reload starts at least SIGHUP_SPACING after the
+previous one's end, so a storm of them makes about one reload a second, not one each.
 
 Reading goes through the loop (initsup.loader.Watch), so however long the configuration
 takes to read, PID 1 goes on reaping, relaying and answering.
@@ -23,10 +24,18 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from initsup.loop import Timer
     from initsup.supervisor import Reloader, Supervisor
 
     # answer(lines, problems): supervisorctl's lines, or every reason the reload failed.
     Answer = Callable[[list[str], list[str]], None]
+
+
+# Seconds between the end of a SIGHUP's reload and the start of the next SIGHUP's: a
+# storm of them (a config-sync sidecar signalling once per changed file) is one reload at
+# once and one more, a second later, that sees every change.  `ctl` requests do not wait
+# for it.
+SIGHUP_SPACING = 1.0
 
 
 class _Request:
@@ -46,6 +55,8 @@ class Reloads:
         self._queue: list[_Request] = []
         self._current: _Request | None = None
         self._watch: Watch | None = None
+        self._calm_until = 0.0  # a SIGHUP's reload does not start before then
+        self._pause: Timer | None = None
         supervisor.bus.subscribe(self._on_event)
 
     def ask(self, answer: Answer | None, apply: bool) -> None:
@@ -66,9 +77,12 @@ class Reloads:
     def _next(self) -> None:
         if self._current is not None or not self._queue:
             return
-        self._current = self._queue.pop(0)
         if self._sup.shutting_down:
+            self._current = self._queue.pop(0)
             self._refuse(["initsup is shutting down"])
+            return
+        self._current = self._take()
+        if self._current is None:
             return
         assert self._reloader is not None
         try:
@@ -81,6 +95,21 @@ class Reloads:
         except Exception as exc:  # the loop refused the pipe: nothing may be left behind
             loader.close()
             self._refuse([f"could not watch the configuration's reader: {exc}"])
+
+    def _take(self) -> _Request | None:
+        """The first request, but a SIGHUP soon after the last waits (ctl ones go first)."""
+        too_soon = self._sup.loop.clock() < self._calm_until
+        for index, request in enumerate(self._queue):
+            if request.answer is not None or not too_soon:
+                return self._queue.pop(index)
+        if self._pause is None:
+            self._pause = self._sup.loop.call_at(self._calm_until, self._resume)
+        return None
+
+    def _resume(self) -> None:
+        self._pause = None
+        self._calm_until = 0.0
+        self._next()
 
     def _failed(self, reason: str) -> None:
         self._refuse([reason])
@@ -117,6 +146,8 @@ class Reloads:
 
     def _finish(self, lines: list[str], problems: list[str] | None = None) -> None:
         request, self._current = self._current, None
+        if request is not None and request.answer is None:
+            self._calm_until = self._sup.loop.clock() + SIGHUP_SPACING
         if request is not None and request.answer is not None:
             request.answer(lines, problems or [])
         if self._queue:
@@ -128,6 +159,9 @@ class Reloads:
         """At shutdown: stop reading, and answer every queued request."""
         if event.name != "SUPERVISOR_STATE_CHANGE_STOPPING":
             return
+        if self._pause is not None:
+            self._pause.cancel()
+            self._pause = None
         if self._watch is not None:
             self._watch.cancel()
             self._refuse(["initsup is shutting down"])

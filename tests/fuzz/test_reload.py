@@ -37,7 +37,10 @@ class _Harness:
         self.refused = 0
         self.subscribers: list[Callable[[events.Event], None]] = []
         self.bus = types.SimpleNamespace(subscribe=self.subscribers.append)
-        self.loop = types.SimpleNamespace(call_later=lambda _, cb: self.timers.append(cb))
+        self.clock = 0.0  # moves on by a second at each "timers" step
+        self.loop = types.SimpleNamespace(
+            call_later=self._timer, call_at=self._timer, clock=lambda: self.clock
+        )
         self.logger = types.SimpleNamespace(error=self._error, warning=lambda _: None)
         harness = self
 
@@ -52,6 +55,12 @@ class _Harness:
 
         monkeypatch.setattr(reloads, "Watch", Watch)
         self.reloads = reloads.Reloads(self, object)  # type: ignore[arg-type]
+
+    def _timer(self, _: float, callback: Callable[[], None]) -> Any:
+        timer = types.SimpleNamespace(cancelled=False)
+        timer.cancel = lambda: setattr(timer, "cancelled", True)
+        self.timers.append(lambda: None if timer.cancelled else callback())
+        return timer
 
     def _error(self, message: str) -> None:
         assert message.startswith("reload refused: ")
@@ -83,6 +92,7 @@ class _Harness:
         watch.done(watch.loader)
 
     def run_timers(self) -> None:
+        self.clock += 1.0
         timers, self.timers = self.timers, []
         for timer in timers:
             timer()

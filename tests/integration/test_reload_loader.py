@@ -68,7 +68,7 @@ def test_the_loader_dies_with_check(tmp_path: Path, prctl: str) -> None:
         variables["PYTHONPATH"] = f"{site}{os.pathsep}{env()['PYTHONPATH']}"
     with started([*INITSUP, "check", "-c", str(ini)], env=env(**variables)) as check:
         [loader] = wait_for(lambda: descendants(check.pid))
-        wait_for(lambda: _wchan(loader) == "wait_for_partner")  # opening the FIFO
+        wait_for(lambda: wchan(loader) == "wait_for_partner")  # opening the FIFO
         threads = len(os.listdir(f"/proc/{loader}/task"))
         assert threads == (1 if prctl == "prctl" else 2)
         os.kill(check.pid, signal.SIGKILL)
@@ -76,7 +76,7 @@ def test_the_loader_dies_with_check(tmp_path: Path, prctl: str) -> None:
         wait_for(lambda: not alive(loader), timeout=5)
 
 
-def _wchan(pid: int) -> str:
+def wchan(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/wchan").read_text()
     except OSError:
