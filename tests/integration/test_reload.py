@@ -148,7 +148,7 @@ def test_two_updates_while_a_group_stops_leave_one_copy(tmp_path: Path, supervis
         text=True,
     )
     try:
-        time.sleep(0.2)  # the order of the two requests, not a wait for anything to finish
+        s.wait("PROCESS_STATE_STOPPING", program="g")  # the first update is applying
         second = ctl(s, "update")
         out, _ = first.communicate(timeout=30)
     finally:
