@@ -121,15 +121,16 @@ class Loader:
         """Take the child's wait status (from whoever waited for it)."""
         self.status = status
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
         """Kill the child unless it has been reaped, and close the pipe (idempotent)."""
-        self.kill()
+        self.kill(wait)
         if not self._closed:
             self._closed = True
             os.close(self.fd)
 
-    def kill(self) -> None:
-        """End the child now and reap it (idempotent)."""
+    def kill(self, wait: bool = True) -> None:
+        """End the child now and reap it (idempotent).  Without wait, a child that has not
+        died yet (stuck in the kernel) is left for the loop's reaper: status stays None."""
         if self.status is not None:
             return
         try:
@@ -137,9 +138,12 @@ class Loader:
         except ProcessLookupError:
             pass
         try:
-            self.status = os.waitpid(self.pid, 0)[1]
+            pid, status = os.waitpid(self.pid, 0 if wait else os.WNOHANG)
         except ChildProcessError:  # reaped elsewhere already
             self.status = -1
+            return
+        if pid:
+            self.status = status
 
 
 class Watch:
@@ -202,7 +206,7 @@ class Watch:
         self._finished = True
         self._timer.cancel()
         self._loop.remove_reader(self.loader.fd)
-        self.loader.close()
+        self.loader.close(wait=False)  # PID 1 never waits for a child to die
 
 
 def too_slow(deadline: float) -> str:

@@ -55,6 +55,7 @@ class Reloads:
         self._queue: list[_Request] = []
         self._current: _Request | None = None
         self._watch: Watch | None = None
+        self._unreaped: set[int] = set()  # readers killed that had not died at once
         self._calm_until = 0.0  # a SIGHUP's reload does not start before then
         self._pause: Timer | None = None
         supervisor.bus.subscribe(self._on_event)
@@ -68,6 +69,9 @@ class Reloads:
 
     def reaped(self, pid: int, status: int) -> bool:
         """Whether pid was the configuration's reader (then its status is taken here)."""
+        if pid in self._unreaped:
+            self._unreaped.discard(pid)
+            return True
         watch = self._watch
         if watch is None or watch.loader.pid != pid or watch.loader.status is not None:
             return False
@@ -115,7 +119,7 @@ class Reloads:
         self._refuse([reason])
 
     def _loaded(self, loader: Loader) -> None:
-        self._watch = None
+        self._forget_watch()
         request = self._current
         assert request is not None
         try:
@@ -137,12 +141,17 @@ class Reloads:
             self._finish(diff.lines())
 
     def _refuse(self, problems: list[str]) -> None:
-        self._watch = None
+        self._forget_watch()
         request = self._current
         if request is not None and request.answer is None:
             for problem in problems:
                 self._sup.logger.error(f"reload refused: {problem}")
         self._finish([], problems)
+
+    def _forget_watch(self) -> None:
+        if self._watch is not None and self._watch.loader.status is None:
+            self._unreaped.add(self._watch.loader.pid)  # the reaper will bring its news
+        self._watch = None
 
     def _finish(self, lines: list[str], problems: list[str] | None = None) -> None:
         request, self._current = self._current, None

@@ -54,7 +54,8 @@ class _Harness:
                 self.over = True
 
         monkeypatch.setattr(reloads, "Watch", Watch)
-        self.reloads = reloads.Reloads(self, object)  # type: ignore[arg-type]
+        reader = lambda: types.SimpleNamespace(pid=0, status=0)  # noqa: E731
+        self.reloads = reloads.Reloads(self, reader)  # type: ignore[arg-type]
 
     def _timer(self, _: float, callback: Callable[[], None]) -> Any:
         timer = types.SimpleNamespace(cancelled=False)
@@ -86,9 +87,9 @@ class _Harness:
             return
         config = types.SimpleNamespace(groups=[])
         if how == "read ok":
-            watch.loader = types.SimpleNamespace(result=lambda: (config, []))
+            watch.loader = types.SimpleNamespace(pid=0, status=0, result=lambda: (config, []))
         else:
-            watch.loader = types.SimpleNamespace(result=_bad)
+            watch.loader = types.SimpleNamespace(pid=0, status=0, result=_bad)
         watch.done(watch.loader)
 
     def run_timers(self) -> None:
