@@ -8,8 +8,9 @@ after the first has finished, and finds what the first left running.
 
 Why SIGHUPs coalesce: each reload forks and parses the whole configuration.  A SIGHUP
 that comes while one is queued already asks for nothing more (that one will read the
-file as it is by then), and a SIGHUP's reload starts at least SIGHUP_SPACING after the
-previous one's end, so a storm of them makes about one reload a second, not one each.
+file as it is by then), several taken at one wake-up are one reload, and a SIGHUP's
+reload starts at least SIGHUP_SPACING after the previous one's end, so a storm of them
+makes about one reload a second, not one each.
 
 Reading goes through the loop (initsup.loader.Watch), so however long the configuration
 takes to read, PID 1 goes on reaping, relaying and answering.
@@ -65,7 +66,12 @@ class Reloads:
         if answer is None and any(r.answer is None for r in self._queue):
             return
         self._queue.append(_Request(answer, apply))
-        self._next()
+        if answer is None:
+            # At the end of this pass, not now: the other SIGHUPs taken in the same
+            # wake-up then find this one queued, and all of them are one reload.
+            self._sup.loop.call_later(0, self._next)
+        else:
+            self._next()
 
     def reaped(self, pid: int, status: int) -> bool:
         """Whether pid was the configuration's reader (then its status is taken here)."""

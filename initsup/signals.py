@@ -155,11 +155,7 @@ class SignalReceiver:
             signal.signal(signum, self._record)
 
     def _record(self, signum: int, frame: object) -> None:
-        # A signal already waiting is not recorded twice, as the kernel keeps one pending
-        # instance of each: a storm of them (SIGHUP in a loop) is one wake-up's work,
-        # not one reload each, and the list stays as small as the set of signals.
-        if signum not in self._pending:
-            self._pending.append(signum)
+        self._pending.append(signum)
 
     def take(self) -> list[int]:
         """Return the signals recorded since the last call, in arrival order, and forget them."""

@@ -92,8 +92,8 @@ class _Harness:
             watch.loader = types.SimpleNamespace(pid=0, status=0, result=_bad)
         watch.done(watch.loader)
 
-    def run_timers(self) -> None:
-        self.clock += 1.0
+    def run_timers(self, advance: float = 1.0) -> None:
+        self.clock += advance
         timers, self.timers = self.timers, []
         for timer in timers:
             timer()
@@ -137,6 +137,27 @@ def test_one_reload_at_a_time_and_every_request_answered(ops: list[str]) -> None
         assert [number for number, _, _ in h.answers] == list(range(asked))
         assert not h.reloads._queue and h.reloads._current is None
         assert len(h.watches) <= asked + hups
+
+
+def test_sighups_taken_at_one_wake_up_are_one_reload() -> None:
+    """Three SIGHUPs handled in one pass start one read, at the end of the pass; one more
+    during that read is one reload after it, a second after its end."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        h = _Harness(monkeypatch)
+        for _ in range(3):
+            h.reloads.ask(None, apply=True)
+        assert h.watches == []
+        h.run_timers()
+        assert len(h.watches) == 1
+        h.reloads.ask(None, apply=True)
+        h.reloads.ask(None, apply=True)
+        h.finish_read("read ok")
+        h.applies.pop()([])
+        h.run_timers(advance=0.5)
+        assert len(h.watches) == 1  # not yet: a second after the last one's end
+        h.run_timers(advance=0.5)
+        assert len(h.watches) == 2
+        assert not h.reloads._queue
 
 
 # -- what comes back through the pipe ---------------------------------------------------
