@@ -259,7 +259,7 @@ def _unpack_loaded(data: bytes) -> tuple[Config, list[str]]:
             config, warnings = model.unpack(value)
             if isinstance(config, model.Config) and isinstance(warnings, list):
                 return config, warnings
-        elif kind == "usage" and isinstance(value, str):
+        elif kind == "usage" and isinstance(value, str) and value:
             raise UsageError(value)
         elif kind in ("config", "failed"):
             problems = [str(p) for p in (value if isinstance(value, list) else [value])]
