@@ -83,8 +83,7 @@ class Loader:
             return
         self._chunks.append(chunk)
         self._size += len(chunk)
-        if self._size > MAX_ANSWER:
-            self.kill()
+        if self._size > MAX_ANSWER:  # the caller closes (and so kills) the reader
             raise LoadFailed(f"the configuration's reader sent more than {MAX_ANSWER} bytes")
 
     def result(self) -> tuple[Config, list[str]]:
@@ -174,6 +173,9 @@ class Watch:
             self.loader.read_some()
         except LoadFailed as exc:
             self._end(str(exc))
+            return
+        except OSError as exc:  # not expected of a pipe; the reload fails, PID 1 goes on
+            self._end(f"reading the configuration's answer failed: {exc}")
             return
         if self.loader.eof:
             self._loop.remove_reader(self.loader.fd)

@@ -155,3 +155,25 @@ def test_a_watch_gives_up_at_its_deadline() -> None:
     finally:
         loop.close()
         receiver.close()
+
+
+def test_a_runaway_answer_is_cut_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An answer larger than MAX_ANSWER fails the read and kills the reader, in the loop
+    and when waited for."""
+    monkeypatch.setattr(loader, "MAX_ANSWER", 100_000)
+    with pytest.raises(loader.LoadFailed, match="sent more than 100000 bytes"):
+        loader.Loader(lambda: b"x" * 10_000_000, _decode).wait(10)
+    loop, receiver = _loop()
+    outcome: list[object] = []
+    try:
+        reading = loader.Loader(lambda: b"x" * 10_000_000, _decode)
+        loader.Watch(reading, loop, outcome.append, outcome.append, deadline=10)
+        began = time.monotonic()
+        while not outcome and time.monotonic() - began < 10:
+            loop.run_once(0.05)
+        assert outcome == ["the configuration's reader sent more than 100000 bytes"]
+        if reading.status is None:
+            assert os.waitpid(reading.pid, 0)[1] == signal.SIGKILL
+    finally:
+        loop.close()
+        receiver.close()
