@@ -33,14 +33,18 @@ def short_deadline(tmp_path: Path, seconds: int) -> str:
     return f"{site}{os.pathsep}{env()['PYTHONPATH']}"
 
 
-def test_check_on_a_fifo_gives_up_at_its_deadline(tmp_path: Path) -> None:
-    """`initsup check` (and so start-up) stops waiting for the loader at the deadline."""
+@pytest.mark.parametrize("command", [["check"], []])
+def test_start_and_check_on_a_fifo_give_up_at_the_deadline(
+    tmp_path: Path, command: list[str]
+) -> None:
+    """Start-up and `initsup check` stop waiting for the reader at the deadline: exit 2,
+    the reason on stderr, nothing started."""
     site = short_deadline(tmp_path, 1)
     ini = tmp_path / "r.ini"
     ini.write_text(fifo_include(tmp_path))
     os.mkfifo(tmp_path / "conf.d" / "stuck.conf")
     result = subprocess.run(
-        [*INITSUP, "check", "-c", str(ini)],
+        [*INITSUP, *command, "-c", str(ini)],
         env=env(PYTHONPATH=site),
         capture_output=True,
         text=True,

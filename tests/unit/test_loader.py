@@ -177,3 +177,24 @@ def test_a_runaway_answer_is_cut_off(monkeypatch: pytest.MonkeyPatch) -> None:
     finally:
         loop.close()
         receiver.close()
+
+
+def test_without_prctl_a_thread_watches_the_parent(monkeypatch: pytest.MonkeyPatch) -> None:
+    """When PR_SET_PDEATHSIG cannot be had (no _ctypes, no prctl), the reader runs a thread
+    that ends it once its parent's end of the pipe closes."""
+    from initsup import linux
+
+    def no_prctl(signum: int) -> None:
+        raise OSError("prctl is not available")
+
+    def threads() -> bytes:
+        import threading
+
+        return marshal.dumps(str(threading.active_count()))
+
+    monkeypatch.setattr(linux, "set_parent_death_signal", no_prctl)
+    with pytest.raises(model.ConfigError, match=r"^2$"):
+        loader.Loader(threads, _decode).wait(10)
+    monkeypatch.undo()
+    with pytest.raises(model.ConfigError, match=r"^1$"):
+        loader.Loader(threads, _decode).wait(10)
