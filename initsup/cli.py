@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
+    from initsup.loader import Loader
     from initsup.model import Config
     from initsup.single import Options
 
@@ -201,55 +202,75 @@ def _load(parsed: Parsed) -> tuple[Config, list[str]]:
 
 
 def _load_apart(parsed: Parsed, meanwhile: Callable[[], object] = int) -> tuple[Config, list[str]]:
-    """_load in a forked child, which sends the result back through a pipe.
+    """_load in a forked child (see initsup.loader), waited for with a deadline.
 
-    Why: configparser, shlex and initsup.config, with what they compile, are most of half a
-    MiB that a supervisor running for months would keep only to read its file again on
-    SIGHUP.  Parsed in a child, the configuration costs the supervisor its model objects.
-    Called from the loop (reload), nothing else runs until the child has been waited for,
-    so the loop's reaper never sees it.  `meanwhile()` runs in this process while the
-    child reads: at start-up, the supervisor's own imports.
+    `meanwhile()` runs in this process while the child reads: at start-up, the
+    supervisor's own imports.  Raises config.ConfigError listing every problem (a child
+    that hangs, crashes or cannot be started is one), or UsageError.
     """
+    from initsup import loader, model
+
+    try:
+        reading = _start_loading(parsed)
+        try:
+            meanwhile()
+        except BaseException:
+            reading.close()
+            raise
+        return reading.wait()
+    except loader.LoadFailed as exc:
+        raise model.ConfigError([str(exc)]) from None
+
+
+def _start_loading(parsed: Parsed) -> Loader:
+    """A forked child reading the configuration (raises loader.LoadFailed if it cannot)."""
+    from initsup import loader
+
+    return loader.Loader(lambda: _loaded_or_problems(parsed), _unpack_loaded)
+
+
+def _loaded_or_problems(parsed: Parsed) -> bytes:
+    """In the loading child: _load's result, or what went wrong, marshalled."""
     import marshal
 
     from initsup import model
 
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - runs in the child, which always leaves by _exit
-        code = 1
-        try:
-            os.close(read_fd)
-            result: tuple[str, Any]
-            try:
-                result = ("ok", model.pack(_load(parsed)))
-            except UsageError as exc:
-                result = ("usage", str(exc))
-            except model.ConfigError as exc:
-                result = ("config", list(exc.problems))
-            except Exception as exc:  # anything else: the parent reports it
-                result = ("failed", f"{type(exc).__name__}: {exc}")
-            with open(write_fd, "wb") as pipe:
-                pipe.write(marshal.dumps(result))
-            code = 0
-        finally:
-            os._exit(code)
-    os.close(write_fd)
+    result: tuple[str, Any]
     try:
-        meanwhile()
-    finally:
-        with open(read_fd, "rb") as pipe:
-            data = pipe.read()
-        _, status = os.waitpid(pid, 0)
-    if not data:
-        raise model.ConfigError([f"reading the configuration failed (wait status {status})"])
-    kind, value = marshal.loads(data)
-    if kind == "ok":
-        config, warnings = model.unpack(value)
-        return config, warnings
-    if kind == "usage":
-        raise UsageError(value)
-    raise model.ConfigError(value if kind == "config" else [value])
+        result = ("ok", model.pack(_load(parsed)))
+    except UsageError as exc:
+        result = ("usage", str(exc))
+    except model.ConfigError as exc:
+        result = ("config", list(exc.problems))
+    except Exception as exc:  # anything else: the parent reports it
+        result = ("failed", f"{type(exc).__name__}: {exc}")
+    return marshal.dumps(result)
+
+
+def _unpack_loaded(data: bytes) -> tuple[Config, list[str]]:
+    """In the parent: the configuration the child sent, or the error it reported."""
+    import marshal
+
+    from initsup import model
+
+    try:
+        kind, value = marshal.loads(data)
+        if kind == "ok":
+            config, warnings = model.unpack(value)
+            if isinstance(config, model.Config) and isinstance(warnings, list):
+                return config, warnings
+        elif kind == "usage" and isinstance(value, str) and value:
+            raise UsageError(value)
+        elif kind in ("config", "failed"):
+            problems = [str(p) for p in (value if isinstance(value, list) else [value])]
+            if problems and all(problems):
+                raise model.ConfigError(problems)
+    except (UsageError, model.ConfigError):
+        raise
+    except Exception as exc:  # a child killed mid-answer, or not initsup's child at all
+        why = f"{type(exc).__name__}: {exc}"
+        raise model.ConfigError([f"reading the configuration failed: {why}"]) from None
+    raise model.ConfigError(["reading the configuration failed: an answer of no known kind"])
 
 
 def _load_or_report(
@@ -285,7 +306,7 @@ def _supervise(parsed: Parsed) -> int:
         return 2
     from initsup import supervisor
 
-    return supervisor.run(loaded[0], lambda: _load_apart(parsed), loaded[1], held)
+    return supervisor.run(loaded[0], lambda: _start_loading(parsed), loaded[1], held)
 
 
 def _import_supervisor() -> None:

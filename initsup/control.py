@@ -22,7 +22,7 @@ from initsup.ctlsocket import Connection, Server
 from initsup.process import Process
 from initsup.signals import parse_signal
 from initsup.states import RUNNING_STATES, STOPPED_STATES, ProcessState
-from initsup.supervisor import Diff, Supervisor
+from initsup.supervisor import Supervisor
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -465,36 +465,25 @@ def cmd_events(c: Connection, args: list[str]) -> None:
 # -- configuration and the supervisor itself -------------------------------------------
 
 
-def _reread(c: Connection) -> Diff | None:
-    """The difference a new read of the configuration makes, or None after reporting why not."""
-    try:
-        return c.sup.reread()
-    except Exception as exc:
-        for problem in getattr(exc, "problems", [str(exc)]):
+def _reread(c: Connection, apply: bool) -> None:
+    """Have the configuration read again (and applied); answer when that is done."""
+
+    def answer(lines: list[str], problems: list[str]) -> None:
+        for problem in problems:
             c.err(f"ERROR: {problem}")
-        c.finish(2)
-        return None
+        for line in lines:
+            c.out(line)
+        c.finish(2 if problems else 0)
+
+    c.sup.reread(answer, apply)
 
 
 def cmd_reread(c: Connection, args: list[str]) -> None:
-    diff = _reread(c)
-    if diff is not None:
-        for line in diff.lines():
-            c.out(line)
-        c.finish(0)
+    _reread(c, apply=False)
 
 
 def cmd_update(c: Connection, args: list[str]) -> None:
-    diff = _reread(c)
-    if diff is None:
-        return
-
-    def done(lines: list[str]) -> None:
-        for line in lines:
-            c.out(line)
-        c.finish(0)
-
-    c.sup.apply(diff, done)
+    _reread(c, apply=True)
 
 
 def cmd_avail(c: Connection, args: list[str]) -> None:

@@ -21,6 +21,7 @@ from initsup.loop import EventLoop, Timer
 from initsup.model import TO_NOWHERE, TO_STREAM, Config, GroupConfig, LogTarget
 from initsup.output import RENDERED_READ_SIZE, OutputWriter, PipeRelay, line_handlers
 from initsup.process import Process, SpawnFailed
+from initsup.reloads import Reloads
 from initsup.signals import SignalReceiver, signal, signal_name, take_over
 from initsup.spawn import ExecError, Spawner
 from initsup.states import STOPPED_STATES, ProcessState
@@ -29,9 +30,12 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from initsup.loader import Loader
     from initsup.pools import Pools
+    from initsup.reloads import Answer
 
-Reloader = Callable[[], "tuple[Config, list[str]]"]
+# Starts a child reading the configuration (raises loader.LoadFailed when it cannot).
+Reloader = Callable[[], "Loader"]
 SHUTDOWN_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGQUIT})
 RECENT_OUTPUT = 65536  # bytes of each process's stdout and stderr kept for `ctl tail`
 
@@ -86,6 +90,7 @@ class Supervisor:
         self.bus = events.EventBus()
         self._spawner = spawner
         self._reloader = reloader
+        self._reloads = Reloads(self, reloader)
         self._format = config.options.log_format
         self._writers: list[OutputWriter] = []
         self.stdout = self._writer(1)
@@ -346,6 +351,8 @@ class Supervisor:
         for pid, status in reaper.reap_all():
             process = self._by_pid.pop(pid, None)
             if process is None:
+                if self._reloads.reaped(pid, status):
+                    continue  # the configuration's reader, not a program
                 self.logger.info(f"reaped unknown pid {pid} ({reaper.describe(status)})", pid=pid)
                 continue
             if self.pools is not None:
@@ -432,31 +439,27 @@ class Supervisor:
     # -- reload ------------------------------------------------------------------------
 
     def reload(self) -> None:
-        """Re-read the configuration; restart only the groups whose configuration changed."""
+        """SIGHUP: re-read the configuration; restart only the groups whose configuration
+        changed.  Queued behind a reload in progress; SIGHUPs already queued coalesce."""
         if self._shutting_down:
             return
         if self._reloader is None:
             self.logger.warning("received SIGHUP, but there is no configuration to reload")
             return
-        try:
-            diff = self.reread()
-        except Exception as exc:  # a bad configuration: keep running what runs
-            for problem in getattr(exc, "problems", [str(exc)]):
-                self.logger.error(f"reload refused: {problem}")
-            return
-        self.apply(diff)
+        self._reloads.ask(None, apply=True)
 
-    def reread(self) -> Diff:
-        """Load the configuration again and compare it, group by group, with what runs.
+    def reread(self, answer: Answer, apply: bool = False) -> None:
+        """Read the configuration again and compare it, group by group, with what runs;
+        with apply, carry the difference out (`ctl update`).
 
-        Raises whatever the reloader raises (config.ConfigError lists every problem).
+        The configuration is read by a child, through the loop, one reload at a time:
+        answer(lines, problems) comes later, with supervisorctl's `reread` (or `update`)
+        lines, or with every reason the configuration was refused.
         """
         if self._reloader is None:
-            raise ValueError("initsup runs without a configuration to reload")
-        new, warnings = self._reloader()
-        for warning in warnings:
-            self.logger.warning(warning)
-        return Diff(self.groups, new)
+            answer([], ["initsup runs without a configuration to reload"])
+            return
+        self._reloads.ask(answer, apply)
 
     def apply(self, diff: Diff, done: Callable[[list[str]], None] | None = None) -> None:
         """Carry out a Diff; done(lines) gets supervisorctl's `update` lines at the end."""

@@ -1,0 +1,184 @@
+"""Reloads one at a time: SIGHUP, `ctl reread` and `ctl update`, queued in the order asked.
+
+Why one at a time: a reload compares the new configuration with the groups that run, and
+an apply that is still stopping a changed group has not yet replaced it; a second reload
+started then would see the old group again and replace it a second time, leaving the
+first new copy running untracked.  Queued, the second reload reads and compares only
+after the first has finished, and finds what the first left running.
+
+Why SIGHUPs coalesce: each reload forks and parses the whole configuration.  A SIGHUP
+that comes while one is queued already asks for nothing more (that one will read the
+file as it is by then), several taken at one wake-up are one reload, and a SIGHUP's
+reload starts at least SIGHUP_SPACING after the previous one's end, so a storm of them
+makes about one reload a second, not one each.
+
+Reading goes through the loop (initsup.loader.Watch), so however long the configuration
+takes to read, PID 1 goes on reaping, relaying and answering.
+"""
+
+from __future__ import annotations
+
+from initsup import events
+from initsup.loader import Loader, LoadFailed, Watch
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from initsup.loop import Timer
+    from initsup.supervisor import Reloader, Supervisor
+
+    # answer(lines, problems): supervisorctl's lines, or every reason the reload failed.
+    Answer = Callable[[list[str], list[str]], None]
+
+
+# Seconds between the end of a SIGHUP's reload and the start of the next SIGHUP's: a
+# storm of them (a config-sync sidecar signalling once per changed file) is one reload at
+# once and one more, a second later, that sees every change.  `ctl` requests do not wait
+# for it.
+SIGHUP_SPACING = 1.0
+
+
+class _Request:
+    __slots__ = ("answer", "apply")
+
+    def __init__(self, answer: Answer | None, apply: bool) -> None:
+        self.answer = answer  # None: a SIGHUP, whose outcome only goes to the log
+        self.apply = apply
+
+
+class Reloads:
+    """The queue of reloads of one Supervisor, and the one being carried out."""
+
+    def __init__(self, supervisor: Supervisor, reloader: Reloader | None) -> None:
+        self._sup = supervisor
+        self._reloader = reloader
+        self._queue: list[_Request] = []
+        self._current: _Request | None = None
+        self._watch: Watch | None = None
+        self._unreaped: set[int] = set()  # readers killed that had not died at once
+        self._calm_until = 0.0  # a SIGHUP's reload does not start before then
+        self._pause: Timer | None = None
+        supervisor.bus.subscribe(self._on_event)
+
+    def ask(self, answer: Answer | None, apply: bool) -> None:
+        """Queue a reload; answer None is a SIGHUP, which coalesces with a queued one."""
+        if answer is None and any(r.answer is None for r in self._queue):
+            return
+        self._queue.append(_Request(answer, apply))
+        if answer is None:
+            # At the end of this pass, not now: the other SIGHUPs taken in the same
+            # wake-up then find this one queued, and all of them are one reload.
+            self._sup.loop.call_later(0, self._next)
+        else:
+            self._next()
+
+    def reaped(self, pid: int, status: int) -> bool:
+        """Whether pid was the configuration's reader (then its status is taken here)."""
+        if pid in self._unreaped:
+            self._unreaped.discard(pid)
+            return True
+        watch = self._watch
+        if watch is None or watch.loader.pid != pid or watch.loader.status is not None:
+            return False
+        watch.reaped(status)
+        return True
+
+    def _next(self) -> None:
+        if self._current is not None or not self._queue:
+            return
+        if self._sup.shutting_down:
+            self._current = self._queue.pop(0)
+            self._refuse(["initsup is shutting down"])
+            return
+        self._current = self._take()
+        if self._current is None:
+            return
+        assert self._reloader is not None
+        try:
+            loader = self._reloader()
+        except LoadFailed as exc:  # no process to read with: say so, leak nothing
+            self._refuse([str(exc)])
+            return
+        try:
+            self._watch = Watch(loader, self._sup.loop, self._loaded, self._failed)
+        except Exception as exc:  # the loop refused the pipe: nothing may be left behind
+            loader.close()
+            self._refuse([f"could not watch the configuration's reader: {exc}"])
+
+    def _take(self) -> _Request | None:
+        """The first request, but a SIGHUP soon after the last waits (ctl ones go first)."""
+        too_soon = self._sup.loop.clock() < self._calm_until
+        for index, request in enumerate(self._queue):
+            if request.answer is not None or not too_soon:
+                return self._queue.pop(index)
+        if self._pause is None:
+            self._pause = self._sup.loop.call_at(self._calm_until, self._resume)
+        return None
+
+    def _resume(self) -> None:
+        self._pause = None
+        self._calm_until = 0.0
+        self._next()
+
+    def _failed(self, reason: str) -> None:
+        self._refuse([reason])
+
+    def _loaded(self, loader: Loader) -> None:
+        self._forget_watch()
+        request = self._current
+        assert request is not None
+        try:
+            new, warnings = loader.result()
+        except Exception as exc:  # a bad configuration: keep running what runs
+            self._refuse(list(getattr(exc, "problems", None) or [str(exc)]))
+            return
+        for warning in warnings:
+            self._sup.logger.warning(warning)
+        if self._sup.shutting_down:
+            self._refuse(["initsup is shutting down"])
+            return
+        from initsup.supervisor import Diff
+
+        diff = Diff(self._sup.groups, new)
+        if request.apply:
+            self._sup.apply(diff, self._finish)
+        else:
+            self._finish(diff.lines())
+
+    def _refuse(self, problems: list[str]) -> None:
+        self._forget_watch()
+        request = self._current
+        if request is not None and request.answer is None:
+            for problem in problems:
+                self._sup.logger.error(f"reload refused: {problem}")
+        self._finish([], problems)
+
+    def _forget_watch(self) -> None:
+        if self._watch is not None and self._watch.loader.status is None:
+            self._unreaped.add(self._watch.loader.pid)  # the reaper will bring its news
+        self._watch = None
+
+    def _finish(self, lines: list[str], problems: list[str] | None = None) -> None:
+        request, self._current = self._current, None
+        if request is not None and request.answer is None:
+            self._calm_until = self._sup.loop.clock() + SIGHUP_SPACING
+        if request is not None and request.answer is not None:
+            request.answer(lines, problems or [])
+        if self._queue:
+            # From the loop, not from here: a queue of requests that all fail at once
+            # must not recurse once per request.
+            self._sup.loop.call_later(0, self._next)
+
+    def _on_event(self, event: events.Event) -> None:
+        """At shutdown: stop reading, and answer every queued request."""
+        if event.name != "SUPERVISOR_STATE_CHANGE_STOPPING":
+            return
+        if self._pause is not None:
+            self._pause.cancel()
+            self._pause = None
+        if self._watch is not None:
+            self._watch.cancel()
+            self._refuse(["initsup is shutting down"])
+        while self._queue and self._current is None:
+            self._next()

@@ -1,0 +1,61 @@
+"""A reload that never finishes reading, with initsup as PID 1 of a fresh PID namespace:
+PID 1 goes on reaping and answering, and stops at once when told (reliability D9)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import INITSUP, env, wait_for
+from tests.supervised import Supervised, seconds
+
+Start = Callable[..., Supervised]
+UNSHARE = ["unshare", "--pid", "--fork", "--mount-proc"]
+
+
+def _init(s: Supervised) -> int:
+    """Host pid of the namespace's PID 1 (initsup) under the unshare process."""
+    path = Path(f"/proc/{s.pid}/task/{s.pid}/children")
+    return int(wait_for(lambda: path.read_text().split())[0])
+
+
+@pytest.mark.pid1
+def test_pid1_keeps_reaping_while_a_reload_hangs_on_a_fifo(
+    tmp_path: Path, supervise: Start
+) -> None:
+    """SIGHUP while [include] matches a FIFO: orphans are still reaped, ctl answers, and
+    SIGTERM ends PID 1 (and with it the reader) at once."""
+    (tmp_path / "conf.d").mkdir()
+    ini = (
+        "[program:parent]\ncommand=sh -c 'while :; do (sleep 0.1 &); sleep 0.2; done'\n"
+        f"[include]\nfiles = {tmp_path}/conf.d/*.conf\n"
+    )
+    s = supervise(prefix=UNSHARE, ini=ini)
+    s.wait("PROCESS_STATE_RUNNING", program="parent")
+    os.mkfifo(tmp_path / "conf.d" / "stuck.conf")
+    sent = time.time()
+    os.kill(_init(s), signal.SIGHUP)
+    reaped_after = 0
+    while reaped_after < 3:  # orphans reaped while the reader hangs
+        record = s.next()
+        if str(record["event"]).startswith("reaped unknown pid"):
+            reaped_after += seconds(record["timestamp"]) > sent
+    began = time.monotonic()
+    status = subprocess.run(
+        [*INITSUP, "ctl", "status"],
+        env=env(INITSUP_SOCKET=s.socket),
+        capture_output=True,
+        text=True,
+        timeout=10,
+    )
+    assert status.stdout.startswith("parent ") and time.monotonic() - began < 3.0
+    began = time.monotonic()
+    os.kill(_init(s), signal.SIGTERM)
+    assert s.finish(timeout=10) == 0
+    assert time.monotonic() - began < 5.0
