@@ -16,7 +16,7 @@ from __future__ import annotations
 import configparser
 import os
 
-from initsup import model
+from initsup import limits, model
 from initsup.model import ConfigError
 from initsup.signals import UNCATCHABLE, parse_signal, signal_name
 
@@ -129,13 +129,13 @@ def _count(text: str) -> int:
 
 
 def _numprocs(text: str) -> int:
-    """A whole number from 1 up."""
+    """A whole number from 1 up to limits.MAX_NUMPROCS."""
     try:
         value = int(text)
     except ValueError:
         value = 0
-    if value < 1:
-        raise ValueError("must be a whole number, 1 or more")
+    if not 1 <= value <= limits.MAX_NUMPROCS:
+        raise ValueError(f"must be a whole number from 1 to {limits.MAX_NUMPROCS}")
     return value
 
 
@@ -236,9 +236,14 @@ def _user(text: str) -> str | None:
     name = text.strip()
     if not name:
         return None
-    if name.isdigit():
+    if name.isascii() and name.isdigit():
         # A uid needs no passwd entry: containers often run as arbitrary uids.
+        if int(name) >= 2**32 - 1:  # (uid_t)-1 means "no change" to setuid
+            raise ValueError("must be a uid below 4294967295")
         return name
+    if len(name) > limits.MAX_USER_CHARS:
+        # Some NSS modules abort the whole process on a very long name.
+        raise ValueError(f"must be a user name of at most {limits.MAX_USER_CHARS} characters")
     import pwd
 
     try:
@@ -353,18 +358,16 @@ def _text(text: str) -> str:
 
 def _expand(text: str, names: Mapping[str, object]) -> str:
     """supervisord's %(name)s expansion (Python %-formatting, so %% is a literal %)."""
-    if "%" not in text:
-        return text
     try:
-        return text % names
+        return limits.expand(text, names)
     except KeyError as exc:
         raise ValueError(_unknown_name(str(exc.args[0]), names)) from None
-    except (ValueError, TypeError, OverflowError) as exc:
-        raise ValueError(f"cannot be expanded: {exc} (write %% for a literal %)") from None
 
 
 def _unknown_name(name: str, names: Iterable[str]) -> str:
     """Say which %(name)s is unknown and which names are known."""
+    if not name.isprintable():  # a name split over lines: keep the problem on one line
+        name = repr(name)[1:-1]
     if name.startswith("ENV_"):
         return f"refers to %({name})s, but there is no environment variable {name[4:]}"
     known = ", ".join(sorted(n for n in names if not n.startswith("ENV_")))
@@ -480,12 +483,14 @@ class _Section:
 class _Report:
     """Problems and warnings, in the order found."""
 
-    __slots__ = ("problems", "unread", "warnings")
+    __slots__ = ("expanded", "problems", "processes", "unread", "warnings")
 
     def __init__(self) -> None:
         self.problems: list[str] = []
         self.warnings: list[str] = []
         self.unread = False  # a file could not be read: its programs are unknown
+        self.expanded = 0  # characters of every expanded value so far (limits.MAX_TOTAL_CHARS)
+        self.processes = 0  # processes made so far (limits.MAX_PROCESSES)
 
 
 def _convert(
@@ -493,7 +498,17 @@ def _convert(
 ) -> T | None:
     """Expand and convert one value; on failure record the problem and return None."""
     try:
-        return converter(_expand(raw.text, names))
+        if report.expanded > limits.MAX_TOTAL_CHARS:
+            return None  # said once, where it happened; the rest would only repeat it
+        text = _expand(raw.text, names)
+        report.expanded += len(text)
+        if report.expanded > limits.MAX_TOTAL_CHARS:
+            raise ValueError(
+                f"is where the expanded values pass {limits.MAX_TOTAL_CHARS} characters in all"
+            )
+        if "\0" in text:  # no file name, argument or variable can hold one
+            raise ValueError("must not contain a NUL byte")
+        return converter(text)
     except ValueError as exc:
         report.problems.append(raw.say(str(exc)))
         return None
@@ -513,14 +528,9 @@ def _grouped(places: Iterable[tuple[str, str]], sep: str = ": ") -> str:
 def _parse_file(file: str, report: _Report) -> configparser.RawConfigParser | None:
     """Parse one file as supervisord's UnhosedConfigParser would; None if it is unusable."""
     try:
-        with open(file, encoding="utf-8") as stream:
-            text = stream.read()
-    except OSError as exc:
-        report.problems.append(f"{file}: cannot read: {exc.strerror or exc}")
-        report.unread = True
-        return None
-    except UnicodeDecodeError:
-        report.problems.append(f"{file}: cannot read: not UTF-8 text")
+        text = limits.read_file(file)
+    except ValueError as exc:
+        report.problems.append(f"{file}: {exc}")
         report.unread = True
         return None
     # `;` and `#` start a comment at a line's start or after whitespace (configparser only
@@ -551,9 +561,16 @@ def _read_files(path: str, names: Names, report: _Report) -> tuple[dict[str, _Se
     files: list[str] = []
     seen: set[str] = set()
 
-    def read(file: str) -> None:
+    def read(file: str, depth: int) -> None:
         real = os.path.realpath(file)
         if real in seen:  # included twice, or an include cycle
+            return
+        if len(files) >= limits.MAX_FILES or depth > limits.MAX_INCLUDE_DEPTH:
+            why = f"more than {limits.MAX_FILES} files in all"
+            if depth > limits.MAX_INCLUDE_DEPTH:
+                why = f"includes nested more than {limits.MAX_INCLUDE_DEPTH} deep"
+            report.problems.append(f"{file}: not read: {why}")
+            report.unread = True
             return
         seen.add(real)
         files.append(file)
@@ -575,9 +592,9 @@ def _read_files(path: str, names: Names, report: _Report) -> tuple[dict[str, _Se
                 sections[title] = section
         if include is not None:
             for included in _included(include, names, report):
-                read(included)
+                read(included, depth + 1)
 
-    read(path)
+    read(path, 0)
     return sections, files
 
 
@@ -593,12 +610,19 @@ def _included(section: _Section, names: Names, report: _Report) -> list[str]:
     patterns = _convert(raw, str.split, {**names, "here": section.here}, report) or []
     import glob
 
-    found = []
+    found: list[str] = []
     for pattern in patterns:
         # A pattern that matches nothing is fine, as in supervisord (conf.d/*.conf, empty).
-        for match in sorted(glob.glob(os.path.join(section.here, pattern))):
-            if not os.path.isdir(match):
-                found.append(match)
+        matches: list[str] = []
+        for match in glob.iglob(os.path.join(section.here, pattern)):
+            if len(matches) == limits.MAX_MATCHES:
+                report.problems.append(
+                    raw.say(f"pattern {pattern!r} matches more than {limits.MAX_MATCHES} files")
+                )
+                report.unread = True
+                return []
+            matches.append(match)
+        found.extend(match for match in sorted(matches) if not os.path.isdir(match))
     return found
 
 
@@ -785,6 +809,13 @@ def _processes(
             )
         return priority, []
     processes = []
+    if report.processes + numprocs > limits.MAX_PROCESSES:
+        report.problems.append(
+            f"{section.where()}: its {numprocs} process(es) would make more than"
+            f" {limits.MAX_PROCESSES} processes in all"
+        )
+        return priority, []
+    report.processes += numprocs
     for number in range(start, start + numprocs):
         process = _process(section, group, number, numprocs, priority, names, environment, report)
         if process is None:

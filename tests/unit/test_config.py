@@ -117,7 +117,7 @@ def test_numprocs_is_one_or_more() -> None:
     assert _numprocs("1") == 1
     assert _numprocs("4") == 4
     for bad in ("0", "-2", "two"):
-        with pytest.raises(ValueError, match="1 or more"):
+        with pytest.raises(ValueError, match="from 1 to 10000"):
             _numprocs(bad)
 
 
@@ -956,7 +956,7 @@ def test_listener_missing_events(tmp_path: Path) -> None:
 
 
 def test_listener_buffer_size(tmp_path: Path) -> None:
-    """buffer_size= is a whole number from 1 up."""
+    """buffer_size= is a whole number from 1 to 10,000."""
     group = listener_group(tmp_path, "command=l\nevents=TICK_5\nbuffer_size=100\n")
     assert group.listener == model.ListenerConfig(frozenset({"TICK_5"}), 100)
     for bad in ("0", "-1", "many"):
@@ -964,7 +964,8 @@ def test_listener_buffer_size(tmp_path: Path) -> None:
             tmp_path, f"[eventlistener:mail]\ncommand=l\nevents=TICK_5\nbuffer_size={bad}\n"
         )
         assert problems(path) == [
-            f"{path}: [eventlistener:mail] buffer_size = '{bad}': must be a whole number, 1 or more"
+            f"{path}: [eventlistener:mail] buffer_size = '{bad}':"
+            " must be a whole number from 1 to 10000"
         ]
 
 
