@@ -226,7 +226,7 @@ def _load_apart(parsed: Parsed, meanwhile: Callable[[], object] = int) -> tuple[
             except UsageError as exc:
                 result = ("usage", str(exc))
             except model.ConfigError as exc:
-                result = ("config", list(exc.problems))
+                result = ("config", exc.packed())
             except Exception as exc:  # anything else: the parent reports it
                 result = ("failed", f"{type(exc).__name__}: {exc}")
             with open(write_fd, "wb") as pipe:
@@ -261,6 +261,8 @@ def _load_or_report(
     try:
         return _load_apart(parsed, meanwhile)
     except model.ConfigError as exc:
+        for warning in exc.warnings:  # first: they often explain the errors
+            sys.stderr.write(f"initsup: warning: {warning}\n")
         for problem in exc.problems:
             sys.stderr.write(f"initsup: configuration error: {problem}\n")
         return None

@@ -66,7 +66,6 @@ _UNUSED_KINDS = (
     "inet_http_server",
     "supervisorctl",
     "rpcinterface",
-    "fcgi-program",
     "ctlplugin",
 )
 # [supervisord] keys about its own log file, pid file and daemonizing: initsup logs to
@@ -311,7 +310,10 @@ def _name(text: str) -> str:
 def _logfile(text: str) -> str:
     """TO_STREAM (unset, AUTO, /dev/stdout and friends), TO_NOWHERE (NONE, OFF) or a path."""
     value = text.strip()
-    if not value or value.upper() == "AUTO" or value in _STREAM_PATHS:
+    # supervisord 4 reads `syslog` as its deprecated spelling of <stream>_syslog=true, not
+    # as a file name; initsup has no syslog: the output goes where AUTO sends it (a warning
+    # says so, in _processes).
+    if not value or value.upper() in ("AUTO", "SYSLOG") or value in _STREAM_PATHS:
         return model.TO_STREAM
     if value.upper() in ("NONE", "OFF"):
         return model.TO_NOWHERE
@@ -403,6 +405,7 @@ _LOG_OPTIONS: dict[str, tuple[str, Callable[[str], object]]] = {
     "events_enabled": ("events_enabled", _boolean),
 }
 _IGNORED_WITH_WARNING = ("stdout_syslog", "stderr_syslog")
+_LOGFILE_KEYS = ("stdout_logfile", "stderr_logfile")
 _NOT_FILES = (None, model.TO_STREAM, model.TO_NOWHERE)
 _PROGRAM_KEYS = frozenset(
     [
@@ -768,6 +771,14 @@ def _processes(
             protocol.append(key)
         elif key in _IGNORED_WITH_WARNING:
             ignored.append(key)
+        elif key in _LOGFILE_KEYS and raw.text.strip().lower() == "syslog":
+            report.warnings.append(
+                raw.say(
+                    "is supervisord's deprecated spelling of"
+                    f" {key.replace('logfile', 'syslog')}=true; initsup has no syslog:"
+                    " this output goes to initsup's stdout stream, as with AUTO"
+                )
+            )
         elif listener and key == "result_handler":
             if raw.text.strip() != _DEFAULT_RESULT_HANDLER:
                 report.warnings.append(
@@ -1142,7 +1153,12 @@ def _check_sections(sections: dict[str, _Section], report: _Report) -> None:
         if section.kind in ("program", "eventlistener", "group"):
             continue
         place = (str(section.file), f"[{section.title}]")
-        if (section.kind or section.title) in _UNUSED_KINDS:
+        if section.kind == "fcgi-program":
+            report.warnings.append(
+                f"{section.where()}: initsup does not run FastCGI programs:"
+                " the processes of this section will NOT run"
+            )
+        elif (section.kind or section.title) in _UNUSED_KINDS:
             unused.append(place)
         else:
             report.warnings.append(f"{section.where()}: not a section initsup knows, ignored")
@@ -1184,5 +1200,7 @@ def load(
     names.update({"ENV_" + key: value for key, value in options.environment.items()})
     groups = _groups(sections, names, options.environment, main_command, report)
     if report.problems:
-        raise ConfigError(list(dict.fromkeys(report.problems)))
+        raise ConfigError(
+            list(dict.fromkeys(report.problems)), list(dict.fromkeys(report.warnings))
+        )
     return model.Config(options, groups, files + used), list(dict.fromkeys(report.warnings))

@@ -216,3 +216,43 @@ def test_an_include_pattern_matching_over_1000_files_is_refused(tmp_path: Path) 
         "[include]\nfiles = many/*.conf\n",
         "[include] files = 'many/*.conf': pattern 'many/*.conf' matches more than 1000 files",
     )
+
+
+def test_warnings_are_printed_with_the_errors_they_explain(tmp_path: Path) -> None:
+    """A typo `comand=` is an unknown key (a warning) and makes command missing (an error)."""
+    path = tmp_path / "typo.ini"
+    path.write_text("[program:web]\ncomand=sleep 1\n")
+    code, err = initsup("check", "-c", str(path))
+    assert code == 2
+    assert err.splitlines() == [
+        f"initsup: warning: {path}: [program:web] comand = 'sleep 1':"
+        " is not an option initsup knows, ignored",
+        f"initsup: configuration error: {path}: [program:web] command: required",
+    ]
+
+
+def test_stdout_logfile_syslog_is_the_stream_with_a_warning(tmp_path: Path) -> None:
+    """supervisord 4's deprecated `syslog` is not a file named syslog in the working directory."""
+    path = tmp_path / "s.ini"
+    path.write_text("[program:web]\ncommand=sleep 1\nstdout_logfile=syslog\n")
+    proc = subprocess.run(
+        [*INITSUP, "check", "--json", "-c", str(path)],
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=20,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert '"path": "stream"' in proc.stdout
+    assert "deprecated spelling of stdout_syslog=true; initsup has no syslog" in proc.stderr
+
+
+def test_fcgi_program_says_its_processes_will_not_run(tmp_path: Path) -> None:
+    """[fcgi-program:x] gets a warning of its own, not a generic `not used`."""
+    path = tmp_path / "f.ini"
+    path.write_text("[program:web]\ncommand=sleep 1\n[fcgi-program:php]\ncommand=php-fpm\n")
+    code, err = initsup("check", "-c", str(path))
+    assert code == 0
+    assert "[fcgi-program:php]: initsup does not run FastCGI programs" in err
+    assert "will NOT run" in err

@@ -811,9 +811,11 @@ def test_ignored_sections_one_warning(tmp_path: Path) -> None:
         """,
     )
     assert warnings_of(path) == [
+        f"{path}: [fcgi-program:php]: initsup does not run FastCGI programs:"
+        " the processes of this section will NOT run",
         f"{path}: [mystery]: not a section initsup knows, ignored",
         f"{path}: [inet_http_server], [rpcinterface:supervisor],"
-        " [supervisorctl], [fcgi-program:php]: sections initsup does not use, ignored",
+        " [supervisorctl]: sections initsup does not use, ignored",
     ]
 
 
@@ -1625,7 +1627,10 @@ def test_group_may_name_an_ignored_fcgi_program(tmp_path: Path) -> None:
     )
     cfg, warnings = load(path, {})
     assert [p.name for p in cfg.processes()] == ["a"]
-    assert warnings == [f"{path}: [fcgi-program:php]: sections initsup does not use, ignored"]
+    assert warnings == [
+        f"{path}: [fcgi-program:php]: initsup does not run FastCGI programs:"
+        " the processes of this section will NOT run"
+    ]
 
 
 def test_a_loaded_configuration_survives_pack_marshal_unpack(tmp_path: Path) -> None:
