@@ -71,7 +71,8 @@ check:
 
 exit codes: COMMAND's own (or an essential program's); 127 when COMMAND is not found,
 126 when it cannot be run; 0 after a requested shutdown, 137 if a program had to be
-killed; 2 for a usage or configuration error.
+killed; 2 for a usage or configuration error; 3 when this Python lacks modules
+supervisor mode needs (a minimal Python: install python3).
 """
 
 LOG_FORMATS = ("inherit", "json", "text", "raw")
@@ -147,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.write(f"initsup {__version__}\n")
             return 0
         if checking:
-            return _check(parsed)
+            return _missing_modules() or _check(parsed)
         if not parsed.supervises():
             if not parsed.command:
                 raise UsageError(
@@ -156,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
             options = parsed.single_options()
         else:
-            return _supervise(parsed)
+            return _missing_modules() or _supervise(parsed)
     except UsageError as exc:
         sys.stderr.write(f"initsup: {exc}\n{USAGE}\nTry 'initsup --help' for more information.\n")
         return 2
@@ -288,6 +289,17 @@ def _supervise(parsed: Parsed) -> int:
     from initsup import supervisor
 
     return supervisor.run(loaded[0], lambda: _load_apart(parsed), loaded[1], held)
+
+
+def _missing_modules() -> int:
+    """0, or after saying which modules supervisor mode lacks, its distinct exit code."""
+    from initsup import requires
+
+    names = requires.missing(requires.SUPERVISOR_MODULES)
+    if not names:
+        return 0
+    sys.stderr.write(requires.message(names))
+    return requires.EXIT_MISSING_MODULES
 
 
 def _import_supervisor() -> None:
