@@ -883,6 +883,9 @@ def _process(
         name = _convert(raw, _name, names, report) or name
     if command is None or len(report.problems) > before:
         return None
+    _check_process(opts, command, logs, bool(kwargs.get("redirect_stderr")), names, report)
+    if len(report.problems) > before:
+        return None
     return model.ProcessConfig(
         name,
         command,
@@ -894,6 +897,34 @@ def _process(
         stderr=model.LogTarget(**logs["stderr"]),
         **kwargs,
     )
+
+
+def _check_process(
+    opts: dict[str, _Raw],
+    command: list[str],
+    logs: dict[str, dict[str, Any]],
+    redirected: bool,
+    names: Names,
+    report: _Report,
+) -> None:
+    """What starting this process would trip over: log files (errors), its command (warning).
+
+    A command that does not resolve is only a warning: supervisord finds out at spawn, and
+    a program may be installed or mounted after the file is read (autostart=false tools,
+    a volume), so an existing supervisord.conf must not stop loading because of it.
+    """
+    from initsup import checks
+
+    for stream in ("stdout", "stderr"):
+        path = logs[stream].get("path")
+        if path not in _NOT_FILES and not (stream == "stderr" and redirected):
+            problem = checks.logfile(path)
+            if problem is not None:
+                report.problems.append(opts[f"{stream}_logfile"].say(problem))
+    path_env = names.get("ENV_PATH")  # the child's PATH: environ, then environment= keys
+    warning = checks.command(command, None if path_env is None else str(path_env))
+    if warning is not None:
+        report.warnings.append(opts["command"].say(warning))
 
 
 def _process_values(

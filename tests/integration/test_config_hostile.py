@@ -256,3 +256,50 @@ def test_fcgi_program_says_its_processes_will_not_run(tmp_path: Path) -> None:
     assert code == 0
     assert "[fcgi-program:php]: initsup does not run FastCGI programs" in err
     assert "will NOT run" in err
+
+
+def test_a_log_file_in_a_missing_directory_is_an_error(tmp_path: Path) -> None:
+    """D4/issue: found at load (exit 2, nothing started), not as an exception in PID 1."""
+    refused(
+        tmp_path,
+        "[program:a]\ncommand=sleep 1\nstdout_logfile=/nonexistent/dir/a.log\n",
+        "[program:a] stdout_logfile = '/nonexistent/dir/a.log': cannot be written:"
+        " its directory /nonexistent/dir does not exist",
+    )
+
+
+def test_a_log_file_that_is_a_directory_is_an_error(tmp_path: Path) -> None:
+    """stderr_logfile naming a directory cannot be opened as a file."""
+    refused(
+        tmp_path,
+        f"[program:a]\ncommand=sleep 1\nstderr_logfile={tmp_path}\n",
+        f"[program:a] stderr_logfile = '{tmp_path}': cannot be written: it is a directory",
+    )
+
+
+def test_a_command_that_does_not_resolve_is_a_warning(tmp_path: Path) -> None:
+    """A bare name not on the child's PATH, or a missing path: warned about, still loaded."""
+    path = tmp_path / "c.ini"
+    path.write_text(
+        "[program:a]\ncommand=initsup-no-such-program x\n"
+        "[program:b]\ncommand=sh -c true\nenvironment=PATH=/nonexistent\n"
+        f"[program:c]\ncommand={tmp_path}/missing\n"
+        "[program:d]\ncommand=sh -c true\n"
+    )
+    code, err = initsup("check", "-c", str(path))
+    assert code == 0, err
+    lines = err.splitlines()
+    assert len(lines) == 3, err
+    assert (
+        "[program:a] command = 'initsup-no-such-program x': 'initsup-no-such-program'" in lines[0]
+    )
+    assert "cannot be run on PATH=" in lines[0]
+    assert lines[1].endswith(
+        "[program:b] command = 'sh -c true': 'sh' cannot be run on PATH=/nonexistent:"
+        " No such file or directory; the program will fail to start"
+        " (supervisord, too, finds out only then)"
+    )
+    assert (
+        f"[program:c] command = '{tmp_path}/missing': '{tmp_path}/missing' cannot be run:"
+        in (lines[2])
+    )

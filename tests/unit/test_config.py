@@ -37,6 +37,16 @@ from initsup.config import (
 )
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+
+@pytest.fixture(autouse=True)
+def _commands_resolve(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The commands here are made up (`run`, `web`): their warning is tested in test_checks."""
+    from initsup import checks
+
+    monkeypatch.setattr(checks, "command", lambda argv, path: None)
+
+
 NO_SUCH_USER = "initsup-no-such-user"
 
 
