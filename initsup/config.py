@@ -542,6 +542,9 @@ def _parse_file(file: str, report: _Report) -> configparser.RawConfigParser | No
     parser = configparser.RawConfigParser(
         inline_comment_prefixes=(";", "#"), strict=False, interpolation=None
     )
+    from initsup import duplicates
+
+    report.warnings.extend(duplicates.find(text, file))
     try:
         parser.read_string(text, source=file)
     except configparser.MissingSectionHeaderError as exc:

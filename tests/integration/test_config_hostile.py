@@ -303,3 +303,22 @@ def test_a_command_that_does_not_resolve_is_a_warning(tmp_path: Path) -> None:
         f"[program:c] command = '{tmp_path}/missing': '{tmp_path}/missing' cannot be run:"
         in (lines[2])
     )
+
+
+def test_duplicate_sections_and_keys_are_warnings_naming_both_lines(tmp_path: Path) -> None:
+    """supervisord merges them silently; initsup merges them the same way and says so."""
+    path = tmp_path / "d.ini"
+    path.write_text(
+        "[program:web]\ncommand=sleep 1\ncommand=sleep 2\n[program:web]\nautostart=false\n"
+    )
+    proc = subprocess.run(
+        [*INITSUP, "check", "-c", str(path)], env=env(), capture_output=True, text=True, timeout=20
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.splitlines() == [
+        f"initsup: warning: {path}: line 3: [program:web] command is set again"
+        " (first at line 2): the last value counts, as in supervisord",
+        f"initsup: warning: {path}: line 4: [program:web] appears again (first at line 1):"
+        " its keys are merged into one section, as supervisord does",
+    ]
+    assert "web (priority 999): sleep 2" in proc.stdout

@@ -1730,3 +1730,28 @@ def test_the_loading_child_is_waited_for_when_meanwhile_fails(
     assert len(forked) == 1
     with pytest.raises(ChildProcessError):  # already waited for: no zombie left behind
         os.waitpid(forked[0], os.WNOHANG)
+
+
+def test_duplicates_warn_with_both_lines_and_continuations_are_not_keys(tmp_path: Path) -> None:
+    """A repeated key (also in a repeated section) warns; a continuation line is a value."""
+    path = write(
+        tmp_path,
+        """\
+        [program:web]
+        command=run
+          command = not a key
+        ; command=commented
+        [group:g]
+        programs=web
+        [program:web]
+        Command=again
+        """,
+    )
+    cfg, warnings = load(path, {})
+    assert cfg.processes()[0].command == ["again"]
+    assert warnings == [
+        f"{path}: line 7: [program:web] appears again (first at line 1):"
+        " its keys are merged into one section, as supervisord does",
+        f"{path}: line 8: [program:web] command is set again (first at line 2):"
+        " the last value counts, as in supervisord",
+    ]
