@@ -1233,8 +1233,17 @@ def load(
     # As supervisord 4: [supervisord] environment= is ENV_X for every program's values too.
     names.update({"ENV_" + key: value for key, value in options.environment.items()})
     groups = _groups(sections, names, options.environment, main_command, report)
+    warnings = _one_line_each(report.warnings)
     if report.problems:
-        raise ConfigError(
-            list(dict.fromkeys(report.problems)), list(dict.fromkeys(report.warnings))
-        )
-    return model.Config(options, groups, files + used), list(dict.fromkeys(report.warnings))
+        raise ConfigError(_one_line_each(report.problems), warnings)
+    return model.Config(options, groups, files + used), warnings
+
+
+def _one_line_each(lines: list[str]) -> list[str]:
+    """lines without repeats, each on one line.
+
+    Values are shown quoted, but file names (a glob may match `a<newline>b.conf`) and
+    variable names (`env` takes any bytes but `=`) are shown as they are.
+    """
+    result = dict.fromkeys(lines)
+    return [line.replace("\r", "\\r").replace("\n", "\\n") for line in result]

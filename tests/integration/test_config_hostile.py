@@ -322,3 +322,11 @@ def test_duplicate_sections_and_keys_are_warnings_naming_both_lines(tmp_path: Pa
         " its keys are merged into one section, as supervisord does",
     ]
     assert "web (priority 999): sleep 2" in proc.stdout
+
+
+def test_an_included_file_name_with_a_newline_stays_on_one_line(tmp_path: Path) -> None:
+    """A problem naming `bad<newline>name.conf` shows \\n: one problem, one line."""
+    (tmp_path / "conf.d").mkdir()
+    (tmp_path / "conf.d" / "bad\nname.conf").write_text("[program:x]\nstartsecs=soon\n")
+    errors = refused(tmp_path, "[include]\nfiles = conf.d/*.conf\n", "conf.d/bad\\nname.conf")
+    assert len(errors) == 2  # startsecs, and command: required
