@@ -330,3 +330,17 @@ def test_an_included_file_name_with_a_newline_stays_on_one_line(tmp_path: Path) 
     (tmp_path / "conf.d" / "bad\nname.conf").write_text("[program:x]\nstartsecs=soon\n")
     errors = refused(tmp_path, "[include]\nfiles = conf.d/*.conf\n", "conf.d/bad\\nname.conf")
     assert len(errors) == 2  # startsecs, and command: required
+
+
+def test_user_numeric_uid_without_entry_is_accepted_unknown_name_is_not(tmp_path: Path) -> None:
+    """Containers run as uids with no passwd entry; a name must exist."""
+    path = tmp_path / "u.ini"
+    path.write_text("[program:a]\ncommand=sleep 1\nuser=54321\n")
+    code, err = initsup("check", "-c", str(path))
+    assert code == 0, err
+    refused(
+        tmp_path,
+        "[program:b]\ncommand=sleep 1\nuser=initsup-no-such-user\n",
+        "[program:b] user = 'initsup-no-such-user': must be a user in the passwd database,"
+        " or a numeric uid",
+    )

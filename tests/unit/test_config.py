@@ -1684,12 +1684,18 @@ def test_configuration_problems_come_back_from_the_loading_child(tmp_path: Path)
     from initsup import cli
 
     ini = tmp_path / "bad.ini"
-    ini.write_text("[program:a]\ncommand = x\nstartsecs = soon\nautorestart = maybe\n")
+    ini.write_text(
+        "[program:a]\ncommand = x\nstartsecs = soon\nautorestart = maybe\ncolour = blue\n"
+    )
     parsed = cli.parse(["-c", str(ini)], {})
     with pytest.raises(model.ConfigError) as caught:
         cli._load_apart(parsed)
     assert len(caught.value.problems) == 2
     assert all(str(ini) in problem for problem in caught.value.problems)
+    # The warnings come along: they may explain the problems.
+    assert caught.value.warnings == [
+        f"{ini}: [program:a] colour = 'blue': is not an option initsup knows, ignored"
+    ]
 
 
 def test_the_caller_works_while_the_child_loads(tmp_path: Path) -> None:
