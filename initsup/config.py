@@ -486,7 +486,7 @@ class _Section:
 class _Report:
     """Problems and warnings, in the order found."""
 
-    __slots__ = ("expanded", "problems", "processes", "unread", "warnings")
+    __slots__ = ("expanded", "problems", "processes", "read", "unread", "warnings")
 
     def __init__(self) -> None:
         self.problems: list[str] = []
@@ -494,6 +494,7 @@ class _Report:
         self.unread = False  # a file could not be read: its programs are unknown
         self.expanded = 0  # characters of every expanded value so far (limits.MAX_TOTAL_CHARS)
         self.processes = 0  # processes made so far (limits.MAX_PROCESSES)
+        self.read = 0  # characters of every file read so far (limits.MAX_TOTAL_BYTES)
 
 
 def _convert(
@@ -530,8 +531,16 @@ def _grouped(places: Iterable[tuple[str, str]], sep: str = ": ") -> str:
 
 def _parse_file(file: str, report: _Report) -> configparser.RawConfigParser | None:
     """Parse one file as supervisord's UnhosedConfigParser would; None if it is unusable."""
+    if report.read > limits.MAX_TOTAL_BYTES:
+        return None  # said once, at the first file past it
     try:
         text = limits.read_file(file)
+        report.read += len(text)
+        if report.read > limits.MAX_TOTAL_BYTES:
+            raise ValueError(
+                f"not read: the files read pass {limits.MAX_TOTAL_BYTES // (1024 * 1024)}"
+                " MiB in all"
+            )
     except ValueError as exc:
         report.problems.append(f"{file}: {exc}")
         report.unread = True

@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 MAX_FILE_BYTES = 16 * 1024 * 1024  # one configuration file
+# Every file together (configparser reads about a MiB a second on a busy machine; real
+# configurations are kilobytes).
+MAX_TOTAL_BYTES = 16 * 1024 * 1024
 MAX_INCLUDE_DEPTH = 100  # files including files including files ...
 MAX_FILES = 1000  # files read in all, the main one included
 MAX_MATCHES = 1000  # files one [include] pattern may match

@@ -114,3 +114,17 @@ def test_expanded_values_are_bounded_in_all(tmp_path: Path) -> None:
     [problem] = caught.value.problems
     assert f"directory = {value!r}" in problem
     assert "expanded values pass 8388608 characters in all" in problem
+
+
+def test_files_read_are_bounded_in_all(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files each under the cap still stop at the total: the first one past it is named."""
+    monkeypatch.setattr(limits, "MAX_TOTAL_BYTES", 1024 * 1024)
+    for i in range(5):
+        (tmp_path / f"{i}.conf").write_text(f"; {'x' * 300_000}\n[program:p{i}]\ncommand=true\n")
+    main = tmp_path / "main.ini"
+    main.write_text("[include]\nfiles = *.conf\n")
+    with pytest.raises(ConfigError) as caught:
+        load(str(main), {})
+    assert caught.value.problems == [
+        f"{tmp_path}/3.conf: not read: the files read pass 1 MiB in all"
+    ]
