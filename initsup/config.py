@@ -486,7 +486,7 @@ class _Section:
 class _Report:
     """Problems and warnings, in the order found."""
 
-    __slots__ = ("expanded", "problems", "processes", "read", "unread", "warnings")
+    __slots__ = ("commands", "expanded", "problems", "processes", "read", "unread", "warnings")
 
     def __init__(self) -> None:
         self.problems: list[str] = []
@@ -495,6 +495,8 @@ class _Report:
         self.expanded = 0  # characters of every expanded value so far (limits.MAX_TOTAL_CHARS)
         self.processes = 0  # processes made so far (limits.MAX_PROCESSES)
         self.read = 0  # characters of every file read so far (limits.MAX_TOTAL_BYTES)
+        # checks.command per (program, PATH): numprocs=10000 would look it up 10,000 times
+        self.commands: dict[tuple[str, str | None], str | None] = {}
 
 
 def _convert(
@@ -934,7 +936,10 @@ def _check_process(
             if problem is not None:
                 report.problems.append(opts[f"{stream}_logfile"].say(problem))
     path_env = names.get("ENV_PATH")  # the child's PATH: environ, then environment= keys
-    warning = checks.command(command, None if path_env is None else str(path_env))
+    key = (command[0], None if path_env is None else str(path_env))
+    if key not in report.commands:
+        report.commands[key] = checks.command(command, key[1])
+    warning = report.commands[key]
     if warning is not None:
         report.warnings.append(opts["command"].say(warning))
 
