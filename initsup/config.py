@@ -514,6 +514,12 @@ def _convert(
             )
         if "\0" in text:  # no file name, argument or variable can hold one
             raise ValueError("must not contain a NUL byte")
+        try:
+            # What os.fsencode does to every argument, path and variable at spawn: only
+            # surrogates that stand for undecodable bytes (from the environment) pass.
+            text.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError as exc:
+            raise ValueError(f"holds {exc.object[exc.start]!r}, which is no character") from None
         return converter(text)
     except ValueError as exc:
         report.problems.append(raw.say(str(exc)))

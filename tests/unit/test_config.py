@@ -1761,3 +1761,16 @@ def test_duplicates_warn_with_both_lines_and_continuations_are_not_keys(tmp_path
         f"{path}: line 8: [program:web] command is set again (first at line 2):"
         " the last value counts, as in supervisord",
     ]
+
+
+def test_a_value_with_a_lone_surrogate_is_an_error() -> None:
+    """Found by tests/fuzz: INITSUP_PROGRAM_A='\\udd00' no longer reaches os.stat at load.
+
+    A real environment holds only \\udc80-\\udcff (undecodable bytes, which pass on as they
+    came); any other surrogate cannot be passed to a program.
+    """
+    assert problems(None, {"INITSUP_PROGRAM_A": "\udd00"}) == [
+        "INITSUP_PROGRAM_A='\\udd00': command holds '\\udd00', which is no character"
+    ]
+    cfg, _ = load(None, {"INITSUP_PROGRAM_A": "echo \udcff"})
+    assert cfg.processes()[0].command == ["echo", "\udcff"]
