@@ -840,19 +840,26 @@ def _processes(
             )
         return priority, []
     processes = []
-    if report.processes + numprocs > limits.MAX_PROCESSES:
-        report.problems.append(
-            f"{section.where()}: its {numprocs} process(es) would make more than"
-            f" {limits.MAX_PROCESSES} processes in all"
-        )
+    if not _count_processes(section, numprocs, report):
         return priority, []
-    report.processes += numprocs
     for number in range(start, start + numprocs):
         process = _process(section, group, number, numprocs, priority, names, environment, report)
         if process is None:
             break  # the next numbers would repeat the same problems
         processes.append(process)
     return priority, processes
+
+
+def _count_processes(section: _Section, numprocs: int, report: _Report) -> bool:
+    """Count a program's processes against limits.MAX_PROCESSES; False (said) past it."""
+    if report.processes + numprocs > limits.MAX_PROCESSES:
+        report.problems.append(
+            f"{section.where()}: its {numprocs} process(es) would make more than"
+            f" {limits.MAX_PROCESSES} processes in all"
+        )
+        return False
+    report.processes += numprocs
+    return True
 
 
 def _missing_command(section: _Section, report: _Report) -> None:
