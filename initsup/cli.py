@@ -72,7 +72,8 @@ check:
 
 exit codes: COMMAND's own (or an essential program's); 127 when COMMAND is not found,
 126 when it cannot be run; 0 after a requested shutdown, 137 if a program had to be
-killed; 2 for a usage or configuration error.
+killed; 2 for a usage or configuration error; 3 when this Python lacks modules
+supervisor mode needs (a minimal Python: install python3).
 """
 
 LOG_FORMATS = ("inherit", "json", "text", "raw")
@@ -148,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.write(f"initsup {__version__}\n")
             return 0
         if checking:
-            return _check(parsed)
+            return _missing_modules() or _check(parsed)
         if not parsed.supervises():
             if not parsed.command:
                 raise UsageError(
@@ -157,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
             options = parsed.single_options()
         else:
-            return _supervise(parsed)
+            return _missing_modules() or _supervise(parsed)
     except UsageError as exc:
         sys.stderr.write(f"initsup: {exc}\n{USAGE}\nTry 'initsup --help' for more information.\n")
         return 2
@@ -241,7 +242,7 @@ def _loaded_or_problems(parsed: Parsed) -> bytes:
     except UsageError as exc:
         result = ("usage", str(exc))
     except model.ConfigError as exc:
-        result = ("config", list(exc.problems))
+        result = ("config", exc.packed())  # the warnings too: they often explain a problem
     except Exception as exc:  # anything else: the parent reports it
         result = ("failed", f"{type(exc).__name__}: {exc}")
     return marshal.dumps(result)
@@ -261,6 +262,10 @@ def _unpack_loaded(data: bytes) -> tuple[Config, list[str]]:
                 return config, warnings
         elif kind == "usage" and isinstance(value, str) and value:
             raise UsageError(value)
+        elif kind == "config" and isinstance(value, tuple) and len(value) == 2:
+            problems, warnings = ([str(line) for line in part] for part in value)
+            if problems and all(problems):
+                raise model.ConfigError(problems, warnings)
         elif kind in ("config", "failed"):
             problems = [str(p) for p in (value if isinstance(value, list) else [value])]
             if problems and all(problems):
@@ -282,6 +287,8 @@ def _load_or_report(
     try:
         return _load_apart(parsed, meanwhile)
     except model.ConfigError as exc:
+        for warning in exc.warnings:  # first: they often explain the errors
+            sys.stderr.write(f"initsup: warning: {warning}\n")
         for problem in exc.problems:
             sys.stderr.write(f"initsup: configuration error: {problem}\n")
         return None
@@ -307,6 +314,17 @@ def _supervise(parsed: Parsed) -> int:
     from initsup import supervisor
 
     return supervisor.run(loaded[0], lambda: _start_loading(parsed), loaded[1], held)
+
+
+def _missing_modules() -> int:
+    """0, or after saying which modules supervisor mode lacks, its distinct exit code."""
+    from initsup import requires
+
+    names = requires.missing(requires.SUPERVISOR_MODULES)
+    if not names:
+        return 0
+    sys.stderr.write(requires.message(names))
+    return requires.EXIT_MISSING_MODULES
 
 
 def _import_supervisor() -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import configparser
 import os
 
-from initsup import model
+from initsup import limits, model
 from initsup.model import ConfigError
 from initsup.signals import UNCATCHABLE, parse_signal, signal_name
 
@@ -66,7 +66,6 @@ _UNUSED_KINDS = (
     "inet_http_server",
     "supervisorctl",
     "rpcinterface",
-    "fcgi-program",
     "ctlplugin",
 )
 # [supervisord] keys about its own log file, pid file and daemonizing: initsup logs to
@@ -129,13 +128,13 @@ def _count(text: str) -> int:
 
 
 def _numprocs(text: str) -> int:
-    """A whole number from 1 up."""
+    """A whole number from 1 up to limits.MAX_NUMPROCS."""
     try:
         value = int(text)
     except ValueError:
         value = 0
-    if value < 1:
-        raise ValueError("must be a whole number, 1 or more")
+    if not 1 <= value <= limits.MAX_NUMPROCS:
+        raise ValueError(f"must be a whole number from 1 to {limits.MAX_NUMPROCS}")
     return value
 
 
@@ -236,9 +235,14 @@ def _user(text: str) -> str | None:
     name = text.strip()
     if not name:
         return None
-    if name.isdigit():
+    if name.isascii() and name.isdigit():
         # A uid needs no passwd entry: containers often run as arbitrary uids.
+        if int(name) >= 2**32 - 1:  # (uid_t)-1 means "no change" to setuid
+            raise ValueError("must be a uid below 4294967295")
         return name
+    if len(name) > limits.MAX_USER_CHARS:
+        # Some NSS modules abort the whole process on a very long name.
+        raise ValueError(f"must be a user name of at most {limits.MAX_USER_CHARS} characters")
     import pwd
 
     try:
@@ -306,7 +310,10 @@ def _name(text: str) -> str:
 def _logfile(text: str) -> str:
     """TO_STREAM (unset, AUTO, /dev/stdout and friends), TO_NOWHERE (NONE, OFF) or a path."""
     value = text.strip()
-    if not value or value.upper() == "AUTO" or value in _STREAM_PATHS:
+    # supervisord 4 reads `syslog` as its deprecated spelling of <stream>_syslog=true, not
+    # as a file name; initsup has no syslog: the output goes where AUTO sends it (a warning
+    # says so, in _processes).
+    if not value or value.upper() in ("AUTO", "SYSLOG") or value in _STREAM_PATHS:
         return model.TO_STREAM
     if value.upper() in ("NONE", "OFF"):
         return model.TO_NOWHERE
@@ -353,18 +360,16 @@ def _text(text: str) -> str:
 
 def _expand(text: str, names: Mapping[str, object]) -> str:
     """supervisord's %(name)s expansion (Python %-formatting, so %% is a literal %)."""
-    if "%" not in text:
-        return text
     try:
-        return text % names
+        return limits.expand(text, names)
     except KeyError as exc:
         raise ValueError(_unknown_name(str(exc.args[0]), names)) from None
-    except (ValueError, TypeError, OverflowError) as exc:
-        raise ValueError(f"cannot be expanded: {exc} (write %% for a literal %)") from None
 
 
 def _unknown_name(name: str, names: Iterable[str]) -> str:
     """Say which %(name)s is unknown and which names are known."""
+    if not name.isprintable():  # a name split over lines: keep the problem on one line
+        name = repr(name)[1:-1]
     if name.startswith("ENV_"):
         return f"refers to %({name})s, but there is no environment variable {name[4:]}"
     known = ", ".join(sorted(n for n in names if not n.startswith("ENV_")))
@@ -400,6 +405,7 @@ _LOG_OPTIONS: dict[str, tuple[str, Callable[[str], object]]] = {
     "events_enabled": ("events_enabled", _boolean),
 }
 _IGNORED_WITH_WARNING = ("stdout_syslog", "stderr_syslog")
+_LOGFILE_KEYS = ("stdout_logfile", "stderr_logfile")
 _NOT_FILES = (None, model.TO_STREAM, model.TO_NOWHERE)
 _PROGRAM_KEYS = frozenset(
     [
@@ -480,12 +486,17 @@ class _Section:
 class _Report:
     """Problems and warnings, in the order found."""
 
-    __slots__ = ("problems", "unread", "warnings")
+    __slots__ = ("commands", "expanded", "problems", "processes", "read", "unread", "warnings")
 
     def __init__(self) -> None:
         self.problems: list[str] = []
         self.warnings: list[str] = []
         self.unread = False  # a file could not be read: its programs are unknown
+        self.expanded = 0  # characters of every expanded value so far (limits.MAX_TOTAL_CHARS)
+        self.processes = 0  # processes made so far (limits.MAX_PROCESSES)
+        self.read = 0  # characters of every file read so far (limits.MAX_TOTAL_BYTES)
+        # checks.command per (program, PATH): numprocs=10000 would look it up 10,000 times
+        self.commands: dict[tuple[str, str | None], str | None] = {}
 
 
 def _convert(
@@ -493,7 +504,23 @@ def _convert(
 ) -> T | None:
     """Expand and convert one value; on failure record the problem and return None."""
     try:
-        return converter(_expand(raw.text, names))
+        if report.expanded > limits.MAX_TOTAL_CHARS:
+            return None  # said once, where it happened; the rest would only repeat it
+        text = _expand(raw.text, names)
+        report.expanded += len(text)
+        if report.expanded > limits.MAX_TOTAL_CHARS:
+            raise ValueError(
+                f"is where the expanded values pass {limits.MAX_TOTAL_CHARS} characters in all"
+            )
+        if "\0" in text:  # no file name, argument or variable can hold one
+            raise ValueError("must not contain a NUL byte")
+        try:
+            # What os.fsencode does to every argument, path and variable at spawn: only
+            # surrogates that stand for undecodable bytes (from the environment) pass.
+            text.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError as exc:
+            raise ValueError(f"holds {exc.object[exc.start]!r}, which is no character") from None
+        return converter(text)
     except ValueError as exc:
         report.problems.append(raw.say(str(exc)))
         return None
@@ -512,15 +539,18 @@ def _grouped(places: Iterable[tuple[str, str]], sep: str = ": ") -> str:
 
 def _parse_file(file: str, report: _Report) -> configparser.RawConfigParser | None:
     """Parse one file as supervisord's UnhosedConfigParser would; None if it is unusable."""
+    if report.read > limits.MAX_TOTAL_BYTES:
+        return None  # said once, at the first file past it
     try:
-        with open(file, encoding="utf-8") as stream:
-            text = stream.read()
-    except OSError as exc:
-        report.problems.append(f"{file}: cannot read: {exc.strerror or exc}")
-        report.unread = True
-        return None
-    except UnicodeDecodeError:
-        report.problems.append(f"{file}: cannot read: not UTF-8 text")
+        text = limits.read_file(file)
+        report.read += len(text)
+        if report.read > limits.MAX_TOTAL_BYTES:
+            raise ValueError(
+                f"not read: the files read pass {limits.MAX_TOTAL_BYTES // (1024 * 1024)}"
+                " MiB in all"
+            )
+    except ValueError as exc:
+        report.problems.append(f"{file}: {exc}")
         report.unread = True
         return None
     # `;` and `#` start a comment at a line's start or after whitespace (configparser only
@@ -529,6 +559,9 @@ def _parse_file(file: str, report: _Report) -> configparser.RawConfigParser | No
     parser = configparser.RawConfigParser(
         inline_comment_prefixes=(";", "#"), strict=False, interpolation=None
     )
+    from initsup import duplicates
+
+    report.warnings.extend(duplicates.find(text, file))
     try:
         parser.read_string(text, source=file)
     except configparser.MissingSectionHeaderError as exc:
@@ -551,9 +584,16 @@ def _read_files(path: str, names: Names, report: _Report) -> tuple[dict[str, _Se
     files: list[str] = []
     seen: set[str] = set()
 
-    def read(file: str) -> None:
+    def read(file: str, depth: int) -> None:
         real = os.path.realpath(file)
         if real in seen:  # included twice, or an include cycle
+            return
+        if len(files) >= limits.MAX_FILES or depth > limits.MAX_INCLUDE_DEPTH:
+            why = f"more than {limits.MAX_FILES} files in all"
+            if depth > limits.MAX_INCLUDE_DEPTH:
+                why = f"includes nested more than {limits.MAX_INCLUDE_DEPTH} deep"
+            report.problems.append(f"{file}: not read: {why}")
+            report.unread = True
             return
         seen.add(real)
         files.append(file)
@@ -575,9 +615,9 @@ def _read_files(path: str, names: Names, report: _Report) -> tuple[dict[str, _Se
                 sections[title] = section
         if include is not None:
             for included in _included(include, names, report):
-                read(included)
+                read(included, depth + 1)
 
-    read(path)
+    read(path, 0)
     return sections, files
 
 
@@ -593,12 +633,19 @@ def _included(section: _Section, names: Names, report: _Report) -> list[str]:
     patterns = _convert(raw, str.split, {**names, "here": section.here}, report) or []
     import glob
 
-    found = []
+    found: list[str] = []
     for pattern in patterns:
         # A pattern that matches nothing is fine, as in supervisord (conf.d/*.conf, empty).
-        for match in sorted(glob.glob(os.path.join(section.here, pattern))):
-            if not os.path.isdir(match):
-                found.append(match)
+        matches: list[str] = []
+        for match in glob.iglob(os.path.join(section.here, pattern)):
+            if len(matches) == limits.MAX_MATCHES:
+                report.problems.append(
+                    raw.say(f"pattern {pattern!r} matches more than {limits.MAX_MATCHES} files")
+                )
+                report.unread = True
+                return []
+            matches.append(match)
+        found.extend(match for match in sorted(matches) if not os.path.isdir(match))
     return found
 
 
@@ -744,6 +791,14 @@ def _processes(
             protocol.append(key)
         elif key in _IGNORED_WITH_WARNING:
             ignored.append(key)
+        elif key in _LOGFILE_KEYS and raw.text.strip().lower() == "syslog":
+            report.warnings.append(
+                raw.say(
+                    "is supervisord's deprecated spelling of"
+                    f" {key.replace('logfile', 'syslog')}=true; initsup has no syslog:"
+                    " this output goes to initsup's stdout stream, as with AUTO"
+                )
+            )
         elif listener and key == "result_handler":
             if raw.text.strip() != _DEFAULT_RESULT_HANDLER:
                 report.warnings.append(
@@ -785,12 +840,26 @@ def _processes(
             )
         return priority, []
     processes = []
+    if not _count_processes(section, numprocs, report):
+        return priority, []
     for number in range(start, start + numprocs):
         process = _process(section, group, number, numprocs, priority, names, environment, report)
         if process is None:
             break  # the next numbers would repeat the same problems
         processes.append(process)
     return priority, processes
+
+
+def _count_processes(section: _Section, numprocs: int, report: _Report) -> bool:
+    """Count a program's processes against limits.MAX_PROCESSES; False (said) past it."""
+    if report.processes + numprocs > limits.MAX_PROCESSES:
+        report.problems.append(
+            f"{section.where()}: its {numprocs} process(es) would make more than"
+            f" {limits.MAX_PROCESSES} processes in all"
+        )
+        return False
+    report.processes += numprocs
+    return True
 
 
 def _missing_command(section: _Section, report: _Report) -> None:
@@ -841,6 +910,9 @@ def _process(
         name = _convert(raw, _name, names, report) or name
     if command is None or len(report.problems) > before:
         return None
+    _check_process(opts, command, logs, bool(kwargs.get("redirect_stderr")), names, report)
+    if len(report.problems) > before:
+        return None
     return model.ProcessConfig(
         name,
         command,
@@ -852,6 +924,37 @@ def _process(
         stderr=model.LogTarget(**logs["stderr"]),
         **kwargs,
     )
+
+
+def _check_process(
+    opts: dict[str, _Raw],
+    command: list[str],
+    logs: dict[str, dict[str, Any]],
+    redirected: bool,
+    names: Names,
+    report: _Report,
+) -> None:
+    """What starting this process would trip over: log files (errors), its command (warning).
+
+    A command that does not resolve is only a warning: supervisord finds out at spawn, and
+    a program may be installed or mounted after the file is read (autostart=false tools,
+    a volume), so an existing supervisord.conf must not stop loading because of it.
+    """
+    from initsup import checks
+
+    for stream in ("stdout", "stderr"):
+        path = logs[stream].get("path")
+        if path not in _NOT_FILES and not (stream == "stderr" and redirected):
+            problem = checks.logfile(path)
+            if problem is not None:
+                report.problems.append(opts[f"{stream}_logfile"].say(problem))
+    path_env = names.get("ENV_PATH")  # the child's PATH: environ, then environment= keys
+    key = (command[0], None if path_env is None else str(path_env))
+    if key not in report.commands:
+        report.commands[key] = checks.command(command, key[1])
+    warning = report.commands[key]
+    if warning is not None:
+        report.warnings.append(opts["command"].say(warning))
 
 
 def _process_values(
@@ -1111,7 +1214,12 @@ def _check_sections(sections: dict[str, _Section], report: _Report) -> None:
         if section.kind in ("program", "eventlistener", "group"):
             continue
         place = (str(section.file), f"[{section.title}]")
-        if (section.kind or section.title) in _UNUSED_KINDS:
+        if section.kind == "fcgi-program":
+            report.warnings.append(
+                f"{section.where()}: initsup does not run FastCGI programs:"
+                " the processes of this section will NOT run"
+            )
+        elif (section.kind or section.title) in _UNUSED_KINDS:
             unused.append(place)
         else:
             report.warnings.append(f"{section.where()}: not a section initsup knows, ignored")
@@ -1152,6 +1260,17 @@ def load(
     # As supervisord 4: [supervisord] environment= is ENV_X for every program's values too.
     names.update({"ENV_" + key: value for key, value in options.environment.items()})
     groups = _groups(sections, names, options.environment, main_command, report)
+    warnings = _one_line_each(report.warnings)
     if report.problems:
-        raise ConfigError(list(dict.fromkeys(report.problems)))
-    return model.Config(options, groups, files + used), list(dict.fromkeys(report.warnings))
+        raise ConfigError(_one_line_each(report.problems), warnings)
+    return model.Config(options, groups, files + used), warnings
+
+
+def _one_line_each(lines: list[str]) -> list[str]:
+    """lines without repeats, each on one line.
+
+    Values are shown quoted, but file names (a glob may match `a<newline>b.conf`) and
+    variable names (`env` takes any bytes but `=`) are shown as they are.
+    """
+    result = dict.fromkeys(lines)
+    return [line.replace("\r", "\\r").replace("\n", "\\n") for line in result]

@@ -46,11 +46,25 @@ class _Value:
 
 
 class ConfigError(Exception):
-    """The configuration cannot be used; `problems` holds every reason, one line each."""
+    """The configuration cannot be used; `problems` holds every reason, one line each.
 
-    def __init__(self, problems: list[str]) -> None:
+    `warnings` are the loader's warnings about the same files: they often explain a
+    problem (`comand=` is an unknown key, hence "command: required").  `packed()` is the
+    form that crosses the loader's pipe (marshal); the constructor takes it back.
+    """
+
+    def __init__(
+        self, problems: list[str] | tuple[list[str], list[str]], warnings: list[str] | None = None
+    ) -> None:
+        if isinstance(problems, tuple):  # packed()
+            problems, warnings = problems
         super().__init__("\n".join(problems))
         self.problems = problems
+        self.warnings = warnings or []
+
+    def packed(self) -> tuple[list[str], list[str]]:
+        """(problems, warnings), plain lists for marshal."""
+        return list(self.problems), list(self.warnings)
 
 
 _PACKED = "\0initsup.model"  # marks a packed _Value: no configuration value is this string

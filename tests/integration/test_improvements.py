@@ -255,20 +255,46 @@ def _voluntary_switches(pid: int) -> int:
 
 def test_sigterm_during_start_up_is_held_not_lost(tmp_path: Path) -> None:
     """A SIGTERM that arrives while initsup still reads its configuration shuts it down cleanly."""
-    fifo = tmp_path / "initsup.ini"
-    os.mkfifo(fifo)
-    proc = Proc([*INITSUP, "-c", str(fifo)], env=env())
+    # The loader reads regular files only, so the read is held at a gate instead: a
+    # sitecustomize makes initsup.limits.read_file wait until the test opens a FIFO.
+    gate = tmp_path / "gate"
+    os.mkfifo(gate)
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(_GATED_READ)
+    ini = tmp_path / "initsup.ini"
+    ini.write_text("[program:app]\ncommand=sleep 1000\n")
+    environ = env(TEST_INITSUP_GATE=str(gate))
+    environ["PYTHONPATH"] = f"{site}:{environ['PYTHONPATH']}"
+    proc = Proc([*INITSUP, "-c", str(ini)], env=environ)
     try:
-        # initsup blocks opening the FIFO; by then it holds SIGTERM (blocked, not lost).
+        # initsup waits for its loader, held at the gate; by then it holds SIGTERM.
         wait_for(lambda: signal.SIGTERM in signal_set(proc_status(proc.pid)["SigBlk"]))
         os.kill(proc.pid, signal.SIGTERM)
-        with open(fifo, "w") as config:
-            config.write("[program:app]\ncommand=sleep 1000\n")
+        with open(gate, "w") as opened:
+            opened.write("go")
         assert proc.wait(30) == 0
         out = b"".join(iter(lambda: _read_rest(proc), b"")).decode()
         assert "shutting down: received SIGTERM" in out
     finally:
         proc.kill()
+
+
+_GATED_READ = """\
+import os
+
+if os.environ.get("TEST_INITSUP_GATE"):
+    from initsup import limits
+
+    _read_file = limits.read_file
+
+    def read_file(path):
+        with open(os.environ["TEST_INITSUP_GATE"]) as gate:
+            gate.read()
+        return _read_file(path)
+
+    limits.read_file = read_file
+"""
 
 
 def _read_rest(proc: Proc) -> bytes:

@@ -37,6 +37,16 @@ from initsup.config import (
 )
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+
+@pytest.fixture(autouse=True)
+def _commands_resolve(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The commands here are made up (`run`, `web`): their warning is tested in test_checks."""
+    from initsup import checks
+
+    monkeypatch.setattr(checks, "command", lambda argv, path: None)
+
+
 NO_SUCH_USER = "initsup-no-such-user"
 
 
@@ -117,7 +127,7 @@ def test_numprocs_is_one_or_more() -> None:
     assert _numprocs("1") == 1
     assert _numprocs("4") == 4
     for bad in ("0", "-2", "two"):
-        with pytest.raises(ValueError, match="1 or more"):
+        with pytest.raises(ValueError, match="from 1 to 10000"):
             _numprocs(bad)
 
 
@@ -811,9 +821,11 @@ def test_ignored_sections_one_warning(tmp_path: Path) -> None:
         """,
     )
     assert warnings_of(path) == [
+        f"{path}: [fcgi-program:php]: initsup does not run FastCGI programs:"
+        " the processes of this section will NOT run",
         f"{path}: [mystery]: not a section initsup knows, ignored",
         f"{path}: [inet_http_server], [rpcinterface:supervisor],"
-        " [supervisorctl], [fcgi-program:php]: sections initsup does not use, ignored",
+        " [supervisorctl]: sections initsup does not use, ignored",
     ]
 
 
@@ -956,7 +968,7 @@ def test_listener_missing_events(tmp_path: Path) -> None:
 
 
 def test_listener_buffer_size(tmp_path: Path) -> None:
-    """buffer_size= is a whole number from 1 up."""
+    """buffer_size= is a whole number from 1 to 10,000."""
     group = listener_group(tmp_path, "command=l\nevents=TICK_5\nbuffer_size=100\n")
     assert group.listener == model.ListenerConfig(frozenset({"TICK_5"}), 100)
     for bad in ("0", "-1", "many"):
@@ -964,7 +976,8 @@ def test_listener_buffer_size(tmp_path: Path) -> None:
             tmp_path, f"[eventlistener:mail]\ncommand=l\nevents=TICK_5\nbuffer_size={bad}\n"
         )
         assert problems(path) == [
-            f"{path}: [eventlistener:mail] buffer_size = '{bad}': must be a whole number, 1 or more"
+            f"{path}: [eventlistener:mail] buffer_size = '{bad}':"
+            " must be a whole number from 1 to 10000"
         ]
 
 
@@ -1624,7 +1637,10 @@ def test_group_may_name_an_ignored_fcgi_program(tmp_path: Path) -> None:
     )
     cfg, warnings = load(path, {})
     assert [p.name for p in cfg.processes()] == ["a"]
-    assert warnings == [f"{path}: [fcgi-program:php]: sections initsup does not use, ignored"]
+    assert warnings == [
+        f"{path}: [fcgi-program:php]: initsup does not run FastCGI programs:"
+        " the processes of this section will NOT run"
+    ]
 
 
 def test_a_loaded_configuration_survives_pack_marshal_unpack(tmp_path: Path) -> None:
@@ -1668,12 +1684,18 @@ def test_configuration_problems_come_back_from_the_loading_child(tmp_path: Path)
     from initsup import cli
 
     ini = tmp_path / "bad.ini"
-    ini.write_text("[program:a]\ncommand = x\nstartsecs = soon\nautorestart = maybe\n")
+    ini.write_text(
+        "[program:a]\ncommand = x\nstartsecs = soon\nautorestart = maybe\ncolour = blue\n"
+    )
     parsed = cli.parse(["-c", str(ini)], {})
     with pytest.raises(model.ConfigError) as caught:
         cli._load_apart(parsed)
     assert len(caught.value.problems) == 2
     assert all(str(ini) in problem for problem in caught.value.problems)
+    # The warnings come along: they may explain the problems.
+    assert caught.value.warnings == [
+        f"{ini}: [program:a] colour = 'blue': is not an option initsup knows, ignored"
+    ]
 
 
 def test_the_caller_works_while_the_child_loads(tmp_path: Path) -> None:
@@ -1714,3 +1736,41 @@ def test_the_loading_child_is_waited_for_when_meanwhile_fails(
     assert len(forked) == 1
     with pytest.raises(ChildProcessError):  # already waited for: no zombie left behind
         os.waitpid(forked[0], os.WNOHANG)
+
+
+def test_duplicates_warn_with_both_lines_and_continuations_are_not_keys(tmp_path: Path) -> None:
+    """A repeated key (also in a repeated section) warns; a continuation line is a value."""
+    path = write(
+        tmp_path,
+        """\
+        [program:web]
+        command=run
+          command = not a key
+        ; command=commented
+        [group:g]
+        programs=web
+        [program:web]
+        Command=again
+        """,
+    )
+    cfg, warnings = load(path, {})
+    assert cfg.processes()[0].command == ["again"]
+    assert warnings == [
+        f"{path}: line 7: [program:web] appears again (first at line 1):"
+        " its keys are merged into one section, as supervisord does",
+        f"{path}: line 8: [program:web] command is set again (first at line 2):"
+        " the last value counts, as in supervisord",
+    ]
+
+
+def test_a_value_with_a_lone_surrogate_is_an_error() -> None:
+    """Found by tests/fuzz: INITSUP_PROGRAM_A='\\udd00' no longer reaches os.stat at load.
+
+    A real environment holds only \\udc80-\\udcff (undecodable bytes, which pass on as they
+    came); any other surrogate cannot be passed to a program.
+    """
+    assert problems(None, {"INITSUP_PROGRAM_A": "\udd00"}) == [
+        "INITSUP_PROGRAM_A='\\udd00': command holds '\\udd00', which is no character"
+    ]
+    cfg, _ = load(None, {"INITSUP_PROGRAM_A": "echo \udcff"})
+    assert cfg.processes()[0].command == ["echo", "\udcff"]
