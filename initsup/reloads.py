@@ -131,6 +131,8 @@ class Reloads:
         try:
             new, warnings = loader.result()
         except Exception as exc:  # a bad configuration: keep running what runs
+            for warning in getattr(exc, "warnings", None) or []:
+                self._sup.logger.warning(warning)  # a typo warned of explains the error
             self._refuse(list(getattr(exc, "problems", None) or [str(exc)]))
             return
         for warning in warnings:
