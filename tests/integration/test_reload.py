@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tests.helpers import INITSUP, alive, descendants, env, wait_for
-from tests.integration.test_reload_loader import SLEEPER, fifo_include, short_deadline, wchan
+from tests.integration.test_reload_loader import SLEEPER, stall, stalling, wchan
 from tests.supervised import Supervised
 
 Start = Callable[..., Supervised]
@@ -84,12 +84,12 @@ def test_a_sighup_storm_makes_a_handful_of_reloads(supervise: Start) -> None:
 # -- D9: a configuration that never finishes reading --------------------------------------
 
 
-def test_a_reload_stuck_on_a_fifo_does_not_freeze_initsup(tmp_path: Path, supervise: Start) -> None:
-    """SIGHUP while [include] matches a FIFO: ctl still answers and SIGTERM still ends
+def test_a_stuck_reload_does_not_freeze_initsup(tmp_path: Path, supervise: Start) -> None:
+    """SIGHUP while reading the configuration hangs: ctl still answers and SIGTERM still ends
     initsup at once, its loader child with it."""
-    s = supervise(ini=fifo_include(tmp_path))
+    s = supervise(ini=SLEEPER, variables=stalling(tmp_path))
     s.wait("PROCESS_STATE_RUNNING", program="a")
-    os.mkfifo(tmp_path / "conf.d" / "stuck.conf")
+    stall(tmp_path)
     os.kill(s.pid, signal.SIGHUP)
     loader = wait_for(lambda: [p for p in descendants(s.pid) if b"sleep" not in _cmd(p)])
     took, out = timed_ctl(s, "status", timeout=10)
@@ -102,10 +102,9 @@ def test_a_reload_stuck_on_a_fifo_does_not_freeze_initsup(tmp_path: Path, superv
 
 def test_a_stuck_reload_is_refused_after_its_deadline(tmp_path: Path, supervise: Start) -> None:
     """The loader is killed at the deadline; SIGHUP and ctl reread say why, nothing stops."""
-    site = short_deadline(tmp_path, 1)
-    s = supervise(ini=fifo_include(tmp_path), variables={"PYTHONPATH": site})
+    s = supervise(ini=SLEEPER, variables=stalling(tmp_path, 1))
     first = s.wait("PROCESS_STATE_RUNNING", program="a")
-    os.mkfifo(tmp_path / "conf.d" / "stuck.conf")
+    stall(tmp_path)
     os.kill(s.pid, signal.SIGHUP)
     refused = s.wait_prefix("reload refused:")
     assert refused["event"] == (
@@ -170,9 +169,9 @@ def test_two_updates_while_a_group_stops_leave_one_copy(tmp_path: Path, supervis
 def test_a_shutdown_answers_the_reloads_still_waiting(tmp_path: Path, supervise: Start) -> None:
     """SIGTERM while `ctl reread` waits for a stuck reader and `ctl update` waits behind
     it: both are told why, the reader is killed, and initsup ends at once."""
-    s = supervise(ini=fifo_include(tmp_path))
+    s = supervise(ini=SLEEPER, variables=stalling(tmp_path))
     s.wait("PROCESS_STATE_RUNNING", program="a")
-    os.mkfifo(tmp_path / "conf.d" / "stuck.conf")
+    stall(tmp_path)
     waiting = [
         subprocess.Popen(
             [*INITSUP, "ctl", command],

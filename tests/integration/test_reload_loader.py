@@ -18,34 +18,63 @@ from tests.helpers import INITSUP, PYTHON, Proc, alive, descendants, env, starte
 SLEEPER = "[program:a]\ncommand=sleep 1000\nstartsecs=0\n"
 
 
-def fifo_include(tmp_path: Path) -> str:
-    (tmp_path / "conf.d").mkdir()
-    return SLEEPER + f"[include]\nfiles = {tmp_path}/conf.d/*.conf\n"
+# The configuration reader refuses FIFOs and devices, so a stall is made the way a slow
+# network filesystem or a hung user lookup would make one: once the test turns STALL into
+# a FIFO, every configuration file read first waits to open it, for a writer that never
+# comes.  Before that, reads go through, so initsup starts normally.
+_STALL = """\
+import os
+
+if os.environ.get("TEST_INITSUP_STALL"):
+    from initsup import limits
+
+    _read_file = limits.read_file
+
+    def read_file(path):
+        stall = os.environ["TEST_INITSUP_STALL"]
+        if os.path.exists(stall):
+            with open(stall) as fifo:
+                fifo.read()
+        return _read_file(path)
+
+    limits.read_file = read_file
+"""
 
 
-def short_deadline(tmp_path: Path, seconds: int) -> str:
-    """A PYTHONPATH whose sitecustomize shortens the loader's deadline to seconds."""
+def stalling(tmp_path: Path, deadline: int | None = None, first: str = "") -> dict[str, str]:
+    """Variables for an initsup whose configuration reads stall once the test makes
+    tmp_path/"stall" a FIFO; deadline shortens the reader's deadline to seconds; first is
+    more of the sitecustomize, run before the rest."""
     site = tmp_path / "site"
     site.mkdir()
-    (site / "sitecustomize.py").write_text(
-        f"import initsup.loader\ninitsup.loader.DEADLINE = {seconds}\n"
-    )
-    return f"{site}{os.pathsep}{env()['PYTHONPATH']}"
+    text = first + _STALL
+    if deadline is not None:
+        text += f"\nimport initsup.loader\n\ninitsup.loader.DEADLINE = {deadline}\n"
+    (site / "sitecustomize.py").write_text(text)
+    return {
+        "PYTHONPATH": f"{site}{os.pathsep}{env()['PYTHONPATH']}",
+        "TEST_INITSUP_STALL": str(tmp_path / "stall"),
+    }
+
+
+def stall(tmp_path: Path) -> None:
+    """From now on, the reads of a stalling() initsup hang."""
+    os.mkfifo(tmp_path / "stall")
 
 
 @pytest.mark.parametrize("command", [["check"], []])
-def test_start_and_check_on_a_fifo_give_up_at_the_deadline(
+def test_start_and_check_give_up_on_a_stuck_read_at_the_deadline(
     tmp_path: Path, command: list[str]
 ) -> None:
     """Start-up and `initsup check` stop waiting for the reader at the deadline: exit 2,
     the reason on stderr, nothing started."""
-    site = short_deadline(tmp_path, 1)
+    variables = stalling(tmp_path, 1)
     ini = tmp_path / "r.ini"
-    ini.write_text(fifo_include(tmp_path))
-    os.mkfifo(tmp_path / "conf.d" / "stuck.conf")
+    ini.write_text(SLEEPER)
+    stall(tmp_path)
     result = subprocess.run(
         [*INITSUP, *command, "-c", str(ini)],
-        env=env(PYTHONPATH=site),
+        env=env(**variables),
         capture_output=True,
         text=True,
         timeout=20,
@@ -59,17 +88,13 @@ def test_start_and_check_on_a_fifo_give_up_at_the_deadline(
 
 @pytest.mark.parametrize("prctl", ["prctl", "no _ctypes"])
 def test_the_loader_dies_with_check(tmp_path: Path, prctl: str) -> None:
-    """`initsup check` killed by SIGKILL while its loader hangs on a FIFO takes the loader
+    """`initsup check` killed by SIGKILL while its loader hangs takes the loader
     with it: by PR_SET_PDEATHSIG, or without _ctypes by a thread watching the pipe."""
     ini = tmp_path / "r.ini"
-    ini.write_text(fifo_include(tmp_path))
-    os.mkfifo(tmp_path / "conf.d" / "stuck.conf")
-    variables = {}
-    if prctl == "no _ctypes":
-        site = tmp_path / "site"
-        site.mkdir()
-        (site / "sitecustomize.py").write_text("import sys\nsys.modules['_ctypes'] = None\n")
-        variables["PYTHONPATH"] = f"{site}{os.pathsep}{env()['PYTHONPATH']}"
+    ini.write_text(SLEEPER)
+    no_ctypes = "import sys\n\nsys.modules['_ctypes'] = None\n"
+    variables = stalling(tmp_path, first=no_ctypes if prctl == "no _ctypes" else "")
+    stall(tmp_path)
     with started([*INITSUP, "check", "-c", str(ini)], env=env(**variables)) as check:
         [loader] = wait_for(lambda: descendants(check.pid))
         wait_for(lambda: wchan(loader) == "wait_for_partner")  # opening the FIFO

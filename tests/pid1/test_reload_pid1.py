@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import INITSUP, env, wait_for
+from tests.integration.test_reload_loader import stall, stalling
 from tests.supervised import Supervised, seconds
 
 Start = Callable[..., Supervised]
@@ -26,19 +27,13 @@ def _init(s: Supervised) -> int:
 
 
 @pytest.mark.pid1
-def test_pid1_keeps_reaping_while_a_reload_hangs_on_a_fifo(
-    tmp_path: Path, supervise: Start
-) -> None:
-    """SIGHUP while [include] matches a FIFO: orphans are still reaped, ctl answers, and
+def test_pid1_keeps_reaping_while_a_reload_hangs(tmp_path: Path, supervise: Start) -> None:
+    """SIGHUP while reading the configuration hangs: orphans are still reaped, ctl answers, and
     SIGTERM ends PID 1 (and with it the reader) at once."""
-    (tmp_path / "conf.d").mkdir()
-    ini = (
-        "[program:parent]\ncommand=sh -c 'while :; do (sleep 0.1 &); sleep 0.2; done'\n"
-        f"[include]\nfiles = {tmp_path}/conf.d/*.conf\n"
-    )
-    s = supervise(prefix=UNSHARE, ini=ini)
+    ini = "[program:parent]\ncommand=sh -c 'while :; do (sleep 0.1 &); sleep 0.2; done'\n"
+    s = supervise(prefix=UNSHARE, ini=ini, variables=stalling(tmp_path))
     s.wait("PROCESS_STATE_RUNNING", program="parent")
-    os.mkfifo(tmp_path / "conf.d" / "stuck.conf")
+    stall(tmp_path)
     sent = time.time()
     os.kill(_init(s), signal.SIGHUP)
     reaped_after = 0
