@@ -109,6 +109,9 @@ class Process:
 
     def stop(self) -> bool:
         """Ask the process to stop; False if it was not running (nothing to do)."""
+        if self.state in (S.STARTING, S.RUNNING) and self.pid <= 0:
+            self._lost(self.pid, stopped=True)  # nothing to signal: pid 0 is our own group
+            return True
         if self.state in (S.STARTING, S.RUNNING):
             self._cancel_timer()
             self._stopping = True
@@ -153,8 +156,17 @@ class Process:
 
     def exited(self, status: int) -> None:
         """The host reaped our pid with this wait status."""
-        now = self.host.now()
         pid, self.pid = self.pid, 0
+        try:
+            self._exited(pid, status)
+        finally:
+            # Whatever went wrong on the way, a process with no pid is not running: left
+            # RUNNING with pid 0 it would never restart, and a stop would signal pid 0.
+            if self.pid == 0 and self.state in (S.STARTING, S.RUNNING, S.STOPPING):
+                self._lost(pid)
+
+    def _exited(self, pid: int, status: int) -> None:
+        now = self.host.now()
         self.stop_wall = self.host.wall()
         self._cancel_timer()
         signalled = os.WIFSIGNALED(status)
@@ -215,7 +227,9 @@ class Process:
         self.crashes += 1
         if self.crashes == 1:
             return 0.0
-        return min(self.config.backoff_max, 2.0 ** (self.crashes - 2))
+        # 2.0 ** n overflows at n = 1024 (after ~17 h of flapping, or 1 s with
+        # backoff_max=0); past 2 ** 64 s the cap has long been reached anyway.
+        return min(self.config.backoff_max, 2.0 ** min(self.crashes - 2, 64))
 
     def _restart(self) -> None:
         self._timer = None
@@ -293,6 +307,21 @@ class Process:
             level="error",
             message=f"gave up: {self.name} entered FATAL state, too many start retries too quickly",
         )
+
+    def _lost(self, pid: int, stopped: bool = False) -> None:
+        """End up STOPPED or EXITED after an error left a live state with no pid."""
+        self._cancel_timer()
+        was = self.state
+        self.state = S.STOPPED if stopped or was == S.STOPPING else S.EXITED
+        self._stopping = self._will_restart = False
+        self.host.log(
+            "error",
+            f"{self.name}: {was.name} with no pid after an internal error; "
+            f"now {self.state.name} (start it again by hand)",
+            program=self.name,
+            pid=pid,
+        )
+        self.host.changed(self)
 
     def _kill(self) -> None:
         self._timer = None

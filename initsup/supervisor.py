@@ -203,6 +203,11 @@ class Supervisor:
         self.logger.log(level, message, **fields)
 
     def send(self, pid: int, signum: int, to_group: bool) -> None:
+        if pid <= 0:
+            # kill(0) and kill(-1) reach initsup's own process group or every process:
+            # a program with no pid is a bug to report, never a reason to signal those.
+            self.logger.error(f"refused to send {signal_name(signum)} to pid {pid}", pid=pid)
+            return
         try:
             if to_group:
                 os.killpg(pid, signum)

@@ -820,3 +820,42 @@ def test_impossible_transition_is_logged_and_ignored(
     assert host.logs == [
         ("error", f"victim: impossible transition {state.name} -> {to_state.name} ignored")
     ]
+
+
+def test_thousands_of_crashes_in_a_row_keep_restarting() -> None:
+    """D1: the backoff's 2.0 ** n overflowed at the 1,026th crash; now it stays capped."""
+    host, proc = running(backoff_max=0.0, startsecs=0)
+    for _ in range(1100):
+        proc.exited(exited(1))
+        host.advance(0)
+        assert state_of(proc) is S.RUNNING
+        assert proc.pid > 0
+    assert proc.crashes == 1100
+    assert not [m for level, m in host.logs if level == "error"]
+
+
+def test_an_error_while_handling_an_exit_never_leaves_a_live_state_without_pid() -> None:
+    """D1's second line: an exception between 'pid = 0' and the EXITED transition used to
+    leave RUNNING with pid 0; the process now ends EXITED and says why."""
+    host, proc = running()
+
+    def broken() -> float:
+        raise RuntimeError("the wall clock failed")
+
+    host.wall = broken  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        proc.exited(exited(1))
+    assert state_of(proc) is S.EXITED
+    assert proc.pid == 0
+    assert any("with no pid after an internal error" in m for _, m in host.logs)
+    assert proc.stop() is False
+    assert host.sent == []
+
+
+def test_stop_of_a_running_process_without_pid_signals_nothing() -> None:
+    """A stop never asks the host to signal pid 0 (its own process group)."""
+    host, proc = running()
+    proc.pid = 0  # as a bug elsewhere might leave it
+    assert proc.stop() is True
+    assert state_of(proc) is S.STOPPED
+    assert host.sent == []
