@@ -56,3 +56,19 @@ def test_crash_loop_past_1025_restarts_keeps_the_program(
     assert errors == 0
     assert not any(str(r["event"]).startswith("internal error") for r in s.records)
     assert alive(sentinel_pid)
+
+
+@pytest.mark.parametrize("option", ["startsecs=2200000", "stopwaitsecs=3000000"])
+def test_deadlines_weeks_away_are_waited_for_in_steps(supervise: Start, option: str) -> None:
+    """D3: a timer more than 24.8 days away overflowed epoll's timeout and killed PID 1
+    (at start for startsecs, at the stop for stopwaitsecs).  Now both run, and a program
+    that ends on SIGTERM stops at once: initsup exits 0."""
+    s = supervise(ini=f"[program:slow]\ncommand=sleep 1000\n{option}\n")
+    s.wait("PROCESS_STATE_STARTING", program="slow")
+    if option.startswith("stopwaitsecs"):
+        s.wait("PROCESS_STATE_RUNNING", program="slow")
+    s.read_available(0.3)  # a pass of the loop with the far timer pending
+    assert s.proc.popen.poll() is None
+    assert s.stop(timeout=15) == 0
+    assert s.events("slow")[-1] == "PROCESS_STATE_STOPPED"
+    assert not any(str(r["event"]).startswith("internal error") for r in s.records)
