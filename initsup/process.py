@@ -61,6 +61,10 @@ class SpawnFailed(Exception):
         self.exit_code = exit_code
 
 
+def _unexpected(name: str, exc: Exception) -> SpawnFailed:
+    return SpawnFailed(f"couldn't spawn {name}: {type(exc).__name__}: {exc}", 126)
+
+
 class Process:
     """One process of a program, and everything supervisord tracks about it."""
 
@@ -255,11 +259,9 @@ class Process:
         self._will_restart = False
         try:
             pid = self.host.spawn(self)
-        except SpawnFailed as exc:
-            self.spawnerr = exc.description
-            self.exit_code = exc.exit_code
-            self._change(S.STARTING, tries=self.backoff, message=f"spawnerr: {exc.description}")
-            self._enter_backoff(f"spawnerr: {exc.description}", {})
+        except Exception as exc:  # SpawnFailed, or a host's bug: a failed start either way
+            failed = exc if isinstance(exc, SpawnFailed) else _unexpected(self.name, exc)
+            self._spawn_failed(failed)
             return
         self.pid = pid
         self._change(
@@ -269,6 +271,12 @@ class Process:
             message=f"spawned: '{self.name}' with pid {pid}",
         )
         self._timer = self.host.call_later(self.config.startsecs, self._started)
+
+    def _spawn_failed(self, exc: SpawnFailed) -> None:
+        self.spawnerr = exc.description
+        self.exit_code = exc.exit_code
+        self._change(S.STARTING, tries=self.backoff, message=f"spawnerr: {exc.description}")
+        self._enter_backoff(f"spawnerr: {exc.description}", {})
 
     def _started(self) -> None:
         self._timer = None

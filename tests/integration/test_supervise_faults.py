@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import alive, wait_for
+from tests.helpers import INITSUP, alive, descendants, env, wait_for
 from tests.supervised import Supervised
 
 Start = Callable[..., Supervised]
@@ -72,3 +73,103 @@ def test_deadlines_weeks_away_are_waited_for_in_steps(supervise: Start, option: 
     assert s.stop(timeout=15) == 0
     assert s.events("slow")[-1] == "PROCESS_STATE_STOPPED"
     assert not any(str(r["event"]).startswith("internal error") for r in s.records)
+
+
+@pytest.mark.parametrize(
+    ("option", "reason"),
+    [
+        ("command=sleep 1000\x00", "null"),
+        ('command=sleep 1000\nenvironment=A="x\x00y"', "null"),
+        ("command=sleep 1000\nuser=\N{SUPERSCRIPT TWO}", "\N{SUPERSCRIPT TWO}"),
+    ],
+    ids=["nul-command", "nul-environment", "user-2"],
+)
+def test_a_spawn_error_is_a_failed_start_not_a_dead_pid1(
+    supervise: Start, option: str, reason: str
+) -> None:
+    """D4: these made PID 1 exit 1 with a traceback at start-up (and orphan its children).
+    Now the program's start fails (BACKOFF, FATAL) with the reason, the others run on.
+    (`initsup check` may refuse some of them at load: then initsup exits 2, never 1.)"""
+    s = supervise(
+        ini=f"[program:ok]\ncommand=sleep 1000\nstartsecs=0\n"
+        f"[program:bad]\n{option}\nstartretries=0\n"
+    )
+    try:
+        backoff = s.wait("PROCESS_STATE_BACKOFF", program="bad")
+    except EOFError:
+        assert s.proc.wait() == 2, "refused at load is fine; a crash is not"
+        return
+    assert reason in backoff["message"], backoff
+    s.wait("PROCESS_STATE_FATAL", program="bad")
+    s.wait("PROCESS_STATE_RUNNING", program="ok")
+    assert s.stop() == 0
+    assert not any(str(r["event"]).startswith("internal error") for r in s.records)
+
+
+@pytest.mark.parametrize("stream", ["stdout", "stderr"])
+def test_a_log_directory_gone_before_the_start_fails_the_start(
+    supervise: Start, tmp_path: Path, stream: str
+) -> None:
+    """D4: a log file in a missing directory was opened after the fork: PID 1 died and the
+    child was orphaned.  A directory that disappears between load and start now makes an
+    ordinary failed start naming the file; nothing is left running."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    s = supervise(
+        ini=f"[program:bad]\ncommand=sleep 1000\nautostart=false\nstartretries=0\n"
+        f"{stream}_logfile={logs}/a.log\n[program:ok]\ncommand=sleep 1000\nstartsecs=0\n"
+    )
+    s.wait("PROCESS_STATE_RUNNING", program="ok")
+    logs.rmdir()
+    result = subprocess.run(
+        [*INITSUP, "ctl", "start", "bad"],
+        env=env(INITSUP_SOCKET=s.socket),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode != 0
+    backoff = s.wait("PROCESS_STATE_BACKOFF", program="bad")
+    assert f"{logs}/a.log" in backoff["message"], backoff
+    assert "No such file or directory" in backoff["message"], backoff
+    s.wait("PROCESS_STATE_FATAL", program="bad")
+    assert s.stop() == 0
+    assert not any(str(r["event"]).startswith("internal error") for r in s.records)
+    assert not [p for p in descendants(s.pid) if p]
+
+
+def _open_fds(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def test_running_out_of_fds_fails_starts_and_leaks_nothing(supervise: Start) -> None:
+    """D4: EMFILE while making a child's pipes killed PID 1; now those starts fail, the
+    programs that got their fds run, and a failed start leaves no fd open."""
+    programs = "".join(
+        f"[program:p{n:02}]\ncommand=sleep 1000\nstartsecs=0\nstartretries=0\n" for n in range(20)
+    )
+    s = supervise(prefix=["prlimit", "--nofile=30", "--"], ini=programs)
+    fatal = s.wait("PROCESS_STATE_FATAL")
+    backoff = [r for r in s.records if r["event"] == "PROCESS_STATE_BACKOFF"]
+    assert "Too many open files" in backoff[0]["message"], backoff[0]
+    assert fatal["program"] != "p00"
+    s.read_available(0.5)
+    running = [r["program"] for r in s.records if r["event"] == "PROCESS_STATE_RUNNING"]
+    assert "p00" in running, "the programs started before the limit run"
+    assert s.proc.popen.poll() is None
+    assert _open_fds(s.pid) <= 30
+    assert s.stop() == 0
+    assert not any(str(r["event"]).startswith("internal error") for r in s.records)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="changing user needs root")
+def test_a_numeric_uid_without_passwd_entry_starts_as_that_uid(supervise: Start) -> None:
+    """D5: user=54321 with no passwd entry failed every start (getpwuid); it now runs as
+    uid 54321, gid 0 and no supplementary groups, as `docker run --user 54321` does."""
+    s = supervise(
+        ini="[program:anon]\ncommand=sh -c 'echo ids $(id -u) $(id -g) $(id -G); exec sleep 1000'"
+        "\nuser=54321\nstartsecs=0\n"
+    )
+    line = s.wait_prefix("ids ")
+    assert line["event"] == "ids 54321 0 0"
+    assert s.stop() == 0

@@ -859,3 +859,17 @@ def test_stop_of_a_running_process_without_pid_signals_nothing() -> None:
     assert proc.stop() is True
     assert state_of(proc) is S.STOPPED
     assert host.sent == []
+
+
+def test_any_exception_from_the_host_spawn_is_a_failed_start() -> None:
+    """D4's second line: an exception other than SpawnFailed is a BACKOFF with its reason."""
+    host, proc = make(startretries=0)
+
+    def broken(process: Process) -> int:
+        raise ValueError("embedded null byte")
+
+    host.spawn = broken  # type: ignore[method-assign]
+    assert proc.start()
+    assert state_of(proc) is S.FATAL
+    assert proc.spawnerr == "couldn't spawn victim: ValueError: embedded null byte"
+    assert proc.pid == 0
