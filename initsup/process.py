@@ -135,11 +135,12 @@ class Process:
         return False
 
     def stop_for_shutdown(self) -> None:
-        """Stop as supervisord's stop_all does: a process in BACKOFF gives up (FATAL)."""
-        if self.state == S.BACKOFF:
-            self._give_up()
-        else:
-            self.stop()
+        """Stop for a shutdown: a process waiting in BACKOFF is STOPPED, never FATAL.
+
+        (supervisord's stop_all gives it up, FATAL: a listener watching FATAL would then
+        report every ordinary `docker stop` of a container whose program was retrying.)
+        """
+        self.stop()
 
     def kill_now(self) -> None:
         """SIGKILL at once (a second shutdown request does not wait for stopwaitsecs)."""

@@ -435,12 +435,20 @@ class Supervisor:
         if not remaining:
             self.loop.stop()
             return
-        top = max(p.config.priority for p in remaining)
-        tier = [p for p in remaining if p.config.priority == top]
+        # As supervisord: groups in reverse order of their priority (a [group:x]'s own,
+        # else its program's); within a group, its programs' priorities only order the
+        # requests, all sent at once.  Groups of one priority are stopped together.
+        top = max(self._group_priority(p) for p in remaining)
+        tier = [p for p in remaining if self._group_priority(p) == top]
+        tier.sort(key=lambda p: (p.config.priority, p.name), reverse=True)
         self._waits.append((tier, self._stop_next_tier))
         for process in tier:
             process.stop_for_shutdown()
         self.changed_any()
+
+    def _group_priority(self, process: Process) -> int:
+        group = self.groups.get(process.group)
+        return group.priority if group is not None else process.config.priority
 
     def _kill_all(self, reason: str) -> None:
         self.logger.warning(f"{reason} while shutting down: killing every program now")

@@ -173,3 +173,42 @@ def test_a_numeric_uid_without_passwd_entry_starts_as_that_uid(supervise: Start)
     line = s.wait_prefix("ids ")
     assert line["event"] == "ids 54321 0 0"
     assert s.stop() == 0
+
+
+def test_a_program_in_backoff_at_shutdown_is_stopped_not_fatal(supervise: Start) -> None:
+    """A program waiting to retry goes BACKOFF -> STOPPED when initsup shuts down, so
+    listeners watching FATAL do not fire on an ordinary `docker stop`."""
+    s = supervise(ini="[program:retrying]\ncommand=sh -c 'exit 1'\nstartsecs=1\nstartretries=100\n")
+    s.wait("PROCESS_STATE_BACKOFF", program="retrying")
+    assert s.stop() == 0
+    assert s.events("retrying")[-1] == "PROCESS_STATE_STOPPED"
+    assert "PROCESS_STATE_FATAL" not in s.events("retrying")
+    stopped = s.wait("PROCESS_STATE_STOPPED", program="retrying")
+    assert stopped["from_state"] == "BACKOFF"
+
+
+def test_shutdown_follows_group_priority(supervise: Start) -> None:
+    """[group:x] priority decides when its programs stop, as in supervisord: the group
+    (priority 900) stops before the program of priority 500, although its own programs
+    have priority 1 and 2; within the group the higher program priority is asked first."""
+    loop = "while :; do sleep 0.05; done"
+    slow = f"command=sh -c \"trap 'sleep 0.3; exit 0' TERM; echo ready; {loop}\"\n"
+    s = supervise(
+        ini=(
+            f"[program:one]\n{slow}priority=1\n"
+            f"[program:two]\n{slow}priority=2\n"
+            f"[program:middle]\n{slow}priority=500\n"
+            "[group:late]\nprograms=one,two\npriority=900\n"
+        )
+    )
+    for name in ("one", "two", "middle"):
+        s.wait("ready", program=name)
+    assert s.stop() == 0
+    order = [
+        (r["event"][14:], r["program"])
+        for r in s.records
+        if r["event"] in ("PROCESS_STATE_STOPPING", "PROCESS_STATE_STOPPED")
+    ]
+    assert order[:2] == [("STOPPING", "two"), ("STOPPING", "one")]
+    assert sorted(order[2:4]) == [("STOPPED", "one"), ("STOPPED", "two")]
+    assert order[4:] == [("STOPPING", "middle"), ("STOPPED", "middle")]

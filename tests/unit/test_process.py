@@ -672,11 +672,12 @@ def test_fatal_is_ended_for_good_at_its_change() -> None:
 # -- shutdown helpers --------------------------------------------------------------------
 
 
-def test_stop_for_shutdown_gives_up_a_backoff() -> None:
-    """stop_for_shutdown() on BACKOFF goes to FATAL (supervisord's stop_all), retry cancelled."""
+def test_stop_for_shutdown_stops_a_backoff() -> None:
+    """stop_for_shutdown() on BACKOFF goes to STOPPED (not FATAL as supervisord's stop_all),
+    the retry cancelled: listeners watching FATAL do not fire on an ordinary shutdown."""
     host, proc = drive(S.BACKOFF)
     proc.stop_for_shutdown()
-    assert host.take() == [ev("FATAL", "from_state:BACKOFF")]
+    assert host.take() == [ev("STOPPED", "from_state:BACKOFF pid:0")]
     host.advance(3600)
     assert host.take() == []
     assert len(host.spawns) == 1
