@@ -366,8 +366,12 @@ class Supervisor:
         key = (name, stream)
         logfile = self._logfiles.get(key)
         if logfile is None:
-            logfile = self._logfiles[key] = LogFile(target.path, target.maxbytes, target.backups)
+            logfile = LogFile(target.path, target.maxbytes, target.backups, self._logfile_report)
+            self._logfiles[key] = logfile
         return logfile
+
+    def _logfile_report(self, level: str, message: str) -> None:
+        self.logger.log(level, message)
 
     def _event_to_stream(self, event: events.Event) -> None:
         if event.to_stream:

@@ -212,3 +212,51 @@ def test_shutdown_follows_group_priority(supervise: Start) -> None:
     assert order[:2] == [("STOPPING", "two"), ("STOPPING", "one")]
     assert sorted(order[2:4]) == [("STOPPED", "one"), ("STOPPED", "two")]
     assert order[4:] == [("STOPPING", "middle"), ("STOPPED", "middle")]
+
+
+def test_a_fifo_log_without_reader_fails_the_start_and_blocks_nothing(
+    supervise: Start, tmp_path: Path
+) -> None:
+    """D9: opening a FIFO nobody reads blocked PID 1 forever (no reaping, no signals).
+    Now that start fails with the reason and everything else runs."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    s = supervise(
+        ini=f"[program:bad]\ncommand=sleep 1000\nstdout_logfile={fifo}\nstartretries=0\n"
+        "[program:ok]\ncommand=sleep 1000\nstartsecs=0\n"
+    )
+    backoff = s.wait("PROCESS_STATE_BACKOFF", program="bad", timeout=10)
+    assert "No such device or address" in backoff["message"], backoff
+    s.wait("PROCESS_STATE_RUNNING", program="ok")
+    assert s.stop() == 0
+
+
+def test_a_fifo_log_whose_reader_stalls_never_blocks_pid1(supervise: Start, tmp_path: Path) -> None:
+    """D9: writes to a FIFO log blocked the loop once its reader stopped reading.  Now the
+    loop goes on (another program's output, a stop), and the drop is reported."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # opened, never read
+    try:
+        s = supervise(
+            ini=f"[program:flood]\ncommand=sh -c 'yes flood | head -c 8000000; exec sleep 1000'\n"
+            f"stdout_logfile={fifo}\nstdout_logfile_maxbytes=0\nstartsecs=0\n"
+            "[program:ticker]\ncommand=sh -c 'while :; do echo tick; sleep 0.05; done'\n"
+            "startsecs=0\n"
+        )
+        s.wait_prefix(f"log file {fifo}: its reader does not keep up")
+        s.wait("tick", program="ticker")
+        assert s.stop() == 0
+    finally:
+        os.close(reader)
+
+
+def test_dev_stdout_and_dev_stderr_logfiles_still_reach_the_stream(supervise: Start) -> None:
+    """The common container settings keep working when initsup's stdout is a pipe."""
+    s = supervise(
+        ini="[program:both]\ncommand=sh -c 'echo out; echo err >&2; exec sleep 1000'\n"
+        "stdout_logfile=/dev/stdout\nstderr_logfile=/dev/stderr\nstartsecs=0\n"
+    )
+    assert s.wait("out", program="both")["stream"] == "stdout"
+    assert s.wait("err", program="both")["stream"] == "stderr"
+    assert s.stop() == 0
