@@ -17,8 +17,11 @@ import itertools
 import select
 import time
 
-# heapq's C half: the heapq module adds only Python versions of what it replaces.
-from _heapq import heappop, heappush
+try:
+    # heapq's C half: the heapq module adds only Python versions of what it replaces.
+    from _heapq import heappop, heappush
+except Exception:  # an interpreter without it, or a different one: the public module
+    from heapq import heappop, heappush
 
 from initsup.signals import SignalReceiver, signal
 
