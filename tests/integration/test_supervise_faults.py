@@ -52,7 +52,7 @@ def test_crash_loop_past_1025_restarts_keeps_the_program(
         line = s.proc.readline(timeout=30)
         exits += '"event":"PROCESS_STATE_EXITED"' in line
         errors += '"event":"internal error' in line
-    sentinel_pid = int(wait_for(pid_file.read_text))
+    sentinel_pid = int(wait_for(lambda: pid_file.exists() and pid_file.read_text().strip()))
     assert s.stop(timeout=15) == 0
     assert errors == 0
     assert not any(str(r["event"]).startswith("internal error") for r in s.records)
