@@ -170,7 +170,10 @@ class Supervisor:
             return  # an essential program may already have ended everything
         for config in group.processes:
             if config.autostart:
-                self.processes[f"{group.name}:{config.name}"].start()
+                try:  # at start-up this runs outside the loop's guard: keep PID 1 up
+                    self.processes[f"{group.name}:{config.name}"].start()
+                except Exception as exc:
+                    self._internal_error(f"starting {group.name}:{config.name}", exc)
 
     def _remove_group(self, name: str) -> None:
         group = self.groups.pop(name)
