@@ -260,6 +260,8 @@ class Process:
         self._will_restart = False
         try:
             pid = self.host.spawn(self)
+            if pid <= 0:  # never a pid to track: signalling it would reach initsup's group
+                raise ValueError(f"the spawn returned pid {pid}")
         except Exception as exc:  # SpawnFailed, or a host's bug: a failed start either way
             failed = exc if isinstance(exc, SpawnFailed) else _unexpected(self.name, exc)
             self._spawn_failed(failed)

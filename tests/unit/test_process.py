@@ -874,3 +874,12 @@ def test_any_exception_from_the_host_spawn_is_a_failed_start() -> None:
     assert state_of(proc) is S.FATAL
     assert proc.spawnerr == "couldn't spawn victim: ValueError: embedded null byte"
     assert proc.pid == 0
+
+
+def test_a_spawn_that_returns_no_pid_is_a_failed_start() -> None:
+    """A host bug returning pid 0 must not leave STARTING with pid 0 (D1's second line)."""
+    host, proc = make(startretries=0)
+    host.spawn = lambda process: 0  # type: ignore[method-assign]
+    assert proc.start()
+    assert state_of(proc) is S.FATAL
+    assert "the spawn returned pid 0" in proc.spawnerr
