@@ -15,7 +15,8 @@ interpreter has loaded before any code runs: `signal` itself builds its enums wi
 whose imports (functools, collections...) cost 3 ms of every start, twice what initsup
 spends on everything else.  `_signal` has the same functions and constants, as plain ints;
 names come from SIGNAL_NAMES below instead of the `Signals` enum.  The other modules take
-`signal` from here (`from initsup.signals import signal`), so the choice is made once.
+`signal` from here (`from initsup.signals import signal`), so the choice is made once; an
+interpreter whose `_signal` is missing or lacks what initsup uses gets `signal` instead.
 """
 
 from __future__ import annotations
