@@ -65,6 +65,11 @@ class LogFile:
         return self._error
 
     @property
+    def pending(self) -> int:
+        """Bytes a full FIFO or pipe has not taken yet (see `flush`)."""
+        return len(self._pending)
+
+    @property
     def path(self) -> str:
         """The path this log is written to."""
         return self._path

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 Reloader = Callable[[], "tuple[Config, list[str]]"]
 SHUTDOWN_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGQUIT})
 RECENT_OUTPUT = 65536  # bytes of each process's stdout and stderr kept for `ctl tail`
+LOG_RETRY = 0.1  # seconds between attempts to write what a full FIFO/pipe log held back
 
 
 def run(
@@ -99,6 +100,7 @@ class Supervisor:
         self._relays: dict[int, list[PipeRelay]] = {}  # by the pid that writes to them
         self._lingering: list[PipeRelay] = []  # pipes a dead program's children still hold
         self._logfiles: dict[tuple[str, str], LogFile] = {}
+        self._flushing: set[LogFile] = set()  # FIFO/pipe logs holding output back
         self._waits: list[tuple[list[Process], Callable[[], None]]] = []
         self._check_pending = False
         self._shutting_down = False
@@ -316,7 +318,8 @@ class Supervisor:
             if target.path == TO_NOWHERE:
                 keep = self._keeper(process, stream, pid, _discard)
             else:
-                keep = self._keeper(process, stream, pid, self._logfile(name, stream, target).write)
+                write = self._log_writer(self._logfile(name, stream, target))
+                keep = self._keeper(process, stream, pid, write)
             # Output to a file needs no backpressure, unless it makes events, whose
             # consequences (listeners' overflow messages) end up on stdout.
             makes_events = target.events_enabled or target.capture_maxbytes > 0
@@ -372,6 +375,23 @@ class Supervisor:
             logfile = LogFile(target.path, target.maxbytes, target.backups, self._logfile_report)
             self._logfiles[key] = logfile
         return logfile
+
+    def _log_writer(self, logfile: LogFile) -> Callable[[bytes], None]:
+        def write(data: bytes) -> None:
+            logfile.write(data)
+            if logfile.pending and logfile not in self._flushing:
+                self._flushing.add(logfile)
+                self.loop.call_later(LOG_RETRY, lambda: self._flush_later(logfile))
+
+        return write
+
+    def _flush_later(self, logfile: LogFile) -> None:
+        # A FIFO's reader that catches up gets what was held back even if the program
+        # writes nothing more; retried while something is held, never blocking.
+        if logfile.flush():
+            self._flushing.discard(logfile)
+        else:
+            self.loop.call_later(LOG_RETRY, lambda: self._flush_later(logfile))
 
     def _logfile_report(self, level: str, message: str) -> None:
         self.logger.log(level, message)

@@ -291,3 +291,35 @@ def test_failed_starts_leave_no_fd_open(supervise: Start, tmp_path: Path, option
         s.wait("PROCESS_STATE_FATAL", program="bad")
     wait_for(lambda: _open_fds(s.pid) == before, timeout=5)
     assert s.stop() == 0
+
+
+def test_a_fifo_log_reader_that_catches_up_gets_what_was_held_back(
+    supervise: Start, tmp_path: Path
+) -> None:
+    """What a full FIFO did not take (within the bound) reaches its reader once it reads,
+    in order, although the program writes nothing more."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        script = "for i in $(seq 1 20000); do echo line-$i; done; echo done >&2; exec sleep 1000"
+        s = supervise(
+            ini=f"[program:burst]\ncommand=sh -c '{script}'\nstdout_logfile={fifo}\n"
+            "stdout_logfile_maxbytes=0\nstartsecs=0\n"
+        )
+        s.wait("done", program="burst")  # all written: most of it held back by initsup
+        expected = "".join(f"line-{i}\n" for i in range(1, 20001)).encode()  # 228,894 bytes
+        received = bytearray()
+
+        def read_some() -> bool:
+            try:
+                received.extend(os.read(reader, 1 << 16))
+            except BlockingIOError:
+                pass
+            return len(received) >= len(expected)
+
+        wait_for(read_some, timeout=15)
+        assert bytes(received) == expected
+        assert s.stop() == 0
+    finally:
+        os.close(reader)
