@@ -9,8 +9,14 @@ The rotation follows supervisord's RotatingFileHandler (supervisor/loggers.py):
 - backups=0 truncates the file in place (supervisord reopens it with mode 'wb'): no copy is kept.
 - maxbytes=0 never rotates (supervisord then uses a plain FileHandler).
 
-Nothing is buffered in memory: every chunk goes to the fd with os.write before `write` returns,
-so all output a child produced is on disk when initsup exits, however that happens.
+Nothing is buffered in memory for a regular file: every chunk goes to the fd with os.write
+before `write` returns, so all output a child produced is on disk when initsup exits, however
+that happens.
+
+A log file may also be a FIFO or another pipe, and PID 1 must never block on one: the path is
+opened non-blocking (a FIFO nobody reads fails with ENXIO instead of waiting for a reader),
+and what a full pipe does not take is kept, up to MAX_PENDING bytes, for the next write; the
+rest is dropped, counted and reported through `report`.
 """
 
 from __future__ import annotations
@@ -19,17 +25,31 @@ import errno
 import os
 import stat
 
-_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NONBLOCK
 _MODE = 0o644
+MAX_PENDING = 1 << 20  # bytes a full FIFO/pipe log may hold back before output is dropped
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    Report = Callable[[str, str], None]  # (level, message)
+
+
+def _silent(level: str, message: str) -> None:
+    pass
 
 
 class LogFile:
     """Appends a program's output to a file, rotating it the way supervisord does."""
 
-    def __init__(self, path: str, maxbytes: int, backups: int) -> None:
+    def __init__(self, path: str, maxbytes: int, backups: int, report: Report = _silent) -> None:
         self._path = path
         self._maxbytes = maxbytes
         self._backups = backups
+        self._report = report
+        self._pending = bytearray()  # what a full pipe did not take yet
+        self.dropped = 0  # bytes lost since the last report of a drop
         self._fd: int | None = None
         self._size = 0
         self._rotatable = False
@@ -43,6 +63,11 @@ class LogFile:
     def error(self) -> OSError | None:
         """The error the last `write` or `reopen` met, or None when it went through."""
         return self._error
+
+    @property
+    def pending(self) -> int:
+        """Bytes a full FIFO or pipe has not taken yet (see `flush`)."""
+        return len(self._pending)
 
     @property
     def path(self) -> str:
@@ -62,18 +87,62 @@ class LogFile:
             try:
                 fd = self._open(truncate=False)
             except OSError as exc:
-                self._error = exc
+                self._failed(exc, len(data))
                 return
         try:
-            self._write_all(fd, data)
+            if self._pending:
+                self._pending = self._write_all(fd, bytes(self._pending))
+            self._keep(self._write_all(fd, data) if not self._pending else data)
         except OSError as exc:
-            # A full disk (ENOSPC, EDQUOT) or an I/O error: what did not fit is dropped, since
-            # holding it would make memory grow for as long as the disk stays full.
-            self._error = exc
+            # A full disk (ENOSPC, EDQUOT), an I/O error, a FIFO whose reader left: what did
+            # not fit is dropped, since holding it would make memory grow for as long as the
+            # problem lasts.
+            if exc.errno == errno.EPIPE:
+                self._close_fd()  # the next write opens the FIFO again (a new reader)
+            self._failed(exc, len(data) + len(self._pending))
+            self._pending = bytearray()
             return
-        self._error = None
+        self._recovered()
         if self._maxbytes > 0 and self._rotatable and self._size >= self._maxbytes:
             self._rotate()
+
+    def flush(self) -> bool:
+        """Try once more to write what a full pipe held back; True when nothing is left."""
+        if self._pending and self._fd is not None:
+            try:
+                self._pending = self._write_all(self._fd, bytes(self._pending))
+            except OSError as exc:
+                self._failed(exc, len(self._pending))
+                self._pending = bytearray()
+                return True
+            if not self._pending:
+                self._recovered()
+        return not self._pending
+
+    def _keep(self, rest: bytes | bytearray) -> None:
+        room = MAX_PENDING - len(self._pending)
+        self._pending += rest[:room]
+        if len(rest) > room:
+            self._dropped(len(rest) - room, "its reader does not keep up")
+
+    def _failed(self, exc: OSError, lost: int) -> None:
+        if self._error is None:
+            self._report("error", f"log file {self._path}: {exc.strerror or exc}")
+        self._error = exc
+        self.dropped += lost
+
+    def _dropped(self, lost: int, why: str) -> None:
+        if not self.dropped:
+            self._report("warning", f"log file {self._path}: {why}; dropping output")
+        self.dropped += lost
+
+    def _recovered(self) -> None:
+        if self._error is not None or (self.dropped and not self._pending):
+            self._report(
+                "info", f"log file {self._path} is written again ({self.dropped} bytes dropped)"
+            )
+            self.dropped = 0
+        self._error = None
 
     def reopen(self) -> None:
         """Close the file and open its path again, as after an outside tool moved it away."""
@@ -90,6 +159,9 @@ class LogFile:
     def close(self) -> None:
         """Close the file; later writes raise ValueError until `reopen`."""
         self._closed = True
+        if not self.flush():  # one last chance for what a full pipe held back; never waits
+            self._dropped(len(self._pending), "closed with output its reader never took")
+            self._pending = bytearray()
         self._close_fd()
 
     def _open(self, truncate: bool) -> int:
@@ -115,16 +187,21 @@ class LogFile:
             except OSError:
                 pass  # the data is already written (no buffer), and the fd is gone either way
 
-    def _write_all(self, fd: int, data: bytes) -> None:
+    def _write_all(self, fd: int, data: bytes) -> bytearray:
+        """Write data; return what a full pipe did not take (empty for a regular file)."""
         with memoryview(data) as view:
             offset = 0
             while offset < len(view):
-                written = os.write(fd, view[offset:])
+                try:
+                    written = os.write(fd, view[offset:])
+                except BlockingIOError:
+                    return bytearray(view[offset:])
                 if written == 0:  # never expected for a regular file; avoids looping forever
                     raise OSError(errno.EIO, os.strerror(errno.EIO), self._path)
                 offset += written
                 # Counted per call, so a write cut short by a full disk still counts what landed.
                 self._size += written
+        return bytearray()
 
     def _rotate(self) -> None:
         fd = self._fd
@@ -138,7 +215,9 @@ class LogFile:
                 return
             self._close_fd()
             if self._backups > 0:
-                for index in range(self._backups - 1, 0, -1):
+                # Only the backups that exist are moved: a rotation costs what is on disk,
+                # not the configured number (backups=1000000 would be a million renames).
+                for index in _existing_backups(self._path, self._backups):
                     _move(f"{self._path}.{index}", f"{self._path}.{index + 1}")
                 _move(self._path, f"{self._path}.1")
             # Truncating matters with backups=0, where the full file is still at path; with
@@ -147,7 +226,22 @@ class LogFile:
         except OSError as exc:
             # The fd is closed (or the fstat failed); the next write reopens path in append mode
             # and retries the rotation, so nothing at path is lost when a rename failed.
-            self._error = exc
+            self._failed(exc, 0)
+
+
+def _existing_backups(path: str, backups: int) -> list[int]:
+    """The N of each existing path.N with 1 <= N < backups, highest first."""
+    directory, base = os.path.split(path)
+    prefix = base + "."
+    found = []
+    with os.scandir(directory or ".") as entries:
+        for entry in entries:
+            suffix = entry.name[len(prefix) :]
+            if entry.name.startswith(prefix) and suffix.isascii() and suffix.isdigit():
+                index = int(suffix)
+                if 0 < index < backups and str(index) == suffix:
+                    found.append(index)
+    return sorted(found, reverse=True)
 
 
 def _move(source: str, target: str) -> None:

@@ -17,8 +17,11 @@ import itertools
 import select
 import time
 
-# heapq's C half: the heapq module adds only Python versions of what it replaces.
-from _heapq import heappop, heappush
+try:
+    # heapq's C half: the heapq module adds only Python versions of what it replaces.
+    from _heapq import heappop, heappush
+except Exception:  # an interpreter without it, or a different one: the public module
+    from heapq import heappop, heappush
 
 from initsup.signals import SignalReceiver, signal
 
@@ -29,6 +32,10 @@ if TYPE_CHECKING:
     Callback = Callable[[], None]
 
 READ, WRITE = select.EPOLLIN, select.EPOLLOUT
+# The longest single wait: epoll takes at most 2**31 - 1 ms (24.8 days) and raises beyond
+# it.  A deadline further away (startsecs=2200000, stopwaitsecs=3000000) is simply several
+# waits; one wakeup a day costs nothing.
+MAX_WAIT = 86400.0
 
 
 def _nothing(*_: object) -> None:
@@ -167,7 +174,7 @@ class EventLoop:
         """Wait at most timeout seconds (None: forever), then do one full pass."""
         # The timeout is rounded up to whole milliseconds, so a timer due in less than one
         # does not make a busy loop; EINTR is retried with the time left (PEP 475).
-        ready = self._epoll.poll(-1 if timeout is None else timeout)
+        ready = self._epoll.poll(-1 if timeout is None else min(timeout, MAX_WAIT))
         signals = self._signals
         for fd, _ in ready:
             if fd == signals.fileno():

@@ -61,6 +61,10 @@ class SpawnFailed(Exception):
         self.exit_code = exit_code
 
 
+def _unexpected(name: str, exc: Exception) -> SpawnFailed:
+    return SpawnFailed(f"couldn't spawn {name}: {type(exc).__name__}: {exc}", 126)
+
+
 class Process:
     """One process of a program, and everything supervisord tracks about it."""
 
@@ -109,6 +113,9 @@ class Process:
 
     def stop(self) -> bool:
         """Ask the process to stop; False if it was not running (nothing to do)."""
+        if self.state in (S.STARTING, S.RUNNING) and self.pid <= 0:
+            self._lost(self.pid, stopped=True)  # nothing to signal: pid 0 is our own group
+            return True
         if self.state in (S.STARTING, S.RUNNING):
             self._cancel_timer()
             self._stopping = True
@@ -128,11 +135,12 @@ class Process:
         return False
 
     def stop_for_shutdown(self) -> None:
-        """Stop as supervisord's stop_all does: a process in BACKOFF gives up (FATAL)."""
-        if self.state == S.BACKOFF:
-            self._give_up()
-        else:
-            self.stop()
+        """Stop for a shutdown: a process waiting in BACKOFF is STOPPED, never FATAL.
+
+        (supervisord's stop_all gives it up, FATAL: a listener watching FATAL would then
+        report every ordinary `docker stop` of a container whose program was retrying.)
+        """
+        self.stop()
 
     def kill_now(self) -> None:
         """SIGKILL at once (a second shutdown request does not wait for stopwaitsecs)."""
@@ -153,8 +161,17 @@ class Process:
 
     def exited(self, status: int) -> None:
         """The host reaped our pid with this wait status."""
-        now = self.host.now()
         pid, self.pid = self.pid, 0
+        try:
+            self._exited(pid, status)
+        finally:
+            # Whatever went wrong on the way, a process with no pid is not running: left
+            # RUNNING with pid 0 it would never restart, and a stop would signal pid 0.
+            if self.pid == 0 and self.state in (S.STARTING, S.RUNNING, S.STOPPING):
+                self._lost(pid)
+
+    def _exited(self, pid: int, status: int) -> None:
+        now = self.host.now()
         self.stop_wall = self.host.wall()
         self._cancel_timer()
         signalled = os.WIFSIGNALED(status)
@@ -215,7 +232,9 @@ class Process:
         self.crashes += 1
         if self.crashes == 1:
             return 0.0
-        return min(self.config.backoff_max, 2.0 ** (self.crashes - 2))
+        # 2.0 ** n overflows at n = 1024 (after ~17 h of flapping, or 1 s with
+        # backoff_max=0); past 2 ** 64 s the cap has long been reached anyway.
+        return min(self.config.backoff_max, 2.0 ** min(self.crashes - 2, 64))
 
     def _restart(self) -> None:
         self._timer = None
@@ -241,11 +260,11 @@ class Process:
         self._will_restart = False
         try:
             pid = self.host.spawn(self)
-        except SpawnFailed as exc:
-            self.spawnerr = exc.description
-            self.exit_code = exc.exit_code
-            self._change(S.STARTING, tries=self.backoff, message=f"spawnerr: {exc.description}")
-            self._enter_backoff(f"spawnerr: {exc.description}", {})
+            if pid <= 0:  # never a pid to track: signalling it would reach initsup's group
+                raise ValueError(f"the spawn returned pid {pid}")
+        except Exception as exc:  # SpawnFailed, or a host's bug: a failed start either way
+            failed = exc if isinstance(exc, SpawnFailed) else _unexpected(self.name, exc)
+            self._spawn_failed(failed)
             return
         self.pid = pid
         self._change(
@@ -255,6 +274,12 @@ class Process:
             message=f"spawned: '{self.name}' with pid {pid}",
         )
         self._timer = self.host.call_later(self.config.startsecs, self._started)
+
+    def _spawn_failed(self, exc: SpawnFailed) -> None:
+        self.spawnerr = exc.description
+        self.exit_code = exc.exit_code
+        self._change(S.STARTING, tries=self.backoff, message=f"spawnerr: {exc.description}")
+        self._enter_backoff(f"spawnerr: {exc.description}", {})
 
     def _started(self) -> None:
         self._timer = None
@@ -293,6 +318,21 @@ class Process:
             level="error",
             message=f"gave up: {self.name} entered FATAL state, too many start retries too quickly",
         )
+
+    def _lost(self, pid: int, stopped: bool = False) -> None:
+        """End up STOPPED or EXITED after an error left a live state with no pid."""
+        self._cancel_timer()
+        was = self.state
+        self.state = S.STOPPED if stopped or was == S.STOPPING else S.EXITED
+        self._stopping = self._will_restart = False
+        self.host.log(
+            "error",
+            f"{self.name}: {was.name} with no pid after an internal error; "
+            f"now {self.state.name} (start it again by hand)",
+            program=self.name,
+            pid=pid,
+        )
+        self.host.changed(self)
 
     def _kill(self) -> None:
         self._timer = None

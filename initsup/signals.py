@@ -15,7 +15,8 @@ interpreter has loaded before any code runs: `signal` itself builds its enums wi
 whose imports (functools, collections...) cost 3 ms of every start, twice what initsup
 spends on everything else.  `_signal` has the same functions and constants, as plain ints;
 names come from SIGNAL_NAMES below instead of the `Signals` enum.  The other modules take
-`signal` from here (`from initsup.signals import signal`), so the choice is made once.
+`signal` from here (`from initsup.signals import signal`), so the choice is made once; an
+interpreter whose `_signal` is missing or lacks what initsup uses gets `signal` instead.
 """
 
 from __future__ import annotations
@@ -26,7 +27,27 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     import signal as signal  # noqa: PLC0414 - an explicit re-export, for the typed view
 else:
-    import _signal as signal
+
+    def _private_or_public():
+        # Any failure of the private path (no `_signal`, or one without what initsup
+        # uses) means the public module, which has everything as its documented API.
+        try:
+            import _signal
+
+            for name in _NEEDED:
+                getattr(_signal, name)
+            _signal.valid_signals()
+            return _signal
+        except Exception:
+            import signal
+
+            return signal
+
+    _NEEDED = (
+        "SIGTERM", "SIGCHLD", "SIG_IGN", "SIG_DFL", "SIG_BLOCK", "SIG_SETMASK", "getsignal",
+        "pthread_sigmask", "set_wakeup_fd", "signal", "valid_signals",
+    )  # fmt: skip
+    signal = _private_or_public()
 
 # Raised synchronously by a fault in the process itself: forwarding them makes no sense,
 # and initsup keeps their default action so a real fault in initsup is not swallowed.

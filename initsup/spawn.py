@@ -195,7 +195,12 @@ class Spawner:
         report_r, report_w = os.pipe()  # both close-on-exec (PEP 446)
         env_copy = dict(env)
         step = ["exec"]  # the child's current step, reported if it fails
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except BaseException:  # EAGAIN (no pid left), ENOMEM: the report pipe must not leak
+            os.close(report_r)
+            os.close(report_w)
+            raise
         if pid == 0:  # pragma: no cover - runs in the child, which execs or exits
             try:
                 os.close(report_r)

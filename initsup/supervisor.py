@@ -11,14 +11,13 @@ down in reverse priority, every program of one priority at once.
 from __future__ import annotations
 
 import os
-import pwd
 import time
 from collections.abc import Callable
 
-from initsup import events, logs, reaper
+from initsup import events, launch, logs, reaper
 from initsup.logfile import LogFile
 from initsup.loop import EventLoop, Timer
-from initsup.model import TO_NOWHERE, TO_STREAM, Config, GroupConfig, LogTarget
+from initsup.model import TO_NOWHERE, TO_STREAM, Config, GroupConfig, LogTarget, ProcessConfig
 from initsup.output import RENDERED_READ_SIZE, OutputWriter, PipeRelay, line_handlers
 from initsup.process import Process, SpawnFailed
 from initsup.reloads import Reloads
@@ -38,6 +37,7 @@ if TYPE_CHECKING:
 Reloader = Callable[[], "Loader"]
 SHUTDOWN_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGQUIT})
 RECENT_OUTPUT = 65536  # bytes of each process's stdout and stderr kept for `ctl tail`
+LOG_RETRY = 0.1  # seconds between attempts to write what a full FIFO/pipe log held back
 
 
 def run(
@@ -105,6 +105,7 @@ class Supervisor:
         self._relays: dict[int, list[PipeRelay]] = {}  # by the pid that writes to them
         self._lingering: list[PipeRelay] = []  # pipes a dead program's children still hold
         self._logfiles: dict[tuple[str, str], LogFile] = {}
+        self._flushing: set[LogFile] = set()  # FIFO/pipe logs holding output back
         self._waits: list[tuple[list[Process], Callable[[], None]]] = []
         self._check_pending = False
         self._shutting_down = False
@@ -176,7 +177,10 @@ class Supervisor:
             return  # an essential program may already have ended everything
         for config in group.processes:
             if config.autostart:
-                self.processes[f"{group.name}:{config.name}"].start()
+                try:  # at start-up this runs outside the loop's guard: keep PID 1 up
+                    self.processes[f"{group.name}:{config.name}"].start()
+                except Exception as exc:
+                    self._internal_error(f"starting {group.name}:{config.name}", exc)
 
     def _remove_group(self, name: str) -> None:
         group = self.groups.pop(name)
@@ -208,6 +212,11 @@ class Supervisor:
         self.logger.log(level, message, **fields)
 
     def send(self, pid: int, signum: int, to_group: bool) -> None:
+        if pid <= 0:
+            # kill(0) and kill(-1) reach initsup's own process group or every process:
+            # a program with no pid is a bug to report, never a reason to signal those.
+            self.logger.error(f"refused to send {signal_name(signum)} to pid {pid}", pid=pid)
+            return
         try:
             if to_group:
                 os.killpg(pid, signum)
@@ -229,6 +238,46 @@ class Supervisor:
 
     def spawn(self, process: Process) -> int:
         config = process.config
+        listener = self.pools is not None and self.pools.is_listener(process)
+        stdout = LogTarget(path=TO_STREAM) if listener else config.stdout  # the protocol
+        stderr = None if config.redirect_stderr else config.stderr
+        # Everything the child needs is made before the fork: any failure here is a
+        # failed start (BACKOFF, FATAL) with its reason, never an exception in PID 1.
+        try:
+            env = self._child_env(config, listener)
+            user = launch.user_ids(config.user)
+            self._open_logfiles(config.name, stdout, stderr)
+            fds = launch.ChildFds(stdout, stderr, listener)
+        except SpawnFailed:
+            raise
+        except Exception as exc:
+            raise SpawnFailed(f"couldn't spawn {config.name}: {exc}", 126) from None
+        try:
+            pid = self._spawner.spawn(
+                config.command,
+                env,
+                stdin=fds.stdin,
+                stdout=fds.stdout_w,
+                stderr=fds.stderr_w if fds.stderr_w is not None else fds.stdout_w,
+                directory=config.directory,
+                umask=config.umask,
+                user=user,
+            )
+        except ExecError as exc:
+            fds.close_all()
+            raise SpawnFailed(exc.spawnerr, exc.exit_code) from None
+        except Exception as exc:  # EMFILE, EAGAIN from fork, a NUL byte in an argument...
+            fds.close_all()
+            raise SpawnFailed(f"couldn't spawn {config.name}: {exc}", 126) from None
+        fds.close_child_ends()
+        self._by_pid[pid] = process
+        try:
+            self._connect(process, pid, fds, listener)
+        except Exception as exc:  # the child runs: keep it, say what of its output is lost
+            self.logger.exception(f"{config.name}: its output could not be connected", exc)
+        return pid
+
+    def _child_env(self, config: ProcessConfig, listener: bool) -> dict[str, str]:
         env = dict(os.environ)
         env.update(self.child_environment)
         env.update(self.config.options.environment)
@@ -240,30 +289,23 @@ class Supervisor:
             INITSUP_GROUP_NAME=config.group,
         )
         env.update(config.environment)
-        listener = self.pools is not None and self.pools.is_listener(process)
         if listener and self.server_url:
             env.setdefault("SUPERVISOR_SERVER_URL", self.server_url)
-        stdout = LogTarget(path=TO_STREAM) if listener else config.stdout  # the protocol
-        fds = _ChildFds(stdout, None if config.redirect_stderr else config.stderr, listener)
-        try:
-            pid = self._spawner.spawn(
-                config.command,
-                env,
-                stdin=fds.stdin,
-                stdout=fds.stdout_w,
-                stderr=fds.stderr_w if not config.redirect_stderr else fds.stdout_w,
-                directory=config.directory,
-                umask=config.umask,
-                user=_user_ids(config.user),
-            )
-        except ExecError as exc:
-            fds.close_all()
-            raise SpawnFailed(exc.spawnerr, exc.exit_code) from None
-        except (OSError, KeyError) as exc:
-            fds.close_all()
-            raise SpawnFailed(f"couldn't spawn {config.name}: {exc}", 126) from None
-        fds.close_child_ends()
-        self._by_pid[pid] = process
+        return env
+
+    def _open_logfiles(self, name: str, stdout: LogTarget, stderr: LogTarget | None) -> None:
+        for stream, target in (("stdout", stdout), ("stderr", stderr)):
+            if target is None or target.path in (TO_STREAM, TO_NOWHERE):
+                continue
+            try:
+                self._logfile(name, stream, target)
+            except OSError as exc:
+                reason = exc.strerror or str(exc)
+                message = f"couldn't open {stream} log file {target.path}: {reason}"
+                raise SpawnFailed(message, 126) from None
+
+    def _connect(self, process: Process, pid: int, fds: launch.ChildFds, listener: bool) -> None:
+        config = process.config
         if listener:
             assert fds.stdin_w is not None and fds.stdout_r is not None
             self._pools().attach(process, pid, fds.stdin_w, fds.stdout_r)
@@ -271,7 +313,6 @@ class Supervisor:
             self._relay(fds.stdout_r, process, "stdout", config.stdout, pid)
         if fds.stderr_r is not None:
             self._relay(fds.stderr_r, process, "stderr", config.stderr, pid)
-        return pid
 
     # -- output ------------------------------------------------------------------------
 
@@ -282,7 +323,8 @@ class Supervisor:
             if target.path == TO_NOWHERE:
                 keep = self._keeper(process, stream, pid, _discard)
             else:
-                keep = self._keeper(process, stream, pid, self._logfile(name, stream, target).write)
+                write = self._log_writer(self._logfile(name, stream, target))
+                keep = self._keeper(process, stream, pid, write)
             # Output to a file needs no backpressure, unless it makes events, whose
             # consequences (listeners' overflow messages) end up on stdout.
             makes_events = target.events_enabled or target.capture_maxbytes > 0
@@ -335,8 +377,29 @@ class Supervisor:
         key = (name, stream)
         logfile = self._logfiles.get(key)
         if logfile is None:
-            logfile = self._logfiles[key] = LogFile(target.path, target.maxbytes, target.backups)
+            logfile = LogFile(target.path, target.maxbytes, target.backups, self._logfile_report)
+            self._logfiles[key] = logfile
         return logfile
+
+    def _log_writer(self, logfile: LogFile) -> Callable[[bytes], None]:
+        def write(data: bytes) -> None:
+            logfile.write(data)
+            if logfile.pending and logfile not in self._flushing:
+                self._flushing.add(logfile)
+                self.loop.call_later(LOG_RETRY, lambda: self._flush_later(logfile))
+
+        return write
+
+    def _flush_later(self, logfile: LogFile) -> None:
+        # A FIFO's reader that catches up gets what was held back even if the program
+        # writes nothing more; retried while something is held, never blocking.
+        if logfile.flush():
+            self._flushing.discard(logfile)
+        else:
+            self.loop.call_later(LOG_RETRY, lambda: self._flush_later(logfile))
+
+    def _logfile_report(self, level: str, message: str) -> None:
+        self.logger.log(level, message)
 
     def _event_to_stream(self, event: events.Event) -> None:
         if event.to_stream:
@@ -406,12 +469,20 @@ class Supervisor:
         if not remaining:
             self.loop.stop()
             return
-        top = max(p.config.priority for p in remaining)
-        tier = [p for p in remaining if p.config.priority == top]
+        # As supervisord: groups in reverse order of their priority (a [group:x]'s own,
+        # else its program's); within a group, its programs' priorities only order the
+        # requests, all sent at once.  Groups of one priority are stopped together.
+        top = max(self._group_priority(p) for p in remaining)
+        tier = [p for p in remaining if self._group_priority(p) == top]
+        tier.sort(key=lambda p: (p.config.priority, p.name), reverse=True)
         self._waits.append((tier, self._stop_next_tier))
         for process in tier:
             process.stop_for_shutdown()
         self.changed_any()
+
+    def _group_priority(self, process: Process) -> int:
+        group = self.groups.get(process.group)
+        return group.priority if group is not None else process.config.priority
 
     def _kill_all(self, reason: str) -> None:
         self.logger.warning(f"{reason} while shutting down: killing every program now")
@@ -531,50 +602,6 @@ class Diff:
         return [f"{name}: {word}" for name, word in sorted(words)] or [
             "No config updates to processes"
         ]
-
-
-class _ChildFds:
-    """The pipes (or /dev/null) a child's stdio is connected to, and our ends of them."""
-
-    def __init__(self, stdout: LogTarget, stderr: LogTarget | None, stdin_pipe: bool) -> None:
-        self.stdin_w: int | None = None
-        if stdin_pipe:  # a listener: initsup writes its events there
-            self.stdin, self.stdin_w = os.pipe()
-        else:
-            self.stdin = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
-        self.stdout_r, self.stdout_w = self._open(stdout)
-        self.stderr_r: int | None = None
-        self.stderr_w: int | None = None
-        if stderr is not None:
-            self.stderr_r, self.stderr_w = self._open(stderr)
-
-    @staticmethod
-    def _open(target: LogTarget) -> tuple[int | None, int]:
-        # Output that goes nowhere still makes events when asked to (as in supervisord):
-        # only a stream nobody reads at all gets /dev/null.
-        unread = not (target.capture_maxbytes > 0 or target.events_enabled)
-        if target.path == TO_NOWHERE and unread:
-            return None, os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
-        return os.pipe()
-
-    def close_child_ends(self) -> None:
-        for fd in (self.stdin, self.stdout_w, self.stderr_w):
-            if fd is not None:
-                os.close(fd)
-
-    def close_all(self) -> None:
-        self.close_child_ends()
-        for fd in (self.stdout_r, self.stderr_r, self.stdin_w):
-            if fd is not None:
-                os.close(fd)
-
-
-def _user_ids(user: str | None) -> tuple[int, int, list[int]] | None:
-    """(uid, gid, groups) for a user name or number; None when no user is configured."""
-    if user is None:
-        return None
-    entry = pwd.getpwuid(int(user)) if user.isdigit() else pwd.getpwnam(user)
-    return entry.pw_uid, entry.pw_gid, os.getgrouplist(entry.pw_name, entry.pw_gid)
 
 
 def _nothing() -> None:

@@ -266,3 +266,116 @@ def test_write_after_close_raises(tmp_path: Path) -> None:
     log.close()  # closing twice is harmless
     with pytest.raises(ValueError, match="closed"):
         log.write(b"x")
+
+
+def test_rotation_costs_the_backups_that_exist_not_the_configured_number(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """D12: backups=1000000 with maxbytes=1 tried a million renames per rotation inside the
+    loop; a rotation now renames only the files that exist (and keeps them in order)."""
+    path = tmp_path / "out.log"
+    renames: list[tuple[str, str]] = []
+    real_rename = os.rename
+
+    def rename(source: str, target: str) -> None:
+        renames.append((source, target))
+        real_rename(source, target)
+
+    monkeypatch.setattr(os, "rename", rename)
+    log = LogFile(str(path), 1, 1_000_000)
+    for chunk in (b"A", b"B", b"C", b"D"):
+        log.write(chunk)
+    log.close()
+    assert len(renames) == 1 + 2 + 3 + 4
+    assert [Path(f"{path}.{n}").read_bytes() for n in (1, 2, 3, 4)] == [b"D", b"C", b"B", b"A"]
+
+
+def test_rotation_shifts_sparse_backups_and_drops_the_oldest(tmp_path: Path) -> None:
+    """Gaps left by a cleanup are kept as gaps; path.N (N = backups) is replaced."""
+    path = tmp_path / "out.log"
+    for name, data in (("out.log.1", b"1"), ("out.log.3", b"3"), ("out.log.4", b"4")):
+        (tmp_path / name).write_bytes(data)
+    (tmp_path / "out.log.x").write_bytes(b"other")
+    (tmp_path / "out.log.02").write_bytes(b"other")
+    log = LogFile(str(path), 1, 4)
+    log.write(b"N")
+    log.close()
+    assert _names(tmp_path) == [
+        "out.log",
+        "out.log.02",
+        "out.log.1",
+        "out.log.2",
+        "out.log.4",
+        "out.log.x",
+    ]
+    assert [Path(f"{path}.{n}").read_bytes() for n in (1, 2, 4)] == [b"N", b"1", b"3"]
+
+
+def test_a_fifo_without_reader_fails_to_open_instead_of_blocking(tmp_path: Path) -> None:
+    """D9: opening a FIFO nobody reads blocked PID 1 forever; now it is ENXIO at once."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(OSError) as caught:
+        LogFile(str(fifo), 0, 0)
+    assert caught.value.errno == errno.ENXIO
+
+
+def test_a_fifo_whose_reader_stalls_never_blocks_and_keeps_order(tmp_path: Path) -> None:
+    """D9: writes to a full FIFO blocked the loop; now what does not fit waits (bounded),
+    the rest is dropped with one warning, and what was kept comes out in order."""
+    from initsup import logfile
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    reports: list[tuple[str, str]] = []
+    try:
+        log = LogFile(str(fifo), 0, 0, lambda level, text: reports.append((level, text)))
+        chunk = bytes(range(256)) * 256  # 64 KiB
+        for _ in range(40):  # 2.5 MiB: more than the pipe and MAX_PENDING together
+            log.write(chunk)
+        assert log.dropped > 0
+        assert len(log._pending) <= logfile.MAX_PENDING
+        assert [level for level, _ in reports] == ["warning"]
+        received = bytearray()
+        while True:
+            try:
+                data = os.read(reader, 1 << 16)
+            except BlockingIOError:
+                break
+            received += data
+        log.write(b"end\n")  # after what was held back
+        for _ in range(100):  # each pass: the pipe's 64 KiB
+            try:
+                received += os.read(reader, 1 << 16)
+            except BlockingIOError:
+                if log.flush():
+                    break
+        received += os.read(reader, 1 << 16)  # the last of it
+        assert received.endswith(b"end\n")
+        assert received[: len(chunk)] == chunk
+        assert reports[-1][0] == "info"
+        log.close()
+    finally:
+        os.close(reader)
+
+
+def test_a_fifo_whose_reader_left_is_reported_and_reopened(tmp_path: Path) -> None:
+    """EPIPE (the reader closed) drops that chunk with an error report; a new reader gets
+    the next chunks."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    reports: list[tuple[str, str]] = []
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    log = LogFile(str(fifo), 0, 0, lambda level, text: reports.append((level, text)))
+    os.close(reader)
+    log.write(b"lost\n")
+    assert reports and reports[0][0] == "error"
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        log.write(b"kept\n")
+        assert os.read(reader, 100) == b"kept\n"
+        assert reports[-1][0] == "info"
+    finally:
+        log.close()
+        os.close(reader)

@@ -543,3 +543,24 @@ def test_signals_in_arrival_order(h: Harness) -> None:
         signal.raise_signal(signal.SIGUSR2)
         h.loop.run_once(0)
     assert got == [signal.SIGUSR2, signal.SIGUSR1, signal.SIGUSR2]
+
+
+def test_a_deadline_weeks_away_is_waited_for_in_bounded_steps(h: Harness) -> None:
+    """D3: epoll raises OverflowError past 2**31-1 ms; each wait is capped, the timer kept."""
+    waits: list[float] = []
+    real = h.loop._epoll
+
+    class Recording:
+        def poll(self, timeout: float) -> list[tuple[int, int]]:
+            waits.append(timeout)
+            return real.poll(0)
+
+    h.loop._epoll = Recording()  # type: ignore[assignment]
+    ran: list[bool] = []
+    h.loop.call_later(3_000_000.0, lambda: ran.append(True))
+    h.loop.run_once(h.loop._next_timeout())
+    assert 0 < waits[0] < 2**31 / 1000
+    h.clock.now += 3_000_000.0
+    h.loop.run_once(h.loop._next_timeout())
+    assert ran == [True]
+    h.loop._epoll = real

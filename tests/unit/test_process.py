@@ -672,11 +672,12 @@ def test_fatal_is_ended_for_good_at_its_change() -> None:
 # -- shutdown helpers --------------------------------------------------------------------
 
 
-def test_stop_for_shutdown_gives_up_a_backoff() -> None:
-    """stop_for_shutdown() on BACKOFF goes to FATAL (supervisord's stop_all), retry cancelled."""
+def test_stop_for_shutdown_stops_a_backoff() -> None:
+    """stop_for_shutdown() on BACKOFF goes to STOPPED (not FATAL as supervisord's stop_all),
+    the retry cancelled: listeners watching FATAL do not fire on an ordinary shutdown."""
     host, proc = drive(S.BACKOFF)
     proc.stop_for_shutdown()
-    assert host.take() == [ev("FATAL", "from_state:BACKOFF")]
+    assert host.take() == [ev("STOPPED", "from_state:BACKOFF pid:0")]
     host.advance(3600)
     assert host.take() == []
     assert len(host.spawns) == 1
@@ -820,3 +821,65 @@ def test_impossible_transition_is_logged_and_ignored(
     assert host.logs == [
         ("error", f"victim: impossible transition {state.name} -> {to_state.name} ignored")
     ]
+
+
+def test_thousands_of_crashes_in_a_row_keep_restarting() -> None:
+    """D1: the backoff's 2.0 ** n overflowed at the 1,026th crash; now it stays capped."""
+    host, proc = running(backoff_max=0.0, startsecs=0)
+    for _ in range(1100):
+        proc.exited(exited(1))
+        host.advance(0)
+        assert state_of(proc) is S.RUNNING
+        assert proc.pid > 0
+    assert proc.crashes == 1100
+    assert not [m for level, m in host.logs if level == "error"]
+
+
+def test_an_error_while_handling_an_exit_never_leaves_a_live_state_without_pid() -> None:
+    """D1's second line: an exception between 'pid = 0' and the EXITED transition used to
+    leave RUNNING with pid 0; the process now ends EXITED and says why."""
+    host, proc = running()
+
+    def broken() -> float:
+        raise RuntimeError("the wall clock failed")
+
+    host.wall = broken  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        proc.exited(exited(1))
+    assert state_of(proc) is S.EXITED
+    assert proc.pid == 0
+    assert any("with no pid after an internal error" in m for _, m in host.logs)
+    assert proc.stop() is False
+    assert host.sent == []
+
+
+def test_stop_of_a_running_process_without_pid_signals_nothing() -> None:
+    """A stop never asks the host to signal pid 0 (its own process group)."""
+    host, proc = running()
+    proc.pid = 0  # as a bug elsewhere might leave it
+    assert proc.stop() is True
+    assert state_of(proc) is S.STOPPED
+    assert host.sent == []
+
+
+def test_any_exception_from_the_host_spawn_is_a_failed_start() -> None:
+    """D4's second line: an exception other than SpawnFailed is a BACKOFF with its reason."""
+    host, proc = make(startretries=0)
+
+    def broken(process: Process) -> int:
+        raise ValueError("embedded null byte")
+
+    host.spawn = broken  # type: ignore[method-assign]
+    assert proc.start()
+    assert state_of(proc) is S.FATAL
+    assert proc.spawnerr == "couldn't spawn victim: ValueError: embedded null byte"
+    assert proc.pid == 0
+
+
+def test_a_spawn_that_returns_no_pid_is_a_failed_start() -> None:
+    """A host bug returning pid 0 must not leave STARTING with pid 0 (D1's second line)."""
+    host, proc = make(startretries=0)
+    host.spawn = lambda process: 0  # type: ignore[method-assign]
+    assert proc.start()
+    assert state_of(proc) is S.FATAL
+    assert "the spawn returned pid 0" in proc.spawnerr

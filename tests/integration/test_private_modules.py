@@ -1,0 +1,86 @@
+"""initsup without its private interpreter modules: each falls back to the public one.
+
+`_heapq` (the loop's timers), `_signal` (every signal call) and `_ctypes` (prctl for the
+child subreaper) are faster to import than heapq, signal and ctypes; an interpreter where
+one is missing or different must still run initsup, in both modes, end to end.  Each case
+runs a fresh interpreter, because the test process's own imports would hide a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import PYTHON, Proc, env, kill_tree
+
+# Python run before initsup: makes the private module unimportable (the public one is
+# imported first where it needs the private one itself), or breaks what initsup uses.
+PRELUDES = {
+    "none": "pass",  # the control: the same run with every private module
+    "no-_heapq": "sys.modules['_heapq'] = None",
+    "no-_signal": "import signal; sys.modules['_signal'] = None",
+    "no-_ctypes": "import ctypes; sys.modules['_ctypes'] = None",
+    "broken-_heapq": "import heapq, _heapq; del _heapq.heappush",
+    "broken-_signal": "import signal, _signal; del _signal.set_wakeup_fd",
+    "broken-_ctypes": "import ctypes, _ctypes; _ctypes.dlopen = None",
+}
+
+
+def _argv(prelude: str, *args: str) -> list[str]:
+    code = (
+        f"import sys; {prelude}; import runpy; sys.argv = ['initsup', *{list(args)!r}]; "
+        "runpy.run_module('initsup', run_name='__main__', alter_sys=True)"
+    )
+    return [PYTHON, "-c", code]
+
+
+@pytest.mark.parametrize("prelude", PRELUDES.values(), ids=list(PRELUDES))
+def test_single_command_mode_runs_without_the_private_module(prelude: str) -> None:
+    result = subprocess.run(
+        _argv(prelude, "--", "sh", "-c", "echo hello; sleep 0.1; exit 3"),
+        env=env(),
+        capture_output=True,
+        timeout=30,
+    )
+    assert result.stdout == b"hello\n", result.stderr
+    assert result.returncode == 3, result.stderr
+    assert b"Traceback" not in result.stderr
+    assert b"subreaper" not in result.stderr  # the prctl went through
+
+
+@pytest.mark.parametrize("prelude", PRELUDES.values(), ids=list(PRELUDES))
+def test_supervisor_mode_runs_without_the_private_module(tmp_path: Path, prelude: str) -> None:
+    ini = tmp_path / "initsup.ini"
+    ini.write_text(
+        "[program:parent]\ncommand=sh -c '(sleep 0.2 &); echo started; exec sleep 1000'\n"
+        "startsecs=0.1\n"
+    )
+    proc = Proc(_argv(prelude, "-c", str(ini)), env=env(INITSUP_SOCKET=str(tmp_path / "s")))
+    try:
+        seen: list[str] = []
+        # An orphan reaped proves the subreaper (prctl); RUNNING after startsecs the
+        # timers; the stop on SIGTERM the signals.
+        while not ({"started", "PROCESS_STATE_RUNNING"} <= set(seen) and _reaped(seen)):
+            seen.append(str(json.loads(proc.readline(15))["event"]))
+        os.kill(proc.pid, signal.SIGTERM)
+        try:
+            while True:
+                seen.append(str(json.loads(proc.readline(15))["event"]))
+        except EOFError:
+            pass
+        assert proc.wait() == 0
+        assert "PROCESS_STATE_STOPPED" in seen
+        assert not any("internal error" in e or "subreaper" in e for e in seen), seen
+    finally:
+        if proc.popen.poll() is None:
+            kill_tree(proc.pid)
+        proc.kill()
+
+
+def _reaped(events: list[str]) -> bool:
+    return any(e.startswith("reaped unknown pid") for e in events)
