@@ -117,11 +117,12 @@ def test_child_record_group() -> None:
 
 def test_child_record_merges_json_object() -> None:
     """A JSON-object line is merged: the child's event, level and fields are kept."""
-    line = b'{"event": "request", "level": "warning", "timestamp": "T", "path": "/x", "n": 3}'
-    record = child_record(line, "web", 7, "stdout")
+    stamp = "2026-12-02T17:24:18.123456Z"
+    line = b'{"event": "request", "level": "warning", "timestamp": "%s", "path": "/x", "n": 3}'
+    record = child_record(line % stamp.encode(), "web", 7, "stdout")
     assert record["event"] == "request"
     assert record["level"] == "warning"
-    assert record["timestamp"] == "T"
+    assert record["timestamp"] == stamp
     assert record["path"] == "/x"
     assert record["n"] == 3
     assert record["logger"] == "web"
@@ -136,6 +137,103 @@ def test_child_record_context_keys_win() -> None:
     assert record["group"] == "web"
     assert record["pid"] == 7
     assert record["stream"] == "stderr"
+    # ...and the child's own values are kept under another name.
+    assert record["program_original"] == "evil"
+    assert record["group_original"] == "g"
+    assert record["pid_original"] == 1
+    assert record["stream_original"] == "nope"
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("timestamp", "T"),
+        ("timestamp", 1733400000.5),
+        ("timestamp", "2026-12-02T17:24:18.123456+00:00"),
+        ("timestamp", "2026-12-02T17:24:18.123456Z\n"),
+        ("level", None),
+        ("level", 30),
+        ("event", 5),
+        ("event", ["a"]),
+        ("event", "PROCESS_STATE_EXITED"),
+        ("event", "PROCESS_GROUP_ADDED"),
+        ("logger", {"name": "x"}),
+        ("logger", "initsup"),
+        ("exception", 1),
+        ("message", False),
+        ("from_state", "NOWHERE"),
+        ("tries", -1),
+        ("tries", True),
+        ("expected", "yes"),
+        ("exit_code", 1.5),
+        ("exit_code", -3),
+        ("signal", "TERM"),
+        ("delay", -1),
+        ("delay", "soon"),
+        ("part", 1),
+        ("last", True),
+    ],
+)
+def test_child_record_keeps_invalid_values_under_another_name(key: str, value: Any) -> None:
+    """A value the record schema does not allow for its key is moved, not dropped."""
+    line = json.dumps({key: value, "other": 1}).encode()
+    record = child_record(line, "web", 7, "stdout")
+    assert record[key + "_original"] == value
+    assert record.get(key) != value
+    assert record["other"] == 1
+    if key == "event":
+        assert record["event"] == ""
+
+
+def test_child_record_moved_names_never_overwrite() -> None:
+    """A moved value takes the next free name: the program's own keys stay as they are."""
+    line = b'{"pid": 1, "pid_original": 2, "pid_original_original": 3}'
+    record = child_record(line, "web", 7, "stdout")
+    assert record["pid"] == 7
+    assert record["pid_original"] == 2
+    assert record["pid_original_original"] == 3
+    assert record["pid_original_original_original"] == 1
+
+
+def _refuse(name: str) -> Any:
+    """parse_constant for strict (RFC 8259) parsing: NaN and infinities are errors."""
+    raise ValueError(name)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [b'{"x": NaN}', b'{"x": Infinity}', b'{"x": -Infinity}', b'{"x": 1e999}', b'{"x": -1e400}'],
+)
+def test_child_record_non_rfc_json_is_text(line: bytes) -> None:
+    """NaN, infinities and numbers past the float range are not JSON: the line is text."""
+    record = child_record(line, "web", 7, "stdout")
+    assert record["event"] == line.decode()
+    assert "x" not in record
+    assert json.loads(render_json(record), parse_constant=_refuse)["event"] == line.decode()
+
+
+def test_render_json_never_writes_nan_or_infinity() -> None:
+    """initsup's own non-finite values are written as their repr: strict JSON only."""
+    data = render_json({"event": "e", "a": float("nan"), "b": [float("inf")], "c": 1})
+    assert json.loads(data, parse_constant=_refuse) == {
+        "event": "e",
+        "a": "nan",
+        "b": "[inf]",
+        "c": 1,
+    }
+
+
+def test_render_json_survives_a_failing_repr() -> None:
+    """A value whose repr fails costs that value, not the record."""
+
+    class Bad:
+        def __repr__(self) -> str:
+            raise RuntimeError("no repr")
+
+    assert json.loads(render_json({"event": "e", "bad": Bad()})) == {
+        "event": "e",
+        "bad": "<unrenderable Bad>",
+    }
 
 
 def test_child_record_json_without_event() -> None:
