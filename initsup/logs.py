@@ -145,11 +145,8 @@ def _is_timestamp(value: Any) -> bool:
 _FIELD_RULES: dict[str, Callable[[Any], bool]] = {
     "timestamp": _is_timestamp,
     "level": _is_str,
-    # initsup's own events are initsup's: a program cannot pass for them.
-    "event": lambda v: (
-        isinstance(v, str) and not v.startswith(("PROCESS_STATE_", "PROCESS_GROUP_"))
-    ),
-    "logger": lambda v: isinstance(v, str) and v != "initsup",
+    "event": _is_str,
+    "logger": _is_str,
     "exception": _is_str,
     "message": _is_str,
     "from_state": lambda v: isinstance(v, str) and v in _STATES,

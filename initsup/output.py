@@ -263,10 +263,10 @@ def _utf8_boundary(data: bytes, limit: int) -> int:
 
 
 def line_handlers(
-    render: LineRenderer, writer: OutputWriter
+    render: LineRenderer, writer: OutputWriter, max_line: int = MAX_LINE
 ) -> tuple[Callable[[bytes], None], Callback]:
     """(on_data, on_eof) for a PipeRelay that writes each line, rendered, to writer."""
-    splitter = LineSplitter()
+    splitter = LineSplitter(max_line)
 
     def on_data(data: bytes) -> None:
         # One write per read, not per line: the writer's buffer grows once.

@@ -103,19 +103,20 @@ def test_json_lines_never_break_the_record_schema(tmp_path: Path, supervise: Sta
     and 1e999 make a line text.  Every record is strict JSON, valid against the schema."""
     lines = [
         '{"event": 5, "timestamp": [1], "level": null}',
-        '{"event": "PROCESS_STATE_EXITED", "logger": "initsup", "pid": "x", "stream": 3}',
+        '{"event": "PROCESS_STATE_EXITED", "logger": ["initsup"], "pid": "x", "stream": 3}',
         '{"event": "e", "exit_code": -1, "signal": 9, "part": 0, "last": "no", "delay": -2}',
         '{"event": "kept", "timestamp": "2026-12-02T17:24:18.123456Z", "logger": "app.db"}',
         '{"x": NaN, "y": 1e999}',
+        "PROCESS_STATE_EXITED is what a program may print too",
         "line-last",
     ]
     s = supervise(ini=_printing(tmp_path, lines))
-    first, second, third, kept, text, _ = _program_lines(s, "line-last")
+    first, second, third, kept, text, state, _ = _program_lines(s, "line-last")
     assert first["event"] == ""
     assert (first["event_original"], first["timestamp_original"]) == (5, [1])
     assert first["level_original"] is None and first["level"] == "info"
-    assert second["event_original"] == "PROCESS_STATE_EXITED"
-    assert (second["logger"], second["logger_original"]) == ("p", "initsup")
+    assert second["event"] == "PROCESS_STATE_EXITED"
+    assert (second["logger"], second["logger_original"]) == ("p", ["initsup"])
     assert (second["pid_original"], second["stream_original"]) == ("x", 3)
     assert second["stream"] == "stdout"
     assert third["event"] == "e" and "part" not in third
@@ -128,4 +129,5 @@ def test_json_lines_never_break_the_record_schema(tmp_path: Path, supervise: Sta
     ]
     assert (kept["timestamp"], kept["logger"]) == ("2026-12-02T17:24:18.123456Z", "app.db")
     assert text["event"] == '{"x": NaN, "y": 1e999}'
+    assert state["event"] == lines[-2]
     assert s.stop() == 0
