@@ -41,7 +41,30 @@ def render_json(record: Mapping[str, Any]) -> bytes:
         text = dumps_record(record)
     except Exception:  # NaN, a repr that fails, nesting too deep: value by value
         text = dumps_record(_renderable(record))
-    return text.encode("utf-8", "backslashreplace") + b"\n"
+    return json_bytes(text + "\n")
+
+
+def json_bytes(text: str) -> bytes:
+    """JSON text as UTF-8, with no lone surrogate left: RFC 8259 parsers such as serde's
+    reject them.  Python holds an undecodable byte of a name or an environment value as a
+    lone surrogate (0xff as U+DCFF), written as the text `\\xff` as child lines show
+    such bytes; a program's JSON escape of one (`\\ud800`) is written as that text too.
+    Surrogates occur only inside JSON strings, where an escaped backslash is the text.
+    """
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        pass
+    return "".join(map(_surrogate_as_text, text)).encode("utf-8")
+
+
+def _surrogate_as_text(char: str) -> str:
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:  # an undecodable byte, as surrogateescape holds it
+        return f"\\\\x{code - 0xDC00:02x}"
+    if 0xD800 <= code <= 0xDFFF:
+        return f"\\\\u{code:04x}"
+    return char
 
 
 def _renderable(record: Mapping[str, Any]) -> Record:
@@ -261,8 +284,7 @@ class JsonLineRenderer(LineRenderer):
         tail = self._tail
         if part:
             tail = f'{tail[:-2]},"part":{part},"last":{"true" if last else "false"}}}\n'
-        record = self._head() + self._escape(text) + tail
-        return record.encode("utf-8", "backslashreplace")
+        return json_bytes(self._head() + self._escape(text) + tail)
 
     def block(self, data: bytes) -> bytes:
         # Decoding the block at once gives what decoding line by line gives: a newline is
@@ -271,8 +293,7 @@ class JsonLineRenderer(LineRenderer):
         if text[:1] == "{" or "\n{" in text:
             return b"".join([self(line, 0, True) for line in data[:-1].split(b"\n")])
         head, tail = self._head(), self._tail
-        records = head + (tail + head).join(map(self._escape, text.split("\n"))) + tail
-        return records.encode("utf-8", "backslashreplace")
+        return json_bytes(head + (tail + head).join(map(self._escape, text.split("\n"))) + tail)
 
 
 def line_renderer(fmt: str, program: str, group: str, pid: int, stream: str) -> LineRenderer:

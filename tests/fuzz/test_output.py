@@ -96,7 +96,25 @@ def _object(line: bytes) -> dict[str, Any] | None:
         value = json.loads(text, parse_constant=_refuse, parse_float=_finite)
     except (ValueError, RecursionError):
         return None
-    return value if isinstance(value, dict) else None
+    return _shown(value) if isinstance(value, dict) else None
+
+
+def _shown(value: Any) -> Any:
+    """A value as a record shows it: a lone surrogate as the text of its escape."""
+    if isinstance(value, str):
+        return "".join(map(_char_shown, value))
+    if isinstance(value, list):
+        return [_shown(item) for item in value]
+    if isinstance(value, dict):
+        return {_shown(k): _shown(v) for k, v in value.items()}
+    return value
+
+
+def _char_shown(char: str) -> str:
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\u{code:04x}" if 0xD800 <= code <= 0xDFFF else char
 
 
 def _finite(text: str) -> float:
@@ -125,7 +143,9 @@ def test_json_records_are_the_lines_strict_and_valid(
     data, chunks = output
     out = _relay("json", chunks, max_line).split(b"\n")
     assert out.pop() == b""
-    records = [json.loads(line, parse_constant=_refuse) for line in out]
+    # Strict: UTF-8 with no lone surrogate (which serde rejects), no NaN or Infinity.
+    records = [json.loads(line.decode("utf-8"), parse_constant=_refuse) for line in out]
+    assert json.dumps(records, ensure_ascii=False).encode("utf-8")
     for record in records:
         assert list(record)[:4] == ["timestamp", "level", "event", "logger"]
         assert (record["program"], record["group"], record["pid"]) == ("p", "g", 7)

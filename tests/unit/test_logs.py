@@ -506,3 +506,37 @@ def test_text_and_raw_blocks_are_the_lines_rendered_one_by_one(fmt: str) -> None
     renderer = line_renderer(fmt, "caf\u00e9", "g", 1, "stdout")
     data = b"\n".join(BLOCK_LINES) + b"\n"
     assert renderer.block(data) == b"".join(renderer(line, 0, True) for line in BLOCK_LINES)
+
+
+@pytest.mark.parametrize(
+    ("fields", "shown"),
+    [
+        ({"event": "x", "name": "a\udcffb"}, {"event": "x", "name": "a\\xffb"}),
+        (
+            {"event": "lone \ud800 high", "k": ["\udfff"]},
+            {"event": "lone \\ud800 high", "k": ["\\udfff"]},
+        ),
+        ({"event": "pair \U0001f642"}, {"event": "pair \U0001f642"}),
+    ],
+)
+def test_render_json_writes_no_lone_surrogate(
+    fields: dict[str, Any], shown: dict[str, Any]
+) -> None:
+    """Strict UTF-8 out: an undecodable byte (U+DCFF) is the text \\xff, a lone surrogate the
+    text of its escape, as RFC 8259 parsers such as serde's reject lone surrogates."""
+    data = render_json(fields)
+    assert json.loads(data.decode("utf-8")) == shown
+
+
+def test_merged_lone_surrogate_escape_is_kept_as_text() -> None:
+    """A program's JSON escape of a lone surrogate comes out as the escape's text."""
+    data = render_json(child_record(b'{"event": "e", "s": "\\ud800"}', "web", 7, "stdout"))
+    assert json.loads(data.decode("utf-8"))["s"] == "\\ud800"
+
+
+def test_a_program_name_with_an_undecodable_byte_gives_strict_utf8() -> None:
+    """The fast path too: a name from a non-UTF-8 variable (INITSUP_PROGRAM_X\\xff)."""
+    render = line_renderer("json", "x\udcff", "x\udcff", 7, "stdout")
+    for data in (render(b"line", 0, True), render.block(b"a\nb\n"), render(b"p", 1, False)):
+        for line in data.splitlines():
+            assert json.loads(line.decode("utf-8"))["program"] == "x\\xff"
