@@ -109,12 +109,21 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON (RFC 8259)")
 
 
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object whose names are unique (RFC 8259 says they should be): a dict would keep
+    only the last value of a repeated name, and the others would be lost unseen."""
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        raise ValueError("JSON object with a repeated name")
+    return value
+
+
 class _ScannerContext:
     """What the C scanner reads from json.JSONDecoder: strict RFC 8259 numbers."""
 
     strict = True
     object_hook = None
-    object_pairs_hook = None
+    object_pairs_hook = staticmethod(_unique)
     parse_float = staticmethod(_finite)
     parse_int = int
     parse_constant = staticmethod(_no_constant)
@@ -135,7 +144,9 @@ def _public_loads(text: str) -> Any:
     import json
 
     try:
-        return json.loads(text, parse_float=_finite, parse_constant=_no_constant)
+        return json.loads(
+            text, object_pairs_hook=_unique, parse_float=_finite, parse_constant=_no_constant
+        )
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None
 
@@ -165,9 +176,10 @@ them (logs.render_json writes such a value as its repr)."""
 
 def loads(text: str) -> Any:
     """The value of one JSON document, as `json.loads` gives it, but strict: ValueError
-    for malformed input and for what RFC 8259 does not allow (NaN, Infinity, -Infinity,
-    and numbers past the float range such as 1e999, which could only be written back as
-    Infinity).  Nothing but ValueError for any text.
+    for malformed input, for what RFC 8259 does not allow (NaN, Infinity, -Infinity, and
+    numbers past the float range such as 1e999, which could only be written back as
+    Infinity) and for an object with a repeated name (whose values but the last would be
+    lost).  Nothing but ValueError for any text.
 
     Nesting too deep for the interpreter's recursion limit is a ValueError too, so that a
     hostile document is just malformed input to the caller.

@@ -93,7 +93,9 @@ def _object(line: bytes) -> dict[str, Any] | None:
     if not (text[:1] == "{" and text.rstrip()[-1:] == "}"):
         return None
     try:
-        value = json.loads(text, parse_constant=_refuse, parse_float=_finite)
+        value = json.loads(
+            text, parse_constant=_refuse, parse_float=_finite, object_pairs_hook=_unique
+        )
     except (ValueError, RecursionError):
         return None
     return _shown(value) if isinstance(value, dict) else None
@@ -115,6 +117,12 @@ def _char_shown(char: str) -> str:
     if 0xDC80 <= code <= 0xDCFF:
         return f"\\x{code - 0xDC00:02x}"
     return f"\\u{code:04x}" if 0xD800 <= code <= 0xDFFF else char
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    if len({name for name, _ in pairs}) != len(pairs):
+        raise ValueError("a repeated name: merging would lose a value")
+    return dict(pairs)
 
 
 def _finite(text: str) -> float:

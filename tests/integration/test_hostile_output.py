@@ -29,6 +29,7 @@ NOT_JSON = [
     '{"x": NaN}',
     '{"x": Infinity, "y": -Infinity}',
     '{"big": 1e999}',
+    '{"dup": 1, "dup": 2}',
 ]
 
 # A sitecustomize that makes the C codec unimportable: the public json module must do.
