@@ -5,14 +5,17 @@ schema (tests/supervised.py validates each record it reads)."""
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+import jsonschema
 import pytest
 
-from tests.helpers import ROOT
-from tests.supervised import Record, Supervised
+from tests.helpers import INITSUP, ROOT, env
+from tests.supervised import SCHEMA, Record, Supervised
 
 Start = Callable[..., Supervised]
 
@@ -132,3 +135,23 @@ def test_json_lines_never_break_the_record_schema(tmp_path: Path, supervise: Sta
     assert text["event"] == '{"x": NaN, "y": 1e999}'
     assert state["event"] == lines[-2]
     assert s.stop() == 0
+
+
+@pytest.mark.parametrize("site", [None, NO_C_JSON], ids=["c-codec", "no-c-codec"])
+def test_single_command_mode_keeps_every_line(tmp_path: Path, site: str | None) -> None:
+    """`--log-format json -- COMMAND`: the same relay, the same guarantee."""
+    lines = ["line-1", *NOT_JSON, '{"event": "merged"}', "line-last"]
+    data = tmp_path / "lines.txt"
+    data.write_text("".join(line + "\n" for line in lines))
+    variables = _site(tmp_path, site) if site else {}
+    result = subprocess.run(
+        [*INITSUP, "--log-format", "json", "--", "cat", str(data)],
+        env=env(**variables),
+        capture_output=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.decode().splitlines()]
+    for record in records:
+        jsonschema.validate(record, SCHEMA)
+    assert [r["event"] for r in records if r.get("stream")] == [*lines[:-2], "merged", "line-last"]
