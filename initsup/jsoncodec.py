@@ -46,8 +46,20 @@ def encoder(
     """
     chunks = _c_encoder(item_separator, key_separator, default, allow_nan)
     if chunks is None:
-        chunks = _fallback_encoder(item_separator, key_separator, default, allow_nan)
-    return lambda value: "".join(chunks(value, 0))
+        fallback = _fallback_encoder(item_separator, key_separator, default, allow_nan)
+        return lambda value: "".join(fallback(value, 0))
+    c_chunks = chunks
+
+    def encode(value: Any) -> str:
+        try:
+            return "".join(c_chunks(value, 0))
+        except (ValueError, TypeError, RecursionError):
+            raise  # what json.dumps raises too: NaN refused, no default, a cycle
+        except Exception:  # the C encoder failed in a way json's never does: use json
+            fallback = _fallback_encoder(item_separator, key_separator, default, allow_nan)
+            return "".join(fallback(value, 0))
+
+    return encode
 
 
 def _c_encoder(

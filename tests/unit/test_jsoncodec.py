@@ -217,3 +217,26 @@ def test_malformed_documents_are_value_errors_in_a_fresh_interpreter(prelude: st
         timeout=60,
     )
     assert (result.returncode, result.stdout, result.stderr) == (0, "ok\n", "")
+
+
+def test_an_encoder_failing_at_run_time_hands_the_value_to_json(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A C encoder that fails as json's never does (SystemError, say): json encodes."""
+
+    def failing(*args: object) -> Any:
+        raise SystemError("returned NULL without setting an exception")
+
+    class Broken:
+        encode_basestring = staticmethod(json.dumps)
+
+        def make_encoder(self, *args: object) -> Any:
+            return failing
+
+    monkeypatch.setattr(jsoncodec, "_json", Broken())
+    encode = jsoncodec.encoder(",", ":", default=repr, allow_nan=False)
+    assert encode({"a": [1, "é"], "o": object}) == json.dumps(
+        {"a": [1, "é"], "o": object}, ensure_ascii=False, separators=(",", ":"), default=repr
+    )
+    with pytest.raises(ValueError):
+        encode(float("nan"))
