@@ -32,10 +32,59 @@ def timestamp(wall: float) -> str:
 
 
 def render_json(record: Mapping[str, Any]) -> bytes:
-    """One record as one line of JSON; values JSON cannot hold fall back to their repr."""
+    """One record as one line of strict JSON (RFC 8259); values JSON cannot hold (objects,
+    NaN, infinities) fall back to their repr, and a value that cannot be rendered at all
+    costs that value, never the record."""
     from initsup.jsoncodec import dumps_record
 
-    return dumps_record(record).encode("utf-8", "backslashreplace") + b"\n"
+    try:
+        text = dumps_record(record)
+    except Exception:  # NaN, a repr that fails, nesting too deep: value by value
+        text = dumps_record(_renderable(record))
+    return json_bytes(text + "\n")
+
+
+def json_bytes(text: str) -> bytes:
+    """JSON text as UTF-8, with no lone surrogate left: RFC 8259 parsers such as serde's
+    reject them.  Python holds an undecodable byte of a name or an environment value as a
+    lone surrogate (0xff as U+DCFF), written as the text `\\xff` as child lines show
+    such bytes; a program's JSON escape of one (`\\ud800`) is written as that text too.
+    Surrogates occur only inside JSON strings, where an escaped backslash is the text.
+    """
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        pass
+    return "".join(map(_surrogate_as_text, text)).encode("utf-8")
+
+
+def _surrogate_as_text(char: str) -> str:
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:  # an undecodable byte, as surrogateescape holds it
+        return f"\\\\x{code - 0xDC00:02x}"
+    if 0xD800 <= code <= 0xDFFF:
+        return f"\\\\u{code:04x}"
+    return char
+
+
+def _renderable(record: Mapping[str, Any]) -> Record:
+    from initsup.jsoncodec import dumps_record
+
+    safe: Record = {}
+    for key, value in record.items():
+        try:
+            dumps_record(value)
+            safe[str(key)] = value
+        except Exception:
+            safe[str(key)] = _describe(value)
+    return safe
+
+
+def _describe(value: Any) -> str:
+    try:
+        return repr(value)
+    except Exception:  # a repr that fails, or recursion too deep to show
+        return f"<unrenderable {type(value).__name__}>"
 
 
 def decode_line(data: bytes) -> str:
@@ -55,9 +104,10 @@ def child_record(
     """The record for one line of a child's output.
 
     A line that is itself a JSON object (a structlog app, say) is merged as fields, its own
-    `timestamp`, `level` and `event` kept; initsup's context keys always win, so a record
-    can be traced to its program.  A line split for length carries `part` (from 1) and
-    `last`.
+    `timestamp`, `level` and `event` kept where they are valid (see merge_fields); a
+    line that is not strict JSON (RFC 8259) is a text line.  initsup's context keys
+    always win, so a record can be traced to its program.  A line split for length
+    carries `part` (from 1) and `last`.
     """
     text = decode_line(line)
     fields: Record | None = None
@@ -70,9 +120,8 @@ def child_record(
         "logger": program,
     }
     if fields is not None:
-        record.update(fields)
-        if "event" not in fields:
-            record["event"] = ""
+        record["event"] = ""  # unless the line brings a valid one
+        merge_fields(record, fields)
     record.update(program=program, group=group or program, pid=pid, stream=stream)
     if part:
         record.update(part=part, last=last)
@@ -89,6 +138,71 @@ def _json_object(text: str) -> Record | None:
     return value if isinstance(value, dict) else None
 
 
+# A child's record: keys initsup sets itself after the merge (the program's values are
+# kept under another name), and the values the record schema allows for the keys it
+# constrains.  A value outside its key's rule is kept under another name too, so that
+# every record stays valid against docs/log-record.schema.json.
+CONTEXT_KEYS = frozenset(("program", "group", "pid", "stream", "part", "last"))
+_STATES = frozenset(
+    ("STOPPED", "STARTING", "RUNNING", "BACKOFF", "STOPPING", "EXITED", "FATAL", "UNKNOWN")
+)
+_DIGITS = frozenset("0123456789")
+
+
+def _is_str(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _is_timestamp(value: Any) -> bool:
+    """RFC 3339 in UTC as initsup writes it: 2026-11-23T04:43:22.123456Z."""
+    if not isinstance(value, str) or len(value) != 27:
+        return False
+    shape = "dddd-dd-ddTdd:dd:dd.ddddddZ"
+    return all(c in _DIGITS if s == "d" else c == s for c, s in zip(value, shape))
+
+
+_FIELD_RULES: dict[str, Callable[[Any], bool]] = {
+    "timestamp": _is_timestamp,
+    "level": _is_str,
+    "event": _is_str,
+    "logger": _is_str,
+    "exception": _is_str,
+    "message": _is_str,
+    "from_state": lambda v: isinstance(v, str) and v in _STATES,
+    "tries": _is_count,
+    "expected": lambda v: isinstance(v, bool),
+    "exit_code": _is_count,
+    "signal": lambda v: isinstance(v, str) and v.startswith("SIG"),
+    "delay": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0,
+}
+MOVED_SUFFIX = "_original"
+
+
+def merge_fields(record: Record, fields: Mapping[str, Any]) -> None:
+    """Merge a program's JSON object into its record without losing any of it.
+
+    A key initsup sets itself (CONTEXT_KEYS), or whose value the record schema does not
+    allow there (a numeric `event`, a `timestamp` in another format), is kept under its
+    name plus `_original` (plus another `_original` while that name is taken).
+    """
+    moved = []
+    for key, value in fields.items():
+        rule = _FIELD_RULES.get(key)
+        if key in CONTEXT_KEYS or (rule is not None and not rule(value)):
+            moved.append((key, value))
+        else:
+            record[key] = value
+    for key, value in moved:
+        name = key + MOVED_SUFFIX
+        while name in record:
+            name += MOVED_SUFFIX
+        record[name] = value
+
+
 class LineRenderer:
     """Renders the lines of one child stream: one at a time, or a block of whole lines.
 
@@ -103,6 +217,11 @@ class LineRenderer:
 
     def block(self, data: bytes) -> bytes:
         return data
+
+    def plain(self, line: bytes, part: int, last: bool) -> bytes:
+        """The line as plain text, never interpreted: what a line whose rendering failed
+        becomes, so that one line's fault costs nothing but its interpretation."""
+        return self(line, part, last)
 
 
 class TextLineRenderer(LineRenderer):
@@ -125,9 +244,9 @@ class JsonLineRenderer(LineRenderer):
     The record's tail (logger, program, group, pid, stream) never changes for a stream, so
     it is rendered once; each line costs a timestamp (its seconds part cached) and one
     C-level string escape.  A block of plain lines is decoded, escaped and joined in a few
-    C-level calls, its lines stamped with the one time initsup read them.  Lines that are
-    JSON objects or parts of a split line take the general path, child_record(), which
-    this must match exactly.
+    C-level calls, its lines stamped with the one time initsup read them.  Lines that may
+    be JSON objects take the general path, child_record(), which the rest must match
+    exactly.
     """
 
     def __init__(self, program: str, group: str, pid: int, stream: str) -> None:
@@ -155,12 +274,17 @@ class JsonLineRenderer(LineRenderer):
         return f'{self._prefix}.{micros:06d}Z","level":"info","event":'
 
     def __call__(self, line: bytes, part: int, last: bool) -> bytes:
-        if part or line[:1] == b"{":
+        if not part and line[:1] == b"{":
             program, group, pid, stream = self._context
-            return render_json(child_record(line, program, pid, stream, group, part, last))
+            return render_json(child_record(line, program, pid, stream, group))
+        return self.plain(line, part, last)
+
+    def plain(self, line: bytes, part: int, last: bool) -> bytes:
         text = line.decode("utf-8", "backslashreplace")
-        record = self._head() + self._escape(text) + self._tail
-        return record.encode("utf-8", "backslashreplace")
+        tail = self._tail
+        if part:
+            tail = f'{tail[:-2]},"part":{part},"last":{"true" if last else "false"}}}\n'
+        return json_bytes(self._head() + self._escape(text) + tail)
 
     def block(self, data: bytes) -> bytes:
         # Decoding the block at once gives what decoding line by line gives: a newline is
@@ -169,8 +293,7 @@ class JsonLineRenderer(LineRenderer):
         if text[:1] == "{" or "\n{" in text:
             return b"".join([self(line, 0, True) for line in data[:-1].split(b"\n")])
         head, tail = self._head(), self._tail
-        records = head + (tail + head).join(map(self._escape, text.split("\n"))) + tail
-        return records.encode("utf-8", "backslashreplace")
+        return json_bytes(head + (tail + head).join(map(self._escape, text.split("\n"))) + tail)
 
 
 def line_renderer(fmt: str, program: str, group: str, pid: int, stream: str) -> LineRenderer:

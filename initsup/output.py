@@ -263,26 +263,47 @@ def _utf8_boundary(data: bytes, limit: int) -> int:
 
 
 def line_handlers(
-    render: LineRenderer, writer: OutputWriter
+    render: LineRenderer, writer: OutputWriter, max_line: int = MAX_LINE
 ) -> tuple[Callable[[bytes], None], Callback]:
     """(on_data, on_eof) for a PipeRelay that writes each line, rendered, to writer."""
-    splitter = LineSplitter()
+    splitter = LineSplitter(max_line)
 
     def on_data(data: bytes) -> None:
         # One write per read, not per line: the writer's buffer grows once.
         block = splitter.whole(data)
         if block is not None:
             if block:
-                writer.write(render.block(block))
+                writer.write(render_block(render, block))
             return
-        writer.write(
-            b"".join([render(line, part, last) for line, part, last in splitter.feed(data)])
-        )
+        writer.write(render_lines(render, splitter.feed(data)))
 
     def on_eof() -> None:
-        writer.write(b"".join([render(line, part, last) for line, part, last in splitter.finish()]))
+        writer.write(render_lines(render, splitter.finish()))
 
     return on_data, on_eof
+
+
+def render_block(render: LineRenderer, block: bytes) -> bytes:
+    """A block of whole lines rendered; should that fail, each line on its own."""
+    try:
+        return render.block(block)
+    except Exception:  # one bad line must not cost the lines read with it
+        return render_lines(render, [(line, 0, True) for line in block[:-1].split(b"\n")])
+
+
+def render_lines(render: LineRenderer, lines: list[tuple[bytes, int, bool]]) -> bytes:
+    """Lines rendered one by one; a line whose rendering fails comes out as plain text.
+
+    Whatever a program writes, every line arrives, in order: the renderer interprets a
+    line (merges JSON) only where it can, and a fault there costs only that.
+    """
+    out = []
+    for line, part, last in lines:
+        try:
+            out.append(render(line, part, last))
+        except Exception:
+            out.append(render.plain(line, part, last))
+    return b"".join(out)
 
 
 class PipeRelay:

@@ -117,11 +117,12 @@ def test_child_record_group() -> None:
 
 def test_child_record_merges_json_object() -> None:
     """A JSON-object line is merged: the child's event, level and fields are kept."""
-    line = b'{"event": "request", "level": "warning", "timestamp": "T", "path": "/x", "n": 3}'
-    record = child_record(line, "web", 7, "stdout")
+    stamp = "2026-12-02T17:24:18.123456Z"
+    line = b'{"event": "request", "level": "warning", "timestamp": "%s", "path": "/x", "n": 3}'
+    record = child_record(line % stamp.encode(), "web", 7, "stdout")
     assert record["event"] == "request"
     assert record["level"] == "warning"
-    assert record["timestamp"] == "T"
+    assert record["timestamp"] == stamp
     assert record["path"] == "/x"
     assert record["n"] == 3
     assert record["logger"] == "web"
@@ -136,6 +137,100 @@ def test_child_record_context_keys_win() -> None:
     assert record["group"] == "web"
     assert record["pid"] == 7
     assert record["stream"] == "stderr"
+    # ...and the child's own values are kept under another name.
+    assert record["program_original"] == "evil"
+    assert record["group_original"] == "g"
+    assert record["pid_original"] == 1
+    assert record["stream_original"] == "nope"
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("timestamp", "T"),
+        ("timestamp", 1733400000.5),
+        ("timestamp", "2026-12-02T17:24:18.123456+00:00"),
+        ("timestamp", "2026-12-02T17:24:18.123456Z\n"),
+        ("level", None),
+        ("level", 30),
+        ("event", 5),
+        ("event", ["a"]),
+        ("logger", {"name": "x"}),
+        ("exception", 1),
+        ("message", False),
+        ("from_state", "NOWHERE"),
+        ("tries", -1),
+        ("tries", True),
+        ("expected", "yes"),
+        ("exit_code", 1.5),
+        ("exit_code", -3),
+        ("signal", "TERM"),
+        ("delay", -1),
+        ("delay", "soon"),
+        ("part", 1),
+        ("last", True),
+    ],
+)
+def test_child_record_keeps_invalid_values_under_another_name(key: str, value: Any) -> None:
+    """A value the record schema does not allow for its key is moved, not dropped."""
+    line = json.dumps({key: value, "other": 1}).encode()
+    record = child_record(line, "web", 7, "stdout")
+    assert record[key + "_original"] == value
+    assert record.get(key) != value
+    assert record["other"] == 1
+    if key == "event":
+        assert record["event"] == ""
+
+
+def test_child_record_moved_names_never_overwrite() -> None:
+    """A moved value takes the next free name: the program's own keys stay as they are."""
+    line = b'{"pid": 1, "pid_original": 2, "pid_original_original": 3}'
+    record = child_record(line, "web", 7, "stdout")
+    assert record["pid"] == 7
+    assert record["pid_original"] == 2
+    assert record["pid_original_original"] == 3
+    assert record["pid_original_original_original"] == 1
+
+
+def _refuse(name: str) -> Any:
+    """parse_constant for strict (RFC 8259) parsing: NaN and infinities are errors."""
+    raise ValueError(name)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [b'{"x": NaN}', b'{"x": Infinity}', b'{"x": -Infinity}', b'{"x": 1e999}', b'{"x": -1e400}'],
+)
+def test_child_record_non_rfc_json_is_text(line: bytes) -> None:
+    """NaN, infinities and numbers past the float range are not JSON: the line is text."""
+    record = child_record(line, "web", 7, "stdout")
+    assert record["event"] == line.decode()
+    assert "x" not in record
+    assert json.loads(render_json(record), parse_constant=_refuse)["event"] == line.decode()
+
+
+def test_render_json_never_writes_nan_or_infinity() -> None:
+    """initsup's own non-finite values are written as their repr: strict JSON only."""
+    data = render_json({"event": "e", "a": float("nan"), "b": [float("inf")], "c": 1})
+    assert json.loads(data, parse_constant=_refuse) == {
+        "event": "e",
+        "a": "nan",
+        "b": "[inf]",
+        "c": 1,
+    }
+
+
+def test_render_json_survives_a_failing_repr() -> None:
+    """A value whose repr fails costs that value, not the record."""
+
+    class Bad:
+        def __repr__(self) -> str:
+            raise RuntimeError("no repr")
+
+    assert json.loads(render_json({"event": "e", "bad": Bad()})) == {
+        "event": "e",
+        "bad": "<unrenderable Bad>",
+    }
 
 
 def test_child_record_json_without_event() -> None:
@@ -411,3 +506,37 @@ def test_text_and_raw_blocks_are_the_lines_rendered_one_by_one(fmt: str) -> None
     renderer = line_renderer(fmt, "caf\u00e9", "g", 1, "stdout")
     data = b"\n".join(BLOCK_LINES) + b"\n"
     assert renderer.block(data) == b"".join(renderer(line, 0, True) for line in BLOCK_LINES)
+
+
+@pytest.mark.parametrize(
+    ("fields", "shown"),
+    [
+        ({"event": "x", "name": "a\udcffb"}, {"event": "x", "name": "a\\xffb"}),
+        (
+            {"event": "lone \ud800 high", "k": ["\udfff"]},
+            {"event": "lone \\ud800 high", "k": ["\\udfff"]},
+        ),
+        ({"event": "pair \U0001f642"}, {"event": "pair \U0001f642"}),
+    ],
+)
+def test_render_json_writes_no_lone_surrogate(
+    fields: dict[str, Any], shown: dict[str, Any]
+) -> None:
+    """Strict UTF-8 out: an undecodable byte (U+DCFF) is the text \\xff, a lone surrogate the
+    text of its escape, as RFC 8259 parsers such as serde's reject lone surrogates."""
+    data = render_json(fields)
+    assert json.loads(data.decode("utf-8")) == shown
+
+
+def test_merged_lone_surrogate_escape_is_kept_as_text() -> None:
+    """A program's JSON escape of a lone surrogate comes out as the escape's text."""
+    data = render_json(child_record(b'{"event": "e", "s": "\\ud800"}', "web", 7, "stdout"))
+    assert json.loads(data.decode("utf-8"))["s"] == "\\ud800"
+
+
+def test_a_program_name_with_an_undecodable_byte_gives_strict_utf8() -> None:
+    """The fast path too: a name from a non-UTF-8 variable (INITSUP_PROGRAM_X\\xff)."""
+    render = line_renderer("json", "x\udcff", "x\udcff", 7, "stdout")
+    for data in (render(b"line", 0, True), render.block(b"a\nb\n"), render(b"p", 1, False)):
+        for line in data.splitlines():
+            assert json.loads(line.decode("utf-8"))["program"] == "x\\xff"

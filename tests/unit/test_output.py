@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 from collections.abc import Iterator
@@ -9,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from initsup.logs import JsonLineRenderer
 from initsup.loop import EventLoop
-from initsup.output import LineSplitter, OutputWriter, PipeRelay
+from initsup.output import LineSplitter, OutputWriter, PipeRelay, render_block, render_lines
 from initsup.signals import SignalReceiver
 
 Item = tuple[bytes, int, bool]
@@ -581,3 +583,27 @@ def test_whole_declines_while_a_long_line_is_split() -> None:
     assert splitter.whole(b"\n") is None  # the rest of that line is its last part
     assert splitter.feed(b"\n") == [(b"gh", 2, True)]
     assert splitter.whole(b"x\n") == b"x\n"
+
+
+class _FailingRenderer(JsonLineRenderer):
+    """Fails on lines holding `boom`, as a fault in the merge path would."""
+
+    def __call__(self, line: bytes, part: int, last: bool) -> bytes:
+        if b"boom" in line:
+            raise RuntimeError("injected")
+        return super().__call__(line, part, last)
+
+
+def test_a_failing_line_is_written_plain_and_its_neighbours_kept() -> None:
+    """A render failure costs one line its interpretation, never the lines read with it."""
+    render = _FailingRenderer("p", "p", 1, "stdout")
+    block = b'{"event": "a"}\n{"boom": 1}\nplain\n'
+    events = [json.loads(r)["event"] for r in render_block(render, block).splitlines()]
+    assert events == ["a", '{"boom": 1}', "plain"]
+    lines = [(b"x" * 5, 1, False), (b"boom", 2, True), (b"z", 0, True)]
+    records = [json.loads(r) for r in render_lines(render, lines).splitlines()]
+    assert [(r["event"], r.get("part"), r.get("last")) for r in records] == [
+        ("xxxxx", 1, False),
+        ("boom", 2, True),
+        ("z", None, None),
+    ]
