@@ -243,7 +243,10 @@ def _die_with(parent: int, write_fd: int) -> None:
 
         linux.set_parent_death_signal(signal.SIGKILL)
     except Exception:  # no _ctypes, no prctl: watch the pipe instead
-        _watch_parent(write_fd)
+        try:
+            _watch_parent(write_fd)
+        except Exception:  # not even threads: the parent's deadline still ends the reader
+            pass
     if os.getppid() != parent:  # the parent died before the signal was asked for
         os._exit(1)
 

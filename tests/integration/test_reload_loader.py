@@ -116,9 +116,13 @@ def wchan(pid: int) -> str:
 # not enforced at all.
 NOBODY = 54321
 UNDER_LIMIT = """\
-import os, resource, runpy, sys
+import importlib, os, pkgutil, resource, runpy, sys
 # Everything a run needs, imported while the interpreter's files are still readable.
-import initsup.cli, initsup.config, initsup.supervisor, initsup.control
+import initsup
+for module in pkgutil.iter_modules(initsup.__path__):
+    if module.name != "__main__":
+        importlib.import_module(f"initsup.{module.name}")
+import _ctypes, threading
 import initsup.loader, initsup.reloads, initsup.linux, configparser, glob, shlex, marshal
 import fcntl, json, pwd, grp, initsup.output, initsup.logs, initsup.jsoncodec, initsup.spawn
 limit = int(sys.argv[1])
