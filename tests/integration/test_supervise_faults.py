@@ -289,7 +289,11 @@ def test_failed_starts_leave_no_fd_open(supervise: Start, tmp_path: Path, option
     for _ in range(3):
         assert _ctl(s, "start", "bad").returncode != 0
         s.wait("PROCESS_STATE_FATAL", program="bad")
-    wait_for(lambda: _open_fds(s.pid) == before, timeout=5)
+    try:
+        wait_for(lambda: _open_fds(s.pid) == before, timeout=5)
+    except AssertionError:
+        fds = {n: os.readlink(f"/proc/{s.pid}/fd/{n}") for n in os.listdir(f"/proc/{s.pid}/fd")}
+        raise AssertionError(f"{before} fds before, now {fds}; records {s.records[-12:]}") from None
     assert s.stop() == 0
 
 
