@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -101,6 +102,16 @@ class Supervised:
         except EOFError:
             pass
         return self.proc.wait(timeout)
+
+    def ctl(self, *args: str, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
+        """Run `initsup ctl ARGS` against this initsup; stdout and stderr as text."""
+        return subprocess.run(
+            [*INITSUP, "ctl", *args],
+            env=env(INITSUP_SOCKET=self.socket),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
     def stop(self, timeout: float = 30.0) -> int:
         """SIGTERM initsup, read the rest of its output, return its exit code."""

@@ -54,20 +54,9 @@ def running(supervise: Start) -> Iterator[Supervised]:
     yield s
 
 
-def ctl(s: Supervised, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    """Run `initsup ctl ARGS` against s; stdout and stderr as text."""
-    return subprocess.run(
-        [*INITSUP, "ctl", *args],
-        env=env(INITSUP_SOCKET=s.socket),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
 def test_status_table_and_exit_3(running: Supervised) -> None:
     """`status` lists every process in supervisorctl's columns; a FATAL one makes it exit 3."""
-    result = ctl(running, "status")
+    result = running.ctl("status")
     assert result.returncode == 3
     lines = result.stdout.splitlines()
     names = [line.split()[0] for line in lines]
@@ -84,17 +73,17 @@ def test_status_table_and_exit_3(running: Supervised) -> None:
 
 def test_status_of_names(running: Supervised) -> None:
     """`status NAME` gives one line and 0 when running; unknown names give 4."""
-    assert ctl(running, "status", "victim").returncode == 0
-    assert ctl(running, "status", "pool:*").stdout.count("RUNNING") == 2
-    missing = ctl(running, "status", "nosuch")
+    assert running.ctl("status", "victim").returncode == 0
+    assert running.ctl("status", "pool:*").stdout.count("RUNNING") == 2
+    missing = running.ctl("status", "nosuch")
     assert (missing.returncode, missing.stdout) == (4, "nosuch: ERROR (no such process)\n")
-    group = ctl(running, "status", "nogroup:*")
+    group = running.ctl("status", "nogroup:*")
     assert (group.returncode, group.stdout) == (4, "nogroup: ERROR (no such group)\n")
 
 
 def test_status_json(running: Supervised) -> None:
     """`status --json` gives supervisord's process info structs."""
-    result = ctl(running, "status", "--json", "victim")
+    result = running.ctl("status", "--json", "victim")
     assert result.returncode == 0
     (info,) = json.loads(result.stdout)
     assert info["name"] == info["group"] == "victim"
@@ -106,15 +95,15 @@ def test_status_json(running: Supervised) -> None:
 
 def test_stop_start_restart(running: Supervised) -> None:
     """stop, start and restart wait for the result and answer as supervisorctl does."""
-    assert ctl(running, "stop", "victim").stdout == "victim: stopped\n"
-    again = ctl(running, "stop", "victim")
+    assert running.ctl("stop", "victim").stdout == "victim: stopped\n"
+    again = running.ctl("stop", "victim")
     assert (again.returncode, again.stdout) == (0, "victim: ERROR (not running)\n")
-    assert ctl(running, "start", "victim").stdout == "victim: started\n"
-    already = ctl(running, "start", "victim")
+    assert running.ctl("start", "victim").stdout == "victim: started\n"
+    already = running.ctl("start", "victim")
     assert (already.returncode, already.stdout) == (0, "victim: ERROR (already started)\n")
-    restarted = ctl(running, "restart", "victim")
+    restarted = running.ctl("restart", "victim")
     assert restarted.stdout == "victim: stopped\nvictim: started\n"
-    group = ctl(running, "stop", "pool:*")
+    group = running.ctl("stop", "pool:*")
     assert group.stdout.splitlines() == ["pool:pool_0: stopped", "pool:pool_1: stopped"]
 
 
@@ -127,33 +116,33 @@ def test_start_and_stop_errors(running: Supervised) -> None:
         (("stop", "nosuch"), 1, "nosuch: ERROR (no such process)"),
     ]
     for args, code, line in cases:
-        result = ctl(running, *args)
+        result = running.ctl(*args)
         assert (result.returncode, result.stdout.strip()) == (code, line), args
-    assert ctl(running, "start").returncode == 2
-    assert "requires a process name" in ctl(running, "start").stderr
-    assert ctl(running, "stop").returncode == 1
+    assert running.ctl("start").returncode == 2
+    assert "requires a process name" in running.ctl("start").stderr
+    assert running.ctl("stop").returncode == 1
 
 
 def test_stop_waits_for_sigkill_escalation(running: Supervised) -> None:
     """Stopping a TERM-ignoring program returns after stopwaitsecs, once it is stopped."""
-    assert ctl(running, "start", "stubborn").returncode == 0
+    assert running.ctl("start", "stubborn").returncode == 0
     began = time.monotonic()
-    result = ctl(running, "stop", "stubborn")
+    result = running.ctl("stop", "stubborn")
     assert result.stdout == "stubborn: stopped\n"
     assert time.monotonic() - began >= 0.95
 
 
 def test_signal_and_pid(running: Supervised) -> None:
     """signal and pid answer with supervisorctl's lines and codes."""
-    assert ctl(running, "signal", "HUP", "talker").stdout == "talker: signalled\n"
-    bad = ctl(running, "signal", "FOO", "talker")
+    assert running.ctl("signal", "HUP", "talker").stdout == "talker: signalled\n"
+    bad = running.ctl("signal", "FOO", "talker")
     assert (bad.returncode, bad.stdout) == (1, "talker: ERROR (bad signal name)\n")
-    dead = ctl(running, "signal", "HUP", "quick")
+    dead = running.ctl("signal", "HUP", "quick")
     assert (dead.returncode, dead.stdout) == (7, "quick: ERROR (not running)\n")
-    assert int(ctl(running, "pid").stdout) > 0
+    assert int(running.ctl("pid").stdout) > 0
     victim = next(r for r in running.records if r.get("program") == "victim" and "pid" in r)
-    assert int(ctl(running, "pid", "victim").stdout) == victim["pid"]
-    assert (ctl(running, "pid", "quick").returncode, ctl(running, "pid", "quick").stdout) == (
+    assert int(running.ctl("pid", "victim").stdout) == victim["pid"]
+    assert (running.ctl("pid", "quick").returncode, running.ctl("pid", "quick").stdout) == (
         7,
         "0\n",
     )
@@ -161,11 +150,11 @@ def test_signal_and_pid(running: Supervised) -> None:
 
 def test_tail(running: Supervised) -> None:
     """tail shows recent output of either stream; an unknown name gives 1."""
-    out = ctl(running, "tail", "talker")
+    out = running.ctl("tail", "talker")
     assert out.returncode == 0 and "line " in out.stdout and "warn" not in out.stdout
-    err = ctl(running, "tail", "-20", "talker", "stderr")
+    err = running.ctl("tail", "-20", "talker", "stderr")
     assert "warn " in err.stdout and len(err.stdout) <= 20
-    missing = ctl(running, "tail", "nosuch")
+    missing = running.ctl("tail", "nosuch")
     assert (missing.returncode, missing.stdout) == (1, "nosuch: ERROR (no such process name)\n")
 
 
@@ -194,7 +183,7 @@ def test_tail_follow_streams_until_interrupted(running: Supervised) -> None:
 
 def test_events_lists_lifecycle_events(running: Supervised) -> None:
     """events prints recent lifecycle events as JSON lines."""
-    result = ctl(running, "events")
+    result = running.ctl("events")
     events = [json.loads(line) for line in result.stdout.splitlines()]
     assert result.returncode == 0
     assert any(e["event"] == "PROCESS_STATE_FATAL" and e["program"] == "quick" for e in events)
@@ -212,7 +201,7 @@ def test_events_follow_streams_new_events(running: Supervised) -> None:
         assert follower.stdout is not None
         while "SUPERVISOR_STATE_CHANGE_RUNNING" not in follower.stdout.readline():
             pass  # the recent events come first
-        assert ctl(running, "stop", "victim").returncode == 0
+        assert running.ctl("stop", "victim").returncode == 0
         seen = []
         while "PROCESS_STATE_STOPPED" not in seen:
             seen.append(json.loads(follower.stdout.readline())["event"])
@@ -226,7 +215,7 @@ def test_events_follow_streams_new_events(running: Supervised) -> None:
 
 def test_health_fails_while_a_program_is_down(running: Supervised) -> None:
     """health fails, naming it, while an autostart program is not RUNNING."""
-    sick = ctl(running, "health")
+    sick = running.ctl("health")
     assert sick.returncode == 1 and "quick is FATAL" in sick.stderr
 
 
@@ -234,7 +223,7 @@ def test_health_passes_when_all_run(supervise: Start) -> None:
     """health exits 0 when every autostart program is RUNNING."""
     well = supervise(ini="[program:a]\ncommand=sleep 1000\nstartsecs=0\n")
     well.wait("PROCESS_STATE_RUNNING", program="a")
-    assert ctl(well, "health").returncode == 0
+    assert well.ctl("health").returncode == 0
 
 
 def test_health_follows_essential_programs_only(supervise: Start) -> None:
@@ -245,12 +234,12 @@ def test_health_follows_essential_programs_only(supervise: Start) -> None:
     )
     s.wait("PROCESS_STATE_RUNNING", program="app")
     s.wait("PROCESS_STATE_FATAL", program="extra")
-    assert ctl(s, "health").returncode == 0
+    assert s.ctl("health").returncode == 0
 
 
 def test_reread_update_avail_version(tmp_path: Path, running: Supervised) -> None:
     """reread and update report changes with supervisorctl's lines; avail and version answer."""
-    assert ctl(running, "reread").stdout == "No config updates to processes\n"
+    assert running.ctl("reread").stdout == "No config updates to processes\n"
     (tmp_path / "initsup.ini").write_text(
         CONFIG.replace(
             "command=sleep 1000\nstartsecs=0\n[program:quick]",
@@ -258,31 +247,31 @@ def test_reread_update_avail_version(tmp_path: Path, running: Supervised) -> Non
         )
         + "[program:newprog]\ncommand=sleep 1000\n"
     )
-    assert ctl(running, "reread").stdout.splitlines() == ["newprog: available", "victim: changed"]
-    update = ctl(running, "update")
+    assert running.ctl("reread").stdout.splitlines() == ["newprog: available", "victim: changed"]
+    update = running.ctl("update")
     assert update.stdout.splitlines() == [
         "victim: stopped",
         "victim: updated process group",
         "newprog: added process group",
     ]
-    assert "newprog" in ctl(running, "avail").stdout
-    assert ctl(running, "version").stdout.strip()[0].isdigit()
+    assert "newprog" in running.ctl("avail").stdout
+    assert running.ctl("version").stdout.strip()[0].isdigit()
 
 
 def test_shutdown(running: Supervised) -> None:
     """shutdown stops everything and ends initsup with 0; afterwards ctl says so."""
-    result = ctl(running, "shutdown")
+    result = running.ctl("shutdown")
     assert (result.returncode, result.stdout) == (0, "Shut down\n")
     assert running.finish() == 0
-    gone = ctl(running, "shutdown")
+    gone = running.ctl("shutdown")
     assert gone.returncode == 1 and "(already shut down?)" in gone.stderr
-    status = ctl(running, "status")
+    status = running.ctl("status")
     assert status.returncode == 4 and "no such file" in status.stderr
 
 
 def test_unknown_command(running: Supervised) -> None:
     """An unknown command is reported, as supervisorctl does."""
-    result = ctl(running, "frobnicate")
+    result = running.ctl("frobnicate")
     assert result.returncode == 1
     assert result.stderr == "*** Unknown syntax: frobnicate\n"
 
@@ -313,7 +302,7 @@ def test_garbage_and_bad_requests_get_an_error(running: Supervised) -> None:
         replies = _raw(running.socket, payload)
         assert replies[-1] == {"exit": 2}
         assert "bad request" in str(replies[0]["err"])
-    assert ctl(running, "status", "victim").returncode == 0
+    assert running.ctl("status", "victim").returncode == 0
 
 
 def test_oversized_request_is_refused(running: Supervised) -> None:
@@ -321,7 +310,7 @@ def test_oversized_request_is_refused(running: Supervised) -> None:
     replies = _raw(running.socket, b"x" * 200_000)
     assert replies[-1] == {"exit": 2}
     assert "larger than" in str(replies[0]["err"])
-    assert ctl(running, "status", "victim").returncode == 0
+    assert running.ctl("status", "victim").returncode == 0
 
 
 def test_silent_client_is_dropped_and_others_are_served(running: Supervised) -> None:
@@ -329,7 +318,7 @@ def test_silent_client_is_dropped_and_others_are_served(running: Supervised) -> 
     silent = socket.socket(socket.AF_UNIX)
     silent.connect(running.socket)
     try:
-        assert ctl(running, "status", "victim").returncode == 0
+        assert running.ctl("status", "victim").returncode == 0
         with pytest.raises(BlockingIOError):  # served while the silent one is still waiting
             silent.recv(10, socket.MSG_DONTWAIT)
         silent.settimeout(30)
@@ -376,7 +365,7 @@ def test_other_uid_is_refused(supervise: Start) -> None:
     assert "uid 65534 may not control initsup" in str(replies[0]["err"])
     while not any("refused a client of uid 65534" in str(r["event"]) for r in s.records):
         s.next()
-    assert ctl(s, "status", "a").returncode == 0  # root still may
+    assert s.ctl("status", "a").returncode == 0  # root still may
     assert s.stop() == 0
     shutil.rmtree(place)
 

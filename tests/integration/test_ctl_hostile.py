@@ -34,17 +34,6 @@ startsecs=0
 """
 
 
-def ctl(s: Supervised, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    """Run `initsup ctl ARGS` against s; stdout and stderr as text."""
-    return subprocess.run(
-        [*INITSUP, "ctl", *args],
-        env=env(INITSUP_SOCKET=s.socket),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
 def _read_replies(sock: socket.socket) -> list[Reply]:
     data = b""
     while chunk := sock.recv(65536):
@@ -109,7 +98,7 @@ def test_truncated_request_gets_an_error_and_a_close(running: Supervised, payloa
     replies = _raw(running.socket, payload, timeout=5)
     assert replies[-1] == {"exit": 2}
     assert "bad request: not JSON" in str(replies[0]["err"])
-    assert ctl(running, "status", "victim").returncode == 0
+    assert running.ctl("status", "victim").returncode == 0
 
 
 # -- D6: a half-closed client still gets the answer --------------------------------------
@@ -148,7 +137,7 @@ def test_out_of_fds_pauses_accepting_without_flooding_the_log(supervise: Start) 
         )
     finally:
         _close_all(clients)
-    answered = wait_for(lambda: ctl(s, "status", "victim").returncode == 0, timeout=20)
+    answered = wait_for(lambda: s.ctl("status", "victim").returncode == 0, timeout=20)
     assert answered
     assert s.stop() == 0
 
@@ -170,7 +159,7 @@ def test_too_many_connections_are_turned_away(running: Supervised) -> None:
         assert "too many control connections" in str(replies[0]["err"])
     finally:
         _close_all(crowd)
-    assert wait_for(lambda: ctl(running, "status", "victim").returncode == 0, timeout=20)
+    assert wait_for(lambda: running.ctl("status", "victim").returncode == 0, timeout=20)
 
 
 CHATTY = """\
@@ -195,11 +184,11 @@ def test_clients_that_never_read_cost_bounded_memory(supervise: Start) -> None:
     stalled = _idle_clients(s.socket, 150, b'{"cmd": "tail", "args": ["-f", "chatty"]}\n')
     try:
         # A crowd of followers makes room for a new client (the oldest goes).
-        assert ctl(s, "start", "chatty").returncode == 0
+        assert s.ctl("start", "chatty").returncode == 0
         s.wait_prefix("control socket: a client is not reading", timeout=30)
         grown = _rss_kib(s.pid, "VmHWM") - before
         assert grown < 40 * 1024, f"peak grew by {grown} KiB"
-        assert wait_for(lambda: ctl(s, "status", "victim").returncode == 0, timeout=20)
+        assert wait_for(lambda: s.ctl("status", "victim").returncode == 0, timeout=20)
     finally:
         _close_all(stalled)
     assert s.stop() == 0
@@ -229,7 +218,7 @@ def test_dropping_a_stalled_follower_keeps_the_next_one_whole(supervise: Start) 
         # Both followers registered before any output: both connections are accepted,
         # and their requests were sent before they connected.
         wait_for(lambda: _followers_registered(s), timeout=15)
-        assert ctl(s, "start", "numbered").returncode == 0
+        assert s.ctl("start", "numbered").returncode == 0
         numbers: list[int] = []
         while not numbers or numbers[-1] < 40000:
             numbers.append(int(reader.readline(timeout=10).split()[1]))
@@ -271,7 +260,7 @@ def test_program_name_that_is_not_utf8(supervise: Start) -> None:
     )
     s.wait("PROCESS_STATE_RUNNING", program="ok")
     s.wait("PROCESS_STATE_RUNNING")
-    result = ctl(s, "status")
+    result = s.ctl("status")
     assert result.returncode == 0, result.stderr
     names = [line.split()[0] for line in result.stdout.splitlines()]
     assert "ok" in names and any("\\xff" in name for name in names), names
@@ -280,7 +269,7 @@ def test_program_name_that_is_not_utf8(supervise: Start) -> None:
 @pytest.mark.parametrize("count", ["-\u00b2", "-x", "-1.5", "-"])
 def test_tail_with_a_bad_byte_count_is_a_usage_error(running: Supervised, count: str) -> None:
     """`tail -² NAME` is a usage error (exit 2) naming the argument, not an internal error."""
-    result = ctl(running, "tail", count, "victim")
+    result = running.ctl("tail", count, "victim")
     assert result.returncode == 2, result
     assert count in result.stderr
     running.read_available(0.2)
@@ -419,7 +408,7 @@ def test_a_broken_private_socket_module_falls_back_to_socket(
     )
     s = supervise(ini=CONFIG, variables=_site(tmp_path, code))
     s.wait("PROCESS_STATE_RUNNING", program="victim")
-    assert ctl(s, "status", "victim").returncode == 0
+    assert s.ctl("status", "victim").returncode == 0
     assert not [r for r in s.records if "no control socket" in str(r["event"])]
     assert s.stop() == 0
 
@@ -449,10 +438,10 @@ def test_hostile_clients_all_at_once(supervise: Start) -> None:
         for _ in range(2000):
             with socket.socket(socket.AF_UNIX) as quick:
                 quick.connect(s.socket)
-        assert ctl(s, "start", "chatty").returncode == 0
+        assert s.ctl("start", "chatty").returncode == 0
         for _ in range(5):
-            assert ctl(s, "status", "victim").returncode == 0
-        assert ctl(s, "stop", "victim").returncode == 0
+            assert s.ctl("status", "victim").returncode == 0
+        assert s.ctl("stop", "victim").returncode == 0
         grown = _rss_kib(s.pid, "VmHWM") - before
         assert grown < 40 * 1024, f"peak grew by {grown} KiB"
     finally:

@@ -17,21 +17,10 @@ from tests.supervised import Supervised
 Start = Callable[..., Supervised]
 
 
-def ctl(s: Supervised, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    """Run `initsup ctl ARGS` against s; stdout and stderr as text."""
-    return subprocess.run(
-        [*INITSUP, "ctl", *args],
-        env=env(INITSUP_SOCKET=s.socket),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
 def timed_ctl(s: Supervised, *args: str, timeout: float = 30) -> tuple[float, str]:
     """(seconds taken, stdout) of one `initsup ctl ARGS`."""
     began = time.monotonic()
-    result = ctl(s, *args, timeout=timeout)
+    result = s.ctl(*args, timeout=timeout)
     return time.monotonic() - began, result.stdout
 
 
@@ -110,14 +99,14 @@ def test_a_stuck_reload_is_refused_after_its_deadline(tmp_path: Path, supervise:
     assert refused["event"] == (
         "reload refused: reading the configuration took longer than 1 s; its reader was killed"
     )
-    result = ctl(s, "reread")
+    result = s.ctl("reread")
     assert result.returncode == 2
     assert result.stderr == (
         "ERROR: reading the configuration took longer than 1 s; its reader was killed\n"
     )
     # Killed without waiting for it to die, then reaped by the loop like any child.
     wait_for(lambda: [p for p in descendants(s.pid) if b"sleep" not in _cmd(p)] == [])
-    assert ctl(s, "pid", "a").stdout.strip() == str(first["pid"])
+    assert s.ctl("pid", "a").stdout.strip() == str(first["pid"])
     assert s.stop() == 0
     assert not [r for r in s.records if str(r["event"]).startswith("reaped unknown pid")]
 
@@ -152,7 +141,7 @@ def test_two_updates_while_a_group_stops_leave_one_copy(tmp_path: Path, supervis
     )
     try:
         s.wait("PROCESS_STATE_STOPPING", program="g")  # the first update is applying
-        second = ctl(s, "update")
+        second = s.ctl("update")
         out, _ = first.communicate(timeout=30)
     finally:
         if first.poll() is None:
@@ -160,7 +149,7 @@ def test_two_updates_while_a_group_stops_leave_one_copy(tmp_path: Path, supervis
             first.wait()
     assert out.splitlines() == ["g: stopped", "g: updated process group"]
     assert second.returncode == 0 and second.stdout == ""
-    assert [line.split()[0] for line in ctl(s, "status").stdout.splitlines()] == ["g"]
+    assert [line.split()[0] for line in s.ctl("status").stdout.splitlines()] == ["g"]
     assert len(cmdlines_with(marker)) == 1
     assert s.stop() == 0
     assert cmdlines_with(marker) == []

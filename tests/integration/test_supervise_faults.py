@@ -262,16 +262,6 @@ def test_dev_stdout_and_dev_stderr_logfiles_still_reach_the_stream(supervise: St
     assert s.stop() == 0
 
 
-def _ctl(s: Supervised, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*INITSUP, "ctl", *args],
-        env=env(INITSUP_SOCKET=s.socket),
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-
-
 @pytest.mark.parametrize("option", ["directory={gone}", "stdout_logfile={gone}/out.log"])
 def test_failed_starts_leave_no_fd_open(supervise: Start, tmp_path: Path, option: str) -> None:
     """D4/D18: every fd a start opened (pipes, /dev/null, log files) is closed again when the
@@ -284,10 +274,10 @@ def test_failed_starts_leave_no_fd_open(supervise: Start, tmp_path: Path, option
     )
     s.wait("PROCESS_STATE_RUNNING", program="ok")
     gone.rmdir()
-    _ctl(s, "status")  # the control server's first connection settles its own fds
+    s.ctl("status")  # the control server's first connection settles its own fds
     before = _open_fds(s.pid)
     for _ in range(3):
-        assert _ctl(s, "start", "bad").returncode != 0
+        assert s.ctl("start", "bad").returncode != 0
         s.wait("PROCESS_STATE_FATAL", program="bad")
     try:
         wait_for(lambda: _open_fds(s.pid) == before, timeout=5)

@@ -25,8 +25,7 @@ from tests.helpers import (
     started,
     wait_for,
 )
-
-UNSHARE = ["unshare", "--pid", "--fork", "--mount-proc"]
+from tests.pid1.namespace import UNSHARE
 
 
 def _as_pid1(args: list[str], timeout: float = 60) -> subprocess.CompletedProcess[bytes]:

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import alive, wait_for
+from tests.pid1.namespace import UNSHARE
 from tests.supervised import Supervised
 
 Start = Callable[..., Supervised]
-UNSHARE = ["unshare", "--pid", "--fork", "--mount-proc"]
 
 
 def _init(s: Supervised, other: int) -> int:

@@ -10,17 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import INITSUP, env, wait_for
+from tests.helpers import INITSUP, env
+from tests.pid1.namespace import UNSHARE, init_pid
 from tests.supervised import Supervised
 
 Start = Callable[..., Supervised]
-UNSHARE = ["unshare", "--pid", "--fork", "--mount-proc"]
-
-
-def _init(s: Supervised) -> int:
-    """Host pid of the namespace's PID 1 (initsup) under the unshare process."""
-    path = Path(f"/proc/{s.pid}/task/{s.pid}/children")
-    return int(wait_for(lambda: path.read_text().split())[0])
 
 
 @pytest.mark.pid1
@@ -32,7 +26,7 @@ def test_term_from_the_host_stops_everything_in_order(supervise: Start) -> None:
     )
     s.wait("PROCESS_STATE_RUNNING", program="db")
     s.wait("PROCESS_STATE_RUNNING", program="web")
-    os.kill(_init(s), signal.SIGTERM)
+    os.kill(init_pid(s), signal.SIGTERM)
     assert s.finish() == 0
     stopped = [r["program"] for r in s.records if r["event"] == "PROCESS_STATE_STOPPED"]
     assert stopped == ["web", "db"]
@@ -47,7 +41,7 @@ def test_orphans_are_reaped_as_pid1(supervise: Start) -> None:
     )
     while not str(s.next()["event"]).startswith("reaped unknown pid"):
         pass
-    os.kill(_init(s), signal.SIGTERM)
+    os.kill(init_pid(s), signal.SIGTERM)
     assert s.finish() == 0
 
 
@@ -59,9 +53,9 @@ def test_hup_reloads_as_pid1(tmp_path: Path, supervise: Start) -> None:
     (tmp_path / "initsup.ini").write_text(
         "[program:one]\ncommand=sleep 1000\n[program:two]\ncommand=sleep 1000\n"
     )
-    os.kill(_init(s), signal.SIGHUP)
+    os.kill(init_pid(s), signal.SIGHUP)
     s.wait("PROCESS_STATE_RUNNING", program="two")
-    os.kill(_init(s), signal.SIGTERM)
+    os.kill(init_pid(s), signal.SIGTERM)
     assert s.finish() == 0
 
 
@@ -131,7 +125,7 @@ def test_ctl_from_inside_the_namespace_like_docker_exec(supervise: Start) -> Non
     s.wait("PROCESS_STATE_RUNNING", program="web")
     client_env = env()
     del client_env["INITSUP_SOCKET"]
-    enter = ["nsenter", "--target", str(_init(s)), "--pid", "--mount", *INITSUP, "ctl"]
+    enter = ["nsenter", "--target", str(init_pid(s)), "--pid", "--mount", *INITSUP, "ctl"]
     status = subprocess.run(
         [*enter, "status"], env=client_env, capture_output=True, text=True, timeout=30
     )
@@ -141,5 +135,5 @@ def test_ctl_from_inside_the_namespace_like_docker_exec(supervise: Start) -> Non
     assert health.returncode == 0
     pid = subprocess.run([*enter, "pid"], env=client_env, capture_output=True, timeout=30)
     assert pid.stdout.strip() == b"1"  # initsup's pid as the namespace sees it
-    os.kill(_init(s), signal.SIGTERM)
+    os.kill(init_pid(s), signal.SIGTERM)
     assert s.finish() == 0

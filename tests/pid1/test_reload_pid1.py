@@ -12,18 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import INITSUP, env, wait_for
+from tests.helpers import INITSUP, env
 from tests.integration.test_reload_loader import stall, stalling
+from tests.pid1.namespace import UNSHARE, init_pid
 from tests.supervised import Supervised, seconds
 
 Start = Callable[..., Supervised]
-UNSHARE = ["unshare", "--pid", "--fork", "--mount-proc"]
-
-
-def _init(s: Supervised) -> int:
-    """Host pid of the namespace's PID 1 (initsup) under the unshare process."""
-    path = Path(f"/proc/{s.pid}/task/{s.pid}/children")
-    return int(wait_for(lambda: path.read_text().split())[0])
 
 
 @pytest.mark.pid1
@@ -35,7 +29,7 @@ def test_pid1_keeps_reaping_while_a_reload_hangs(tmp_path: Path, supervise: Star
     s.wait("PROCESS_STATE_RUNNING", program="parent")
     stall(tmp_path)
     sent = time.time()
-    os.kill(_init(s), signal.SIGHUP)
+    os.kill(init_pid(s), signal.SIGHUP)
     reaped_after = 0
     while reaped_after < 3:  # orphans reaped while the reader hangs
         record = s.next()
@@ -51,6 +45,6 @@ def test_pid1_keeps_reaping_while_a_reload_hangs(tmp_path: Path, supervise: Star
     )
     assert status.stdout.startswith("parent ") and time.monotonic() - began < 3.0
     began = time.monotonic()
-    os.kill(_init(s), signal.SIGTERM)
+    os.kill(init_pid(s), signal.SIGTERM)
     assert s.finish(timeout=10) == 0
     assert time.monotonic() - began < 5.0

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import BIN, env, run, wait_for
+from tests.helpers import BIN, env, run
+from tests.pid1.namespace import UNSHARE, init_pid
 from tests.supervised import Supervised
 
 Start = Callable[..., Supervised]
-UNSHARE = ["unshare", "--pid", "--fork", "--mount-proc"]
 
 # Every signal a supervisor-mode PID 1 catches and does not act on by stopping or
 # reloading: the ones a storm from a confused sidecar or a `kill -s` loop would bring.
@@ -42,12 +42,6 @@ WRITER = (
 )
 
 
-def _init(s: Supervised) -> int:
-    """Host pid of the namespace's PID 1 (initsup) under the unshare process."""
-    path = Path(f"/proc/{s.pid}/task/{s.pid}/children")
-    return int(wait_for(lambda: path.read_text().split())[0])
-
-
 def _status(s: Supervised) -> str:
     result = run(["ctl", "status"], env=env(INITSUP_SOCKET=s.socket), timeout=30)
     return result.stdout.decode()
@@ -66,7 +60,7 @@ def test_ten_thousand_orphans_as_pid1(supervise: Start) -> None:
     exited = s.wait("PROCESS_STATE_EXITED", timeout=240, program="maker")
     assert exited["exit_code"] == 0, [r["event"] for r in s.records if r["program"] == "maker"]
     assert "idle" in _status(s)
-    os.kill(_init(s), signal.SIGTERM)
+    os.kill(init_pid(s), signal.SIGTERM)
     assert s.finish() == 0
 
 
@@ -83,7 +77,7 @@ def test_signal_storm_at_pid1_loses_no_line(tmp_path: Path, supervise: Start) ->
         "[program:idle]\ncommand=sleep 1000\nforward_signals=USR1,WINCH\n",
     )
     s.wait("PROCESS_STATE_RUNNING", program="writer")
-    init = _init(s)
+    init = init_pid(s)
     for burst in range(30):  # spread over the writer's second or so of writing
         for i in range(1_000):
             os.kill(init, STORM[(burst + i) % len(STORM)])
