@@ -129,12 +129,21 @@ def _count(text: str) -> int:
 
 def _numprocs(text: str) -> int:
     """A whole number from 1 up to limits.MAX_NUMPROCS."""
+    return _bounded(text, limits.MAX_NUMPROCS)
+
+
+def _buffer_size(text: str) -> int:
+    """A whole number from 1 up to limits.MAX_BUFFER_SIZE."""
+    return _bounded(text, limits.MAX_BUFFER_SIZE)
+
+
+def _bounded(text: str, most: int) -> int:
     try:
         value = int(text)
     except ValueError:
         value = 0
-    if not 1 <= value <= limits.MAX_NUMPROCS:
-        raise ValueError(f"must be a whole number from 1 to {limits.MAX_NUMPROCS}")
+    if not 1 <= value <= most:
+        raise ValueError(f"must be a whole number from 1 to {most}")
     return value
 
 
@@ -1029,7 +1038,7 @@ def _listener(
     buffer_size: int | None = 10
     raw = opts.get("buffer_size")
     if raw is not None:
-        buffer_size = _convert(raw, _numprocs, names, report)
+        buffer_size = _convert(raw, _buffer_size, names, report)
     if events is None or buffer_size is None:
         return None
     return model.ListenerConfig(events, buffer_size)

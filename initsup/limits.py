@@ -25,6 +25,9 @@ MAX_FILES = 1000  # files read in all, the main one included
 MAX_MATCHES = 1000  # files one [include] pattern may match
 MAX_NUMPROCS = 10_000  # processes of one program
 MAX_PROCESSES = 10_000  # processes of every program together
+# Events one listener pool may hold: a bound on a pool's memory (a few hundred bytes an
+# event) far above any real need; a pool sized to hold a whole run's events stays legal.
+MAX_BUFFER_SIZE = 1_000_000
 # One value after expansion.  Linux takes at most 128 KiB per argument (MAX_ARG_STRLEN),
 # so no usable command or environment needs more; shlex splits this much in ~0.1 s.
 MAX_VALUE_CHARS = 256 * 1024
