@@ -266,10 +266,8 @@ def _unpack_loaded(data: bytes) -> tuple[Config, list[str]]:
             problems, warnings = ([str(line) for line in part] for part in value)
             if problems and all(problems):
                 raise model.ConfigError(problems, warnings)
-        elif kind in ("config", "failed"):
-            problems = [str(p) for p in (value if isinstance(value, list) else [value])]
-            if problems and all(problems):
-                raise model.ConfigError(problems)
+        elif kind == "failed" and isinstance(value, str) and value:
+            raise model.ConfigError([value])
     except (UsageError, model.ConfigError):
         raise
     except Exception as exc:  # a child killed mid-answer, or not initsup's child at all

@@ -50,14 +50,10 @@ class ConfigError(Exception):
 
     `warnings` are the loader's warnings about the same files: they often explain a
     problem (`comand=` is an unknown key, hence "command: required").  `packed()` is the
-    form that crosses the loader's pipe (marshal); the constructor takes it back.
+    form that crosses the loader's pipe (marshal).
     """
 
-    def __init__(
-        self, problems: list[str] | tuple[list[str], list[str]], warnings: list[str] | None = None
-    ) -> None:
-        if isinstance(problems, tuple):  # packed()
-            problems, warnings = problems
+    def __init__(self, problems: list[str], warnings: list[str] | None = None) -> None:
         super().__init__("\n".join(problems))
         self.problems = problems
         self.warnings = warnings or []
