@@ -143,6 +143,8 @@ def _json_object(text: str) -> Record | None:
 # constrains.  A value outside its key's rule is kept under another name too, so that
 # every record stays valid against docs/log-record.schema.json.
 CONTEXT_KEYS = frozenset(("program", "group", "pid", "stream", "part", "last"))
+# states.ProcessState's names, written out: logs serves single-command mode too, which
+# must not import enum for them.
 _STATES = frozenset(
     ("STOPPED", "STARTING", "RUNNING", "BACKOFF", "STOPPING", "EXITED", "FATAL", "UNKNOWN")
 )

@@ -368,8 +368,10 @@ class Supervisor:
             recent.extend(data)
             if len(recent) > RECENT_OUTPUT:
                 del recent[: len(recent) - RECENT_OUTPUT]
-            for watcher in list(self.output_watchers.get(key, ())):  # a send may drop one
-                watcher(data)
+            watchers = self.output_watchers.get(key)
+            if watchers:  # a copy only when someone follows: a send may drop its client
+                for watcher in list(watchers):
+                    watcher(data)
 
         return keep
 
