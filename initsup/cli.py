@@ -20,13 +20,13 @@ import os
 import sys
 
 from initsup import __version__
+from initsup.errors import ConfigError, UsageError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import Any
 
-    from initsup.loader import Loader
+    from initsup.config.reader import Loader
     from initsup.model import Config
     from initsup.single import Options
 
@@ -76,9 +76,6 @@ killed; 2 for a usage or configuration error; 3 when this Python lacks modules
 supervisor mode needs (a minimal Python: install python3).
 """
 
-LOG_FORMATS = ("inherit", "json", "text", "raw")
-TRUE_WORDS = ("1", "true", "yes", "on")
-FALSE_WORDS = ("0", "false", "no", "off", "")
 SINGLE_ONLY = ("g", "e", "p", "w")
 
 # option -> (name of its value, or None for a flag)
@@ -106,10 +103,6 @@ _LONG = {
     "json": "json",
 }
 _LONG_VALUES = {"e", "p", "c", "log-format"}
-
-
-class UsageError(Exception):
-    """The command line or an INITSUP_* variable cannot be understood."""
 
 
 def entry() -> None:
@@ -187,14 +180,15 @@ def _ensure_standard_fds() -> None:
 
 
 def _load(parsed: Parsed) -> tuple[Config, list[str]]:
-    """The configuration for supervisor mode; raises config.ConfigError listing problems."""
+    """The configuration for supervisor mode; raises ConfigError listing problems."""
     from initsup import config
+    from initsup.words import LOG_FORMATS
 
     loaded, warnings = config.load(parsed.config_path(), parsed.env, parsed.command or None)
     log_format = parsed.value("log-format")
     if log_format is not None:
-        if log_format not in LOG_FORMATS[1:]:
-            choices = ", ".join(LOG_FORMATS[1:])
+        if log_format not in LOG_FORMATS:
+            choices = ", ".join(LOG_FORMATS)
             raise UsageError(f"--log-format must be one of {choices} with programs to supervise")
         loaded.options.log_format = log_format
     if parsed.verbosity:
@@ -203,88 +197,26 @@ def _load(parsed: Parsed) -> tuple[Config, list[str]]:
 
 
 def _load_apart(parsed: Parsed, meanwhile: Callable[[], object] = int) -> tuple[Config, list[str]]:
-    """_load in a forked child (see initsup.loader), waited for with a deadline.
+    """_load in a forked child (initsup.config.reader.read), meanwhile() in this process."""
+    from initsup.config import reader
 
-    `meanwhile()` runs in this process while the child reads: at start-up, the
-    supervisor's own imports.  Raises config.ConfigError listing every problem (a child
-    that hangs, crashes or cannot be started is one), or UsageError.
-    """
-    from initsup import loader, model
-
-    try:
-        reading = _start_loading(parsed)
-        try:
-            meanwhile()
-        except BaseException:
-            reading.close()
-            raise
-        return reading.wait()
-    except loader.LoadFailed as exc:
-        raise model.ConfigError([str(exc)]) from None
+    return reader.read(lambda: _load(parsed), meanwhile)
 
 
 def _start_loading(parsed: Parsed) -> Loader:
-    """A forked child reading the configuration (raises loader.LoadFailed if it cannot)."""
-    from initsup import loader
+    """A forked child running _load (raises reader.LoadFailed if it cannot be started)."""
+    from initsup.config import reader
 
-    return loader.Loader(lambda: _loaded_or_problems(parsed), _unpack_loaded)
-
-
-def _loaded_or_problems(parsed: Parsed) -> bytes:
-    """In the loading child: _load's result, or what went wrong, marshalled."""
-    import marshal
-
-    from initsup import model
-
-    result: tuple[str, Any]
-    try:
-        result = ("ok", model.pack(_load(parsed)))
-    except UsageError as exc:
-        result = ("usage", str(exc))
-    except model.ConfigError as exc:
-        result = ("config", exc.packed())  # the warnings too: they often explain a problem
-    except Exception as exc:  # anything else: the parent reports it
-        result = ("failed", f"{type(exc).__name__}: {exc}")
-    return marshal.dumps(result)
-
-
-def _unpack_loaded(data: bytes) -> tuple[Config, list[str]]:
-    """In the parent: the configuration the child sent, or the error it reported."""
-    import marshal
-
-    from initsup import model
-
-    try:
-        kind, value = marshal.loads(data)
-        if kind == "ok":
-            config, warnings = model.unpack(value)
-            if isinstance(config, model.Config) and isinstance(warnings, list):
-                return config, warnings
-        elif kind == "usage" and isinstance(value, str) and value:
-            raise UsageError(value)
-        elif kind == "config" and isinstance(value, tuple) and len(value) == 2:
-            problems, warnings = ([str(line) for line in part] for part in value)
-            if problems and all(problems):
-                raise model.ConfigError(problems, warnings)
-        elif kind == "failed" and isinstance(value, str) and value:
-            raise model.ConfigError([value])
-    except (UsageError, model.ConfigError):
-        raise
-    except Exception as exc:  # a child killed mid-answer, or not initsup's child at all
-        why = f"{type(exc).__name__}: {exc}"
-        raise model.ConfigError([f"reading the configuration failed: {why}"]) from None
-    raise model.ConfigError(["reading the configuration failed: an answer of no known kind"])
+    return reader.start(lambda: _load(parsed))
 
 
 def _load_or_report(
     parsed: Parsed, meanwhile: Callable[[], object] = int
 ) -> tuple[Config, list[str]] | None:
     """_load_apart, or None after printing every problem on stderr."""
-    from initsup import model
-
     try:
         return _load_apart(parsed, meanwhile)
-    except model.ConfigError as exc:
+    except ConfigError as exc:
         for warning in exc.warnings:  # first: they often explain the errors
             sys.stderr.write(f"initsup: warning: {warning}\n")
         for problem in exc.problems:
@@ -406,9 +338,7 @@ class Parsed:
                 pdeath = _signal(value)
             elif option == "log-format":
                 log_format = value
-        if log_format not in LOG_FORMATS:
-            choices = ", ".join(LOG_FORMATS)
-            raise UsageError(f"--log-format must be one of {choices}, not {log_format!r}")
+        _single_log_format(log_format)
         return Options(
             command=self.command,
             kill_group="g" in self.flags
@@ -503,15 +433,27 @@ def _signal(text: str) -> int:
         raise UsageError(f"-p: {exc}") from None
 
 
+def _single_log_format(log_format: str) -> None:
+    """Refuse a log format single-command mode does not know: it adds `inherit` (the
+    default, checked without importing initsup.words) to the supervisor's formats."""
+    if log_format == "inherit":
+        return
+    from initsup.words import LOG_FORMATS
+
+    if log_format not in LOG_FORMATS:
+        choices = ", ".join(("inherit", *LOG_FORMATS))
+        raise UsageError(f"--log-format must be one of {choices}, not {log_format!r}")
+
+
 def _env_flag(env: dict[str, str] | os._Environ[str], name: str) -> bool:
     value = env.get(name)
     if value is None:
         return False
+    from initsup.words import FALSE_WORDS, TRUE_WORDS
+
     word = value.strip().lower()
     if word in TRUE_WORDS:
         return True
-    if word in FALSE_WORDS:
+    if word in FALSE_WORDS or not word:  # set but empty: off
         return False
-    raise UsageError(
-        f"{name}={value!r}: expected one of {', '.join(TRUE_WORDS + FALSE_WORDS[:-1])}"
-    )
+    raise UsageError(f"{name}={value!r}: expected one of {', '.join(TRUE_WORDS + FALSE_WORDS)}")

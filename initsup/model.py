@@ -17,15 +17,17 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-AUTORESTART_VALUES = ("true", "false", "unexpected")
 # Where a program's output goes: initsup's stdout stream (as JSON, text or raw lines),
 # nowhere, or a file of its own.
 TO_STREAM = "stream"
 TO_NOWHERE = "none"
 
 
-class _Value:
-    """Equality, repr and a dict view over __slots__, for the classes below."""
+class Value:
+    """Equality, repr and a dict view over __slots__, for the classes below.
+
+    config/packing.py sends subclasses through the forked reader's pipe field by field.
+    """
 
     __slots__: tuple[str, ...] = ()
 
@@ -45,62 +47,8 @@ class _Value:
         return {n: _plain(getattr(self, n)) for n in self.__slots__}
 
 
-class ConfigError(Exception):
-    """The configuration cannot be used; `problems` holds every reason, one line each.
-
-    `warnings` are the loader's warnings about the same files: they often explain a
-    problem (`comand=` is an unknown key, hence "command: required").  `packed()` is the
-    form that crosses the loader's pipe (marshal).
-    """
-
-    def __init__(self, problems: list[str], warnings: list[str] | None = None) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
-        self.warnings = warnings or []
-
-    def packed(self) -> tuple[list[str], list[str]]:
-        """(problems, warnings), plain lists for marshal."""
-        return list(self.problems), list(self.warnings)
-
-
-_PACKED = "\0initsup.model"  # marks a packed _Value: no configuration value is this string
-
-
-def pack(value: object) -> Any:
-    """value with every model object in it turned into marshal-able tuples (see unpack)."""
-    if isinstance(value, _Value):
-        fields = tuple(pack(getattr(value, n)) for n in value.__slots__)
-        return (_PACKED, type(value).__name__, fields)
-    if isinstance(value, list):
-        return [pack(v) for v in value]
-    if isinstance(value, tuple):
-        return tuple(pack(v) for v in value)
-    if isinstance(value, dict):
-        return {k: pack(v) for k, v in value.items()}
-    if isinstance(value, int) and type(value) not in (int, bool):
-        return int(value)  # a signal's IntEnum: marshal takes exact ints only
-    return value
-
-
-def unpack(value: object) -> Any:
-    """The model objects pack() was given, rebuilt without calling their __init__."""
-    if isinstance(value, tuple):
-        if len(value) == 3 and value[0] == _PACKED:
-            cls = _CLASSES[value[1]]
-            made = cls.__new__(cls)
-            for name, field in zip(cls.__slots__, value[2]):
-                setattr(made, name, unpack(field))
-            return made
-        return tuple(unpack(v) for v in value)
-    if isinstance(value, list):
-        return [unpack(v) for v in value]
-    if isinstance(value, dict):
-        return {k: unpack(v) for k, v in value.items()}
-    return value
-
-
 def _plain(value: object) -> object:
-    if isinstance(value, _Value):
+    if isinstance(value, Value):
         return value.as_dict()
     if isinstance(value, (set, frozenset)):
         return sorted(value)
@@ -111,7 +59,7 @@ def _plain(value: object) -> object:
     return value
 
 
-class LogTarget(_Value):
+class LogTarget(Value):
     """Where one output stream of a program goes, and supervisord's file options for it."""
 
     __slots__ = ("backups", "capture_maxbytes", "events_enabled", "maxbytes", "path")
@@ -131,7 +79,7 @@ class LogTarget(_Value):
         self.events_enabled = events_enabled  # PROCESS_LOG_* events (listeners)
 
 
-class ProcessConfig(_Value):
+class ProcessConfig(Value):
     """One process to run: a program section expanded for one `process_num`."""
 
     __slots__ = (
@@ -208,7 +156,9 @@ class ProcessConfig(_Value):
         self.user = user
         self.directory = directory
         self.umask = umask
-        self.environment = environment or {}  # on top of initsup's own environment
+        # [initsup] environment= with the program's own environment= over it, already merged
+        # by config; at spawn it goes over initsup's own environment and SUPERVISOR_*.
+        self.environment = environment or {}
         self.redirect_stderr = redirect_stderr
         self.stdout = stdout or LogTarget()
         self.stderr = stderr or LogTarget()
@@ -219,7 +169,7 @@ class ProcessConfig(_Value):
         self.backoff_reset = backoff_reset  # RUNNING this long resets that delay
 
 
-class ListenerConfig(_Value):
+class ListenerConfig(Value):
     """What makes a group an event listener pool: the events it subscribes to, its buffer."""
 
     __slots__ = ("buffer_size", "events")
@@ -229,7 +179,7 @@ class ListenerConfig(_Value):
         self.buffer_size = buffer_size  # events held for the pool; past it the oldest is dropped
 
 
-class GroupConfig(_Value):
+class GroupConfig(Value):
     """A process group: a program's processes, a [group:x] of several, or a listener pool."""
 
     __slots__ = ("listener", "name", "priority", "processes")
@@ -247,7 +197,7 @@ class GroupConfig(_Value):
         self.listener = listener  # set for an [eventlistener:x] pool, None otherwise
 
 
-class InitOptions(_Value):
+class InitOptions(Value):
     """The [initsup] (alias [supervisord]) section: options of initsup itself."""
 
     __slots__ = (
@@ -276,7 +226,7 @@ class InitOptions(_Value):
         self.socket_mode = socket_mode  # its permissions ([unix_http_server] chmod)
 
 
-class Config(_Value):
+class Config(Value):
     """Everything a run of initsup supervises."""
 
     __slots__ = ("groups", "options", "sources")
@@ -294,6 +244,3 @@ class Config(_Value):
     def processes(self) -> list[ProcessConfig]:
         """Every process of every group, in start order."""
         return [p for g in self.groups for p in g.processes]
-
-
-_CLASSES = {cls.__name__: cls for cls in _Value.__subclasses__()}  # for unpack

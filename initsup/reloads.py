@@ -19,7 +19,7 @@ takes to read, PID 1 goes on reaping, relaying and answering.
 from __future__ import annotations
 
 from initsup import events
-from initsup.loader import Loader, LoadFailed, Watch
+from initsup.config.reader import Loader, LoadFailed, Watch
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

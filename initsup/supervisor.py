@@ -29,7 +29,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from initsup.loader import Loader
+    from initsup.config.reader import Loader
     from initsup.pools import Pools
     from initsup.reloads import Answer
 

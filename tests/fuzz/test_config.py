@@ -18,6 +18,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from initsup import config, model
+from initsup.config import programs
+from initsup.errors import ConfigError
 
 _GENERAL = (
     "no programs to supervise",
@@ -25,8 +27,8 @@ _GENERAL = (
 )
 _KEYS = sorted(
     {
-        *config._PROGRAM_KEYS,
-        *config._LISTENER_KEYS,
+        *programs.PROGRAM_KEYS,
+        *programs.LISTENER_KEYS,
         "programs",
         "files",
         "log_format",
@@ -92,7 +94,7 @@ def _check_outcome(path: str | None, environ: dict[str, str]) -> None:
     start = time.monotonic()
     try:
         loaded, warnings = config.load(path, environ)
-    except model.ConfigError as exc:
+    except ConfigError as exc:
         assert exc.problems
         lines, warnings = exc.problems, exc.warnings
     else:

@@ -14,7 +14,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from initsup import cli, events, model, reloads
+from initsup import events, model, reloads
+from initsup.config import packing
+from initsup.errors import ConfigError, UsageError
 
 OPS = st.lists(
     st.sampled_from(
@@ -105,7 +107,7 @@ class _Harness:
 
 
 def _bad() -> tuple[model.Config, list[str]]:
-    raise model.ConfigError(["r.ini: [program:a] startsecs = soon: not a number"])
+    raise ConfigError(["r.ini: [program:a] startsecs = soon: not a number"])
 
 
 @given(ops=OPS)
@@ -180,8 +182,8 @@ ANSWERS = st.builds(
 @given(data=ANSWERS)
 def test_any_answer_is_a_configuration_or_a_configuration_error(data: bytes) -> None:
     try:
-        config, warnings = cli._unpack_loaded(data)
-    except (model.ConfigError, cli.UsageError) as exc:
+        config, warnings = packing.decode(data)
+    except (ConfigError, UsageError) as exc:
         assert str(exc)
         return
     assert isinstance(config, model.Config) and isinstance(warnings, list)

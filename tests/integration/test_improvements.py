@@ -256,7 +256,7 @@ def _voluntary_switches(pid: int) -> int:
 def test_sigterm_during_start_up_is_held_not_lost(tmp_path: Path) -> None:
     """A SIGTERM that arrives while initsup still reads its configuration shuts it down cleanly."""
     # The loader reads regular files only, so the read is held at a gate instead: a
-    # sitecustomize makes initsup.limits.read_file wait until the test opens a FIFO.
+    # sitecustomize makes initsup.config.limits.read_file wait until the test opens a FIFO.
     gate = tmp_path / "gate"
     os.mkfifo(gate)
     site = tmp_path / "site"
@@ -284,7 +284,7 @@ _GATED_READ = """\
 import os
 
 if os.environ.get("TEST_INITSUP_GATE"):
-    from initsup import limits
+    from initsup.config import limits
 
     _read_file = limits.read_file
 

@@ -26,7 +26,7 @@ _STALL = """\
 import os
 
 if os.environ.get("TEST_INITSUP_STALL"):
-    from initsup import limits
+    from initsup.config import limits
 
     _read_file = limits.read_file
 
@@ -49,7 +49,7 @@ def stalling(tmp_path: Path, deadline: int | None = None, first: str = "") -> di
     site.mkdir()
     text = first + _STALL
     if deadline is not None:
-        text += f"\nimport initsup.loader\n\ninitsup.loader.DEADLINE = {deadline}\n"
+        text += f"\nimport initsup.config.reader\n\ninitsup.config.reader.DEADLINE = {deadline}\n"
     (site / "sitecustomize.py").write_text(text)
     return {
         "PYTHONPATH": f"{site}{os.pathsep}{env()['PYTHONPATH']}",
@@ -123,7 +123,9 @@ for module in pkgutil.iter_modules(initsup.__path__):
     if module.name != "__main__":
         importlib.import_module(f"initsup.{module.name}")
 import _ctypes, threading
-import initsup.loader, initsup.reloads, initsup.linux, configparser, glob, shlex, marshal
+import initsup.config.build, initsup.config.reader, initsup.config.packing, initsup.reloads
+import initsup.config.checks, initsup.config.duplicates, initsup.linux
+import configparser, glob, shlex, marshal
 import fcntl, json, pwd, grp, initsup.output, initsup.logs, initsup.jsoncodec, initsup.spawn
 limit = int(sys.argv[1])
 resource.setrlimit(resource.RLIMIT_NPROC, (limit, limit))

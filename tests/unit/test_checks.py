@@ -1,4 +1,5 @@
-"""Unit tests for initsup.checks: log files initsup could not write, commands that do not run."""
+"""Unit tests for initsup.config.checks: log files initsup could not write, commands that
+do not run."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from initsup import checks
+from initsup.config import checks
 
 
 def test_logfile_accepts_a_writable_place(tmp_path: Path) -> None:

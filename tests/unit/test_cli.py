@@ -7,7 +7,8 @@ import signal
 import pytest
 
 from initsup import __version__, cli, single
-from initsup.cli import USAGE, UsageError, parse
+from initsup.cli import USAGE, parse
+from initsup.errors import UsageError
 
 
 def options(args: list[str], env: dict[str, str] | None = None) -> single.Options:

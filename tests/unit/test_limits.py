@@ -1,4 +1,5 @@
-"""Unit tests for initsup.limits: bounded expansion and bounded, regular-file-only reading."""
+"""Unit tests for initsup.config.limits: bounded expansion and bounded, regular-file-only
+reading."""
 
 from __future__ import annotations
 
@@ -10,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from initsup import limits
-from initsup.config import ConfigError, load
+from initsup.config import ConfigError, limits, load
 
 
 @pytest.mark.parametrize(

@@ -4,11 +4,12 @@ Why a child: configparser, shlex and initsup.config are most of half a MiB that 
 supervisor running for months would keep only to read its file again on SIGHUP; and a
 configuration can hang its reader (`[include]` matching a FIFO, /dev/stdin) or crash it,
 which must never freeze or kill PID 1.  The child sends one marshal-able answer through
-a pipe and exits.
+a pipe and exits (packing.py makes and reads that answer).
 
-The parent reads that pipe either synchronously with a deadline (start-up and `initsup
-check`, where nothing else runs yet) or through the event loop (reloads), so a child that
-never answers costs PID 1 nothing but a timer: at DEADLINE it is killed and reaped.
+The parent reads that pipe either synchronously with a deadline (`read`: start-up and
+`initsup check`, where nothing else runs yet) or through the event loop (`start` and
+Watch: reloads), so a child that never answers costs PID 1 nothing but a timer: at
+DEADLINE it is killed and reaped.
 
 The child dies with its parent: PR_SET_PDEATHSIG, or where prctl cannot be had, a thread
 that waits for the parent's end of the pipe to close.
@@ -19,6 +20,7 @@ from __future__ import annotations
 import os
 import select
 
+from initsup.errors import ConfigError
 from initsup.signals import signal
 
 TYPE_CHECKING = False
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
     from initsup.model import Config
 
     Decode = Callable[[bytes], tuple[Config, list[str]]]
+    Load = Callable[[], tuple[Config, list[str]]]
 
 DEADLINE = 30.0  # seconds a configuration may take to read (tests lower it)
 MAX_ANSWER = 256 << 20  # bytes: a larger answer is a runaway, not a configuration
@@ -37,6 +40,32 @@ READ_SIZE = 1 << 16
 
 class LoadFailed(Exception):
     """The child gave no usable answer; str() says why, for `reload refused: ...`."""
+
+
+def read(load: Load, meanwhile: Callable[[], object] = int) -> tuple[Config, list[str]]:
+    """load() run in a forked child, waited for with a deadline: its config and warnings.
+
+    `meanwhile()` runs in this process while the child reads: at start-up, the
+    supervisor's own imports.  Raises ConfigError listing every problem (a child that
+    hangs, crashes or cannot be started is one), or the UsageError load raised.
+    """
+    try:
+        reading = start(load)
+        try:
+            meanwhile()
+        except BaseException:
+            reading.close()
+            raise
+        return reading.wait()
+    except LoadFailed as exc:
+        raise ConfigError([str(exc)]) from None
+
+
+def start(load: Load) -> Loader:
+    """A forked child running load() (raises LoadFailed if it cannot be started)."""
+    from initsup.config import packing
+
+    return Loader(lambda: packing.answer(load), packing.decode)
 
 
 class Loader:
