@@ -30,52 +30,6 @@ if TYPE_CHECKING:
     from initsup.model import Config
     from initsup.single import Options
 
-USAGE = """usage: initsup [OPTIONS] [--] COMMAND [ARG...]
-       initsup [-c FILE] [OPTIONS] [-- COMMAND [ARG...]]
-       initsup check [-c FILE] [--json] [-- COMMAND [ARG...]]
-       initsup ctl COMMAND [ARG...]"""
-
-HELP = f"""{USAGE}
-
-A container init.  With just a COMMAND, initsup runs it like tini: reaps every zombie,
-passes every signal on to COMMAND, and exits with COMMAND's exit code (128+N when
-signal N killed it).
-
-With a supervisord-style configuration (-c FILE, INITSUP_CONFIG, /etc/initsup.ini,
-/etc/supervisord.conf) or INITSUP_PROGRAM_<NAME>=<command> variables, initsup supervises
-every program with supervisord's semantics and writes their output and lifecycle events
-as JSON lines on stdout; a COMMAND given as well is the main program, whose end ends
-initsup with its exit code.  `initsup check` validates the configuration and prints it;
-`initsup ctl` controls a running initsup (`initsup ctl --help`).
-
-options:
-  -c, --config FILE          the configuration file (env INITSUP_CONFIG)
-  --log-format FORMAT        json, text or raw; in single-command mode also inherit,
-                             the default there: COMMAND writes to initsup's stdout and
-                             stderr directly (env INITSUP_LOG_FORMAT)
-  -v, --verbose              log debug messages
-  -h, --help                 show this help and exit
-  --version                  print the version and exit
-
-single-command mode only:
-  -g, --kill-process-group   send forwarded signals to COMMAND's whole process group
-                             (env INITSUP_KILL_PROCESS_GROUP=1)
-  -e, --remap-exit CODE      exit 0 when COMMAND exits with CODE (0-255; repeatable)
-  -p, --pdeath-signal SIG    have SIG sent to initsup (and so passed on) when its
-                             parent dies
-  -w, --warn-on-reap         log each orphaned process initsup reaps
-  -s, --subreaper            accepted for tini compatibility: initsup always registers
-                             as a child subreaper when it is not PID 1
-
-check:
-  --json                     print the effective configuration as JSON
-
-exit codes: COMMAND's own (or an essential program's); 127 when COMMAND is not found,
-126 when it cannot be run; 0 after a requested shutdown, 137 if a program had to be
-killed; 2 for a usage or configuration error; 3 when this Python lacks modules
-supervisor mode needs (a minimal Python: install python3).
-"""
-
 SINGLE_ONLY = ("g", "e", "p", "w")
 
 # option -> (name of its value, or None for a flag)
@@ -136,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         checking = args[:1] == ["check"]
         parsed = parse(args[1:] if checking else args, os.environ)
         if "h" in parsed.flags:
+            from initsup.usage import HELP
+
             sys.stdout.write(HELP)
             return 0
         if "version" in parsed.flags:
@@ -153,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             return _missing_modules() or _supervise(parsed)
     except UsageError as exc:
+        from initsup.usage import USAGE
+
         sys.stderr.write(f"initsup: {exc}\n{USAGE}\nTry 'initsup --help' for more information.\n")
         return 2
     from initsup import signals
@@ -250,11 +208,7 @@ def _missing_modules() -> int:
     """0, or after saying which modules supervisor mode lacks, its distinct exit code."""
     from initsup import requires
 
-    names = requires.missing(requires.SUPERVISOR_MODULES)
-    if not names:
-        return 0
-    sys.stderr.write(requires.message(names))
-    return requires.EXIT_MISSING_MODULES
+    return requires.check()
 
 
 def _import_supervisor() -> None:

@@ -50,3 +50,12 @@ def message(names: list[str]) -> str:
         " python3-minimal is not enough; Alpine: apk add python3)."
         " Single-command mode (initsup -- COMMAND) works without them.\n"
     )
+
+
+def check() -> int:
+    """0, or after saying on stderr which modules supervisor mode lacks, its exit code."""
+    names = missing(SUPERVISOR_MODULES)
+    if not names:
+        return 0
+    sys.stderr.write(message(names))
+    return EXIT_MISSING_MODULES

@@ -7,8 +7,9 @@ import signal
 import pytest
 
 from initsup import __version__, cli, single
-from initsup.cli import USAGE, parse
+from initsup.cli import parse
 from initsup.errors import UsageError
+from initsup.usage import HELP, USAGE
 
 
 def options(args: list[str], env: dict[str, str] | None = None) -> single.Options:
@@ -328,7 +329,7 @@ def test_main_help(flag: str, capsys: pytest.CaptureFixture[str], no_run: list[o
     """-h and --help print the help text on stdout and return 0 without running anything."""
     assert cli.main([flag]) == 0
     out, err = capsys.readouterr()
-    assert out == cli.HELP
+    assert out == HELP
     assert out.startswith(USAGE)
     assert "--kill-process-group" in out
     assert err == ""
@@ -340,7 +341,7 @@ def test_main_help_wins_over_command(
 ) -> None:
     """-h before a command prints help and does not run the command."""
     assert cli.main(["-h", "cmd"]) == 0
-    assert capsys.readouterr().out == cli.HELP
+    assert capsys.readouterr().out == HELP
     assert no_run == []
 
 
