@@ -73,7 +73,7 @@ LISTENER_KEYS = frozenset(["events", "buffer_size", "result_handler"])
 _DEFAULT_RESULT_HANDLER = "supervisor.dispatchers:default_handler"
 
 
-def program_names(section: Section, group: str, names: Names) -> Names:
+def _program_names(section: Section, group: str, names: Names) -> Names:
     """The expansions every value of a program section may use."""
     return {
         **names,
@@ -93,7 +93,7 @@ def processes(
     """A program or listener section's priority and its numprocs processes (none if wrong)."""
     opts = section.options
     listener = section.kind == "eventlistener"
-    names = program_names(section, group, names)
+    names = _program_names(section, group, names)
     _warn_about_keys(section, report)
     if "command" not in opts:
         _missing_command(section, report)
@@ -344,7 +344,7 @@ def listener_config(
 ) -> model.ListenerConfig | None:
     """An [eventlistener:x] section's events= and buffer_size= (None if either is wrong)."""
     opts = section.options
-    names = program_names(section, group, names)
+    names = _program_names(section, group, names)
     events = None
     raw = opts.get("events")
     if raw is not None:

@@ -136,7 +136,7 @@ def grouped(places: Iterable[tuple[str, str]], sep: str = ": ") -> str:
     return "; ".join(f"{place}{sep}{', '.join(items)}" for place, items in by_place.items())
 
 
-# -- files ------------------------------------------------------------------------
+# -- files --------------------------------------------------------------------------------
 
 
 def parse_file(file: str, report: Report) -> configparser.RawConfigParser | None:
@@ -251,7 +251,7 @@ def _included(section: Section, names: Names, report: Report) -> list[str]:
     return found
 
 
-# -- INITSUP_* variables ----------------------------------------------------------------------
+# -- INITSUP_* variables ------------------------------------------------------------------
 
 
 def read_environment(
