@@ -7,13 +7,15 @@ later.  Nothing partial is ever returned: every problem is collected, each as on
 naming the file (or variable), section, key and value, and all are raised together in a
 ConfigError; warnings are returned next to the config.
 
-This module is the package's two doors and stays light: `find_config` runs in every
-supervisor-mode start, and `load` imports the parts only when called, which happens in
-the forked reader (reader.py), so configparser and shlex never enter the supervisor's own
-process.  The parts, bottom up: limits.py (bounds), convert.py (text -> value),
-sources.py (files, [include], variables -> raw values that know where they were set),
-programs.py and build.py (raw sections -> model), checks.py and duplicates.py (warnings
-and errors about the machine and the text), packing.py and reader.py (the forked reader).
+This module is the package's two doors and stays light, because initsup's own process
+imports it (to look for a file, and as the parent of reader.py): `load` imports the parts
+only when called, which happens in the forked reader (reader.py), so configparser and
+shlex never enter the supervisor's own process.
+
+The parts, bottom up: limits.py (bounds), convert.py (text -> value), sources.py (files,
+[include], variables -> raw values that know where they were set), programs.py and
+build.py (raw sections -> model), checks.py and duplicates.py (what a run would trip over;
+keys given twice), packing.py and reader.py (the forked reader and its answer).
 """
 
 from __future__ import annotations
