@@ -106,9 +106,9 @@ def environment() -> tuple[str, str]:
 
 def _sources_digest() -> str:
     digest = hashlib.sha256()
-    sources = [ROOT / "pyproject.toml", ROOT / "bin" / "initsup", *(ROOT / "initsup").glob("*.py")]
+    sources = [ROOT / "pyproject.toml", ROOT / "bin" / "initsup", *(ROOT / "initsup").rglob("*.py")]
     for path in sorted(sources):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+        digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
 
