@@ -19,13 +19,11 @@ publishes the event with supervisord's payload, and logs-and-ignores an impossib
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 
-from initsup import events
+from initsup import events, exits
 from initsup.loop import Timer
 from initsup.model import ProcessConfig
-from initsup.reaper import describe, exit_code
 from initsup.signals import signal, signal_name
 from initsup.states import SIGNALLABLE_STATES, ProcessState, allowed
 
@@ -172,11 +170,11 @@ class Process:
         now = self.host.now()
         self.stop_wall = self.host.wall()
         self._cancel_timer()
-        signalled = os.WIFSIGNALED(status)
-        self.exitstatus = -1 if signalled else os.WEXITSTATUS(status)
-        self.exit_code = exit_code(status)
-        how = describe(status)
-        extra = self._exit_fields(status)
+        end = exits.decode(status)
+        self.exitstatus = end.exitstatus
+        self.exit_code = end.code
+        how = end.words
+        extra = end.fields()
         if self.state == S.STOPPING:  # STOPPING -> STOPPED: the end of a stop we asked for
             level = "warning" if self.killed else "info"
             message = f"stopped: {self.name} ({how})"
@@ -238,12 +236,6 @@ class Process:
         self._will_restart = False
         if self.state == S.EXITED and not self.host.shutting_down:
             self._spawn()
-
-    @staticmethod
-    def _exit_fields(status: int) -> dict[str, object]:
-        if os.WIFSIGNALED(status):
-            return {"exit_code": exit_code(status), "signal": signal_name(os.WTERMSIG(status))}
-        return {"exit_code": exit_code(status)}
 
     # -- the steps -------------------------------------------------------------------
 

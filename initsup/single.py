@@ -203,10 +203,13 @@ class Session:
         """Collect every exited child; note the command's own exit."""
         for pid, status in reaper.reap_all():
             if pid == self.child_pid:
-                code = reaper.exit_code(status) % 256
+                from initsup import exits  # first needed now: not on the way to the exec
+
+                end = exits.decode(status)
+                code = end.code % 256
                 self.exit_code = 0 if code in self.options.remap_exit else code
                 self.log.debug(
-                    f"command (pid {pid}) ended: {reaper.describe(status)}",
+                    f"command (pid {pid}) ended: {end.words}",
                     pid=pid,
                     exit_code=code,
                 )
