@@ -8,11 +8,10 @@ container the kernel then kills whatever is left, as it does after tini.
 
 from __future__ import annotations
 
-import errno
 import os
 import sys
 
-from initsup import logs, reaper
+from initsup import logs, reaper, signals
 from initsup.signals import SignalReceiver, signal, signal_name, take_over
 from initsup.spawn import ExecError, Spawner
 
@@ -46,12 +45,12 @@ class Options:
         self.log_format = log_format
 
 
-def run(options: Options, held: frozenset[int] | None = None) -> int:
+def run(options: Options, parent_mask: frozenset[int] | None = None) -> int:
     """Run the command under initsup and return initsup's exit code.
 
-    held: the parent's signal mask, when signals.hold() has been called.
+    parent_mask: the parent's signal mask, when signals.hold() has been called.
     """
-    receiver, spawner_args = take_over(held)
+    receiver, spawner_args = take_over(parent_mask)
     session = Session(options, receiver)
     try:
         return session.run(Spawner(*spawner_args))
@@ -181,14 +180,7 @@ class Session:
         """Pass a received signal on to the command (or its process group)."""
         if signum == signal.SIGCHLD or not self.child_pid or self.exit_code is not None:
             return  # SIGCHLD only wakes us; a reaped child's pid may be reused
-        try:
-            if self.options.kill_group:
-                os.killpg(self.child_pid, signum)
-            else:
-                os.kill(self.child_pid, signum)
-        except OSError as exc:
-            if exc.errno != errno.ESRCH:
-                raise
+        if not signals.send(self.child_pid, signum, self.options.kill_group):
             name = signal_name(signum)
             self.log.warning(f"command was gone when forwarding {name}", signal=name)
             return
