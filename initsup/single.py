@@ -80,7 +80,7 @@ class Session:
         self._stdout: OutputWriter | None = None
         level = "debug" if options.verbosity > 0 else "info"
         if options.log_format in ("json", "text"):
-            render = logs.render_json if options.log_format == "json" else logs.text_record
+            render = logs.message_renderer(options.log_format)
             self.log = logs.Logger(lambda record: self.stdout().write(render(record)), level)
         else:
             self.log = logs.Logger(logs.StderrSink(), level)
@@ -91,7 +91,7 @@ class Session:
         if self._loop is None:
             from initsup.loop import EventLoop
 
-            self._loop = EventLoop(self._receiver, on_error=self._on_internal_error)
+            self._loop = EventLoop(self._receiver, on_error=self.log.internal_error)
             self._loop.on_signal = self.forward
             self._loop.reap = self.reap
         return self._loop
@@ -108,9 +108,6 @@ class Session:
         writer = OutputWriter(self.loop(), fd)
         self.writers.append(writer)
         return writer
-
-    def _on_internal_error(self, where: str, exc: BaseException) -> None:
-        self.log.exception(f"internal error in {where}; initsup carries on", exc)
 
     def run(self, spawner: Spawner) -> int:
         """Start the command, serve the loop until it has been reaped, return the code."""
