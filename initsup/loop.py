@@ -38,8 +38,8 @@ READ, WRITE = select.EPOLLIN, select.EPOLLOUT
 MAX_WAIT = 86400.0
 
 
-def _nothing(*_: object) -> None:
-    pass
+def do_nothing(*_: object) -> None:
+    """The callback for what needs none: a default, a pipe's end nobody waits for."""
 
 
 class Timer:
@@ -78,8 +78,8 @@ class EventLoop:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.clock = clock
-        self.on_signal: Callable[[int], None] = _nothing
-        self.reap: Callback = _nothing
+        self.on_signal: Callable[[int], None] = do_nothing
+        self.reap: Callback = do_nothing
         self._on_error = on_error
         self._signals = signals
         self._epoll = select.epoll()

@@ -156,6 +156,7 @@ class Session:
         return pid, [(out_r, "stdout"), (err_r, "stderr")]
 
     def _relay(self, fd: int, stream: str) -> None:
+        from initsup.loop import do_nothing
         from initsup.output import RENDERED_READ_SIZE, PipeRelay, line_handlers, widen_pipe
 
         raw_target = 1 if stream == "stdout" else 2  # raw: each stream to initsup's own
@@ -166,7 +167,7 @@ class Session:
         fmt = self.options.log_format
         if fmt == "raw":
             writer = self._writer(raw_target)
-            self.relays.append(PipeRelay(loop, fd, writer, writer.write, _nothing))
+            self.relays.append(PipeRelay(loop, fd, writer, writer.write, do_nothing))
             return
         stdout = self.stdout()
         render = logs.line_renderer(fmt, program, program, self.child_pid, stream)
@@ -226,7 +227,3 @@ def _foreground_terminal() -> int | None:
     except OSError:
         pass
     return None
-
-
-def _nothing() -> None:
-    pass
