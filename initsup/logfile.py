@@ -71,11 +71,6 @@ class LogFile:
         """Bytes a full FIFO or pipe has not taken yet (see `flush`)."""
         return len(self._pending)
 
-    @property
-    def path(self) -> str:
-        """The path this log is written to."""
-        return self._path
-
     def write(self, data: bytes) -> None:
         """Append data, then rotate if the file reached maxbytes; errors go to `error`."""
         if self._closed:
