@@ -25,6 +25,7 @@ import errno
 import os
 import stat
 
+from initsup.loop import do_nothing
 from initsup.output import write_all
 
 _FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NONBLOCK
@@ -38,14 +39,10 @@ if TYPE_CHECKING:
     Report = Callable[[str, str], None]  # (level, message)
 
 
-def _silent(level: str, message: str) -> None:
-    pass
-
-
 class LogFile:
     """Appends a program's output to a file, rotating it the way supervisord does."""
 
-    def __init__(self, path: str, maxbytes: int, backups: int, report: Report = _silent) -> None:
+    def __init__(self, path: str, maxbytes: int, backups: int, report: Report = do_nothing) -> None:
         self._path = path
         self._maxbytes = maxbytes
         self._backups = backups
