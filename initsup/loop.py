@@ -76,10 +76,13 @@ class EventLoop:
         signals: SignalReceiver,
         on_error: Callable[[str, BaseException], None],
         clock: Callable[[], float] = time.monotonic,
+        on_signal: Callable[[int], None] = do_nothing,
+        reap: Callback = do_nothing,
     ) -> None:
+        """on_signal(signum) hears every signal received; reap() runs after a SIGCHLD."""
         self.clock = clock
-        self.on_signal: Callable[[int], None] = do_nothing
-        self.reap: Callback = do_nothing
+        self.on_signal = on_signal
+        self.reap = reap
         self._on_error = on_error
         self._signals = signals
         self._epoll = select.epoll()

@@ -91,9 +91,12 @@ class Session:
         if self._loop is None:
             from initsup.loop import EventLoop
 
-            self._loop = EventLoop(self._receiver, on_error=self.log.internal_error)
-            self._loop.on_signal = self.forward
-            self._loop.reap = self.reap
+            self._loop = EventLoop(
+                self._receiver,
+                on_error=self.log.internal_error,
+                on_signal=self.forward,
+                reap=self.reap,
+            )
         return self._loop
 
     def stdout(self) -> OutputWriter:
