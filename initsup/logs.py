@@ -326,6 +326,13 @@ def text_record(record: Mapping[str, Any]) -> bytes:
     return f"initsup | {text_message(record)}\n".encode("utf-8", "backslashreplace")
 
 
+def messages_on_stdout(log_format: str) -> bool:
+    """Whether initsup's own records share stdout with the programs' records: in json and
+    text, yes; in raw (and single-command mode's inherit) they go to stderr, out of the way
+    of output that has no format."""
+    return log_format in ("json", "text")
+
+
 def message_renderer(log_format: str) -> Callable[[Mapping[str, Any]], bytes]:
     """How initsup's own records are rendered for a stream in log_format: a JSON line for
     json, an `initsup | message` line for every other format."""

@@ -79,7 +79,7 @@ class Session:
         self.writers: list[OutputWriter] = []
         self._stdout: OutputWriter | None = None
         level = "debug" if options.verbosity > 0 else "info"
-        if options.log_format in ("json", "text"):
+        if logs.messages_on_stdout(options.log_format):
             render = logs.message_renderer(options.log_format)
             self.log = logs.Logger(lambda record: self.stdout().write(render(record)), level)
         else:

@@ -17,6 +17,7 @@ from initsup.logs import (
     decode_line,
     line_renderer,
     message_renderer,
+    messages_on_stdout,
     render_json,
     text_record,
     timestamp,
@@ -416,6 +417,15 @@ def test_logger_internal_error_names_where_and_carries_on() -> None:
     assert record["level"] == "error"
     assert record["event"] == "internal error in Session.reap; initsup carries on"
     assert record["exception"].rstrip().endswith("ValueError: bad value")
+
+
+@pytest.mark.parametrize(
+    ("log_format", "on_stdout"),
+    [("json", True), ("text", True), ("raw", False), ("inherit", False)],
+)
+def test_messages_on_stdout_by_format(log_format: str, on_stdout: bool) -> None:
+    """initsup's own records join the programs' on stdout only in the formatted modes."""
+    assert messages_on_stdout(log_format) is on_stdout
 
 
 @pytest.mark.parametrize(
