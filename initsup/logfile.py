@@ -25,6 +25,9 @@ import errno
 import os
 import stat
 
+from initsup.loop import do_nothing
+from initsup.output import write_all
+
 _FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NONBLOCK
 _MODE = 0o644
 MAX_PENDING = 1 << 20  # bytes a full FIFO/pipe log may hold back before output is dropped
@@ -36,14 +39,10 @@ if TYPE_CHECKING:
     Report = Callable[[str, str], None]  # (level, message)
 
 
-def _silent(level: str, message: str) -> None:
-    pass
-
-
 class LogFile:
     """Appends a program's output to a file, rotating it the way supervisord does."""
 
-    def __init__(self, path: str, maxbytes: int, backups: int, report: Report = _silent) -> None:
+    def __init__(self, path: str, maxbytes: int, backups: int, report: Report = do_nothing) -> None:
         self._path = path
         self._maxbytes = maxbytes
         self._backups = backups
@@ -68,11 +67,6 @@ class LogFile:
     def pending(self) -> int:
         """Bytes a full FIFO or pipe has not taken yet (see `flush`)."""
         return len(self._pending)
-
-    @property
-    def path(self) -> str:
-        """The path this log is written to."""
-        return self._path
 
     def write(self, data: bytes) -> None:
         """Append data, then rotate if the file reached maxbytes; errors go to `error`."""
@@ -189,19 +183,11 @@ class LogFile:
 
     def _write_all(self, fd: int, data: bytes) -> bytearray:
         """Write data; return what a full pipe did not take (empty for a regular file)."""
-        with memoryview(data) as view:
-            offset = 0
-            while offset < len(view):
-                try:
-                    written = os.write(fd, view[offset:])
-                except BlockingIOError:
-                    return bytearray(view[offset:])
-                if written == 0:  # never expected for a regular file; avoids looping forever
-                    raise OSError(errno.EIO, os.strerror(errno.EIO), self._path)
-                offset += written
-                # Counted per call, so a write cut short by a full disk still counts what landed.
-                self._size += written
-        return bytearray()
+        # Counted per write, so a write cut short by a full disk still counts what landed.
+        return write_all(fd, data, self._count)
+
+    def _count(self, written: int) -> None:
+        self._size += written
 
     def _rotate(self) -> None:
         fd = self._fd

@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     Record = dict[str, Any]
 
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}
-FORMATS = ("json", "text", "raw")
 
 
 def timestamp(wall: float) -> str:
@@ -327,6 +326,19 @@ def text_record(record: Mapping[str, Any]) -> bytes:
     return f"initsup | {text_message(record)}\n".encode("utf-8", "backslashreplace")
 
 
+def messages_on_stdout(log_format: str) -> bool:
+    """Whether initsup's own records share stdout with the programs' records: in json and
+    text, yes; in raw (and single-command mode's inherit) they go to stderr, out of the way
+    of output that has no format."""
+    return log_format in ("json", "text")
+
+
+def message_renderer(log_format: str) -> Callable[[Mapping[str, Any]], bytes]:
+    """How initsup's own records are rendered for a stream in log_format: a JSON line for
+    json, an `initsup | message` line for every other format."""
+    return render_json if log_format == "json" else text_record
+
+
 class Logger:
     """initsup's own messages: builds records and hands them to one sink."""
 
@@ -369,6 +381,10 @@ class Logger:
 
         lines = traceback.format_exception(type(exc), exc, exc.__traceback__)
         self.log("error", event, exception="".join(lines))
+
+    def internal_error(self, where: str, exc: BaseException) -> None:
+        """A bug in one of initsup's handlers, which the loop survived: `where` names it."""
+        self.exception(f"internal error in {where}; initsup carries on", exc)
 
 
 class StderrSink:

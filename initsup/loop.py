@@ -38,8 +38,8 @@ READ, WRITE = select.EPOLLIN, select.EPOLLOUT
 MAX_WAIT = 86400.0
 
 
-def _nothing(*_: object) -> None:
-    pass
+def do_nothing(*_: object) -> None:
+    """The callback for what needs none: a default, a pipe's end nobody waits for."""
 
 
 class Timer:
@@ -76,10 +76,13 @@ class EventLoop:
         signals: SignalReceiver,
         on_error: Callable[[str, BaseException], None],
         clock: Callable[[], float] = time.monotonic,
+        on_signal: Callable[[int], None] = do_nothing,
+        reap: Callback = do_nothing,
     ) -> None:
+        """on_signal(signum) hears every signal received; reap() runs after a SIGCHLD."""
         self.clock = clock
-        self.on_signal: Callable[[int], None] = _nothing
-        self.reap: Callback = _nothing
+        self.on_signal = on_signal
+        self.reap = reap
         self._on_error = on_error
         self._signals = signals
         self._epoll = select.epoll()

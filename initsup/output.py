@@ -8,6 +8,7 @@ Nothing is dropped, memory stays bounded, and the loop keeps reaping and forward
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 
@@ -129,13 +130,17 @@ class OutputWriter:
         if not self._direct:
             os.set_blocking(self._fd, True)
         try:
-            _write_all(self._fd, self._buffer)
-            self._buffer.clear()
+            # Blocking (or always writable), the fd takes everything or raises.
+            done = not write_all(self._fd, self._buffer)
         except OSError:
-            self.abandon()
+            done = False
         finally:
             if not self._direct:
                 os.set_blocking(self._fd, False)
+        if done:
+            self._buffer.clear()
+        else:
+            self.abandon()
 
     def close(self) -> None:
         """Flush, then give the fd back its original blocking mode (it may be a shared tty)."""
@@ -143,11 +148,29 @@ class OutputWriter:
         os.set_blocking(self._fd, self._was_blocking)
 
 
-def _write_all(fd: int, data: bytearray) -> None:
-    offset = 0
+def write_all(
+    fd: int, data: bytes | bytearray, counted: Callable[[int], None] | None = None
+) -> bytearray:
+    """Write all of data to fd; return what a full non-blocking fd did not take (empty when
+    it took everything).
+
+    Errors are raised, and a write that takes nothing (never expected, even from a regular
+    file) raises EIO rather than loop forever.  counted, if given, hears each write's
+    byte count as it lands: a write cut short by an error has still put those bytes there.
+    """
     with memoryview(data) as view:
-        while offset < len(data):
-            offset += os.write(fd, view[offset:])
+        offset = 0
+        while offset < len(view):
+            try:
+                written = os.write(fd, view[offset:])
+            except BlockingIOError:
+                return bytearray(view[offset:])
+            if written == 0:
+                raise OSError(errno.EIO, os.strerror(errno.EIO))
+            offset += written
+            if counted is not None:
+                counted(written)
+    return bytearray()
 
 
 def widen_pipe(fd: int) -> None:

@@ -19,15 +19,13 @@ publishes the event with supervisord's payload, and logs-and-ignores an impossib
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 
-from initsup import events
+from initsup import events, exits
 from initsup.loop import Timer
 from initsup.model import ProcessConfig
-from initsup.reaper import describe, exit_code
 from initsup.signals import signal, signal_name
-from initsup.states import ProcessState, allowed
+from initsup.states import SIGNALLABLE_STATES, ProcessState, allowed
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -83,7 +81,6 @@ class Process:
         self.start_wall = 0.0  # wall-clock times, for status displays
         self.stop_wall = 0.0
         self.killed = False  # SIGKILL was needed to stop it
-        self._stopping = False  # an exit now is the end of a stop we asked for
         self._will_restart = False
         self._timer: Timer | None = None
 
@@ -112,13 +109,17 @@ class Process:
         return True
 
     def stop(self) -> bool:
-        """Ask the process to stop; False if it was not running (nothing to do)."""
+        """Ask the process to stop; False if it was not running (nothing to do).
+
+        A process waiting in BACKOFF is STOPPED, never FATAL, for a shutdown too
+        (supervisord's stop_all gives it up, FATAL: a listener watching FATAL would then
+        report every ordinary `docker stop` of a container whose program was retrying).
+        """
         if self.state in (S.STARTING, S.RUNNING) and self.pid <= 0:
             self._lost(self.pid, stopped=True)  # nothing to signal: pid 0 is our own group
             return True
         if self.state in (S.STARTING, S.RUNNING):
             self._cancel_timer()
-            self._stopping = True
             pid = self.pid
             self._change(S.STOPPING, pid=pid, message=self._stopping_message())
             self.host.send(pid, self.config.stopsignal, self.config.stopasgroup)
@@ -134,13 +135,8 @@ class Process:
             self.host.log("info", f"{self.name}: pending restart cancelled", program=self.name)
         return False
 
-    def stop_for_shutdown(self) -> None:
-        """Stop for a shutdown: a process waiting in BACKOFF is STOPPED, never FATAL.
-
-        (supervisord's stop_all gives it up, FATAL: a listener watching FATAL would then
-        report every ordinary `docker stop` of a container whose program was retrying.)
-        """
-        self.stop()
+    # The old name of stop() for a shutdown, until supervisor.py calls stop() itself.
+    stop_for_shutdown = stop
 
     def kill_now(self) -> None:
         """SIGKILL at once (a second shutdown request does not wait for stopwaitsecs)."""
@@ -152,7 +148,7 @@ class Process:
 
     def signal(self, signum: int) -> bool:
         """Send signum to the running process; False if it has no pid."""
-        if self.state not in (S.STARTING, S.RUNNING, S.STOPPING):
+        if self.state not in SIGNALLABLE_STATES:
             return False
         self.host.send(self.pid, signum, False)
         return True
@@ -174,13 +170,12 @@ class Process:
         now = self.host.now()
         self.stop_wall = self.host.wall()
         self._cancel_timer()
-        signalled = os.WIFSIGNALED(status)
-        self.exitstatus = -1 if signalled else os.WEXITSTATUS(status)
-        self.exit_code = exit_code(status)
-        how = describe(status)
-        extra = self._exit_fields(status)
-        if self._stopping:  # STOPPING -> STOPPED: the end of a stop we asked for
-            self._stopping = False
+        end = exits.decode(status)
+        self.exitstatus = end.exitstatus
+        self.exit_code = end.code
+        how = end.words
+        extra = end.fields()
+        if self.state == S.STOPPING:  # STOPPING -> STOPPED: the end of a stop we asked for
             level = "warning" if self.killed else "info"
             message = f"stopped: {self.name} ({how})"
             self._change(S.STOPPED, pid=pid, level=level, extra=extra, message=message)
@@ -242,17 +237,10 @@ class Process:
         if self.state == S.EXITED and not self.host.shutting_down:
             self._spawn()
 
-    @staticmethod
-    def _exit_fields(status: int) -> dict[str, object]:
-        if os.WIFSIGNALED(status):
-            return {"exit_code": exit_code(status), "signal": signal_name(os.WTERMSIG(status))}
-        return {"exit_code": exit_code(status)}
-
     # -- the steps -------------------------------------------------------------------
 
     def _spawn(self) -> None:
         self._cancel_timer()
-        self._stopping = False
         self.killed = False
         self.spawnerr = ""
         self.started_at = self.host.now()
@@ -324,7 +312,7 @@ class Process:
         self._cancel_timer()
         was = self.state
         self.state = S.STOPPED if stopped or was == S.STOPPING else S.EXITED
-        self._stopping = self._will_restart = False
+        self._will_restart = False
         self.host.log(
             "error",
             f"{self.name}: {was.name} with no pid after an internal error; "

@@ -127,6 +127,23 @@ def forwardable_signals() -> frozenset[int]:
     return _ALL - FAULT_SIGNALS - TTY_SIGNALS - UNCATCHABLE - {signal.SIGCHLD}
 
 
+def send(pid: int, signum: int, to_group: bool) -> bool:
+    """Send signum to pid, or to the process group pid leads; False if it was already gone.
+
+    A process that has exited but is not yet reaped is still there to signal; one that is
+    gone (ESRCH) is no error, since its exit is seen or has been.  Any other OSError
+    (EPERM...) is raised, for the caller to word.
+    """
+    try:
+        if to_group:
+            os.killpg(pid, signum)
+        else:
+            os.kill(pid, signum)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 class InheritedSignals:
     """What initsup's parent handed it: ignored signals and the blocked mask.
 
@@ -141,17 +158,17 @@ class InheritedSignals:
         self.mask = mask
 
     @classmethod
-    def capture(cls, mask: frozenset[int] | None = None) -> InheritedSignals:
+    def capture(cls, parent_mask: frozenset[int] | None = None) -> InheritedSignals:
         """Read the dispositions (call before installing anything) and the parent's mask.
 
-        mask: the parent's mask, when hold() has replaced the current one already.
+        parent_mask: the parent's mask, when hold() has replaced the current one already.
         """
         ignored = frozenset(
             s for s in _ALL - UNCATCHABLE - PYTHON_IGNORED if signal.getsignal(s) == signal.SIG_IGN
         )
-        if mask is None:
-            mask = frozenset(int(s) for s in signal.pthread_sigmask(signal.SIG_BLOCK, []))
-        return cls(ignored, mask)
+        if parent_mask is None:
+            parent_mask = frozenset(int(s) for s in signal.pthread_sigmask(signal.SIG_BLOCK, []))
+        return cls(ignored, parent_mask)
 
     def reset_in_child(self, ignored_by_initsup: frozenset[int]) -> frozenset[int]:
         """Signals a child must get back at SIG_DFL: those ignored by us, not by our parent."""
@@ -210,19 +227,21 @@ def hold() -> frozenset[int]:
     return frozenset(int(s) for s in old)
 
 
-def release(held: frozenset[int]) -> None:
+def release(parent_mask: frozenset[int]) -> None:
     """Give back the mask hold() replaced (when initsup ends up running nothing)."""
-    signal.pthread_sigmask(signal.SIG_SETMASK, held)
+    signal.pthread_sigmask(signal.SIG_SETMASK, parent_mask)
 
 
-def take_over(held: frozenset[int] | None = None) -> tuple[SignalReceiver, SpawnerArgs]:
+def take_over(
+    parent_mask: frozenset[int] | None = None,
+) -> tuple[SignalReceiver, SpawnerArgs]:
     """Set initsup's own signal state; return the receiver and what a Spawner needs.
 
-    Captures what the parent handed us first (held: the mask hold() replaced), then: every
+    Captures what the parent handed us first (parent_mask: the mask hold() replaced), then: every
     forwardable signal and SIGCHLD are caught (recorded), SIGTTIN/SIGTTOU ignored, nothing
     blocked, so whatever arrived while held is delivered to the handlers now.
     """
-    inherited = InheritedSignals.capture(held)
+    inherited = InheritedSignals.capture(parent_mask)
     receiver = SignalReceiver()
     for signum in TTY_SIGNALS:
         signal.signal(signum, signal.SIG_IGN)

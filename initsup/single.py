@@ -8,11 +8,10 @@ container the kernel then kills whatever is left, as it does after tini.
 
 from __future__ import annotations
 
-import errno
 import os
 import sys
 
-from initsup import logs, reaper
+from initsup import logs, reaper, signals
 from initsup.signals import SignalReceiver, signal, signal_name, take_over
 from initsup.spawn import ExecError, Spawner
 
@@ -46,12 +45,12 @@ class Options:
         self.log_format = log_format
 
 
-def run(options: Options, held: frozenset[int] | None = None) -> int:
+def run(options: Options, parent_mask: frozenset[int] | None = None) -> int:
     """Run the command under initsup and return initsup's exit code.
 
-    held: the parent's signal mask, when signals.hold() has been called.
+    parent_mask: the parent's signal mask, when signals.hold() has been called.
     """
-    receiver, spawner_args = take_over(held)
+    receiver, spawner_args = take_over(parent_mask)
     session = Session(options, receiver)
     try:
         return session.run(Spawner(*spawner_args))
@@ -80,8 +79,8 @@ class Session:
         self.writers: list[OutputWriter] = []
         self._stdout: OutputWriter | None = None
         level = "debug" if options.verbosity > 0 else "info"
-        if options.log_format in ("json", "text"):
-            render = logs.render_json if options.log_format == "json" else logs.text_record
+        if logs.messages_on_stdout(options.log_format):
+            render = logs.message_renderer(options.log_format)
             self.log = logs.Logger(lambda record: self.stdout().write(render(record)), level)
         else:
             self.log = logs.Logger(logs.StderrSink(), level)
@@ -92,9 +91,12 @@ class Session:
         if self._loop is None:
             from initsup.loop import EventLoop
 
-            self._loop = EventLoop(self._receiver, on_error=self._on_internal_error)
-            self._loop.on_signal = self.forward
-            self._loop.reap = self.reap
+            self._loop = EventLoop(
+                self._receiver,
+                on_error=self.log.internal_error,
+                on_signal=self.forward,
+                reap=self.reap,
+            )
         return self._loop
 
     def stdout(self) -> OutputWriter:
@@ -109,9 +111,6 @@ class Session:
         writer = OutputWriter(self.loop(), fd)
         self.writers.append(writer)
         return writer
-
-    def _on_internal_error(self, where: str, exc: BaseException) -> None:
-        self.log.exception(f"internal error in {where}; initsup carries on", exc)
 
     def run(self, spawner: Spawner) -> int:
         """Start the command, serve the loop until it has been reaped, return the code."""
@@ -160,6 +159,7 @@ class Session:
         return pid, [(out_r, "stdout"), (err_r, "stderr")]
 
     def _relay(self, fd: int, stream: str) -> None:
+        from initsup.loop import do_nothing
         from initsup.output import RENDERED_READ_SIZE, PipeRelay, line_handlers, widen_pipe
 
         raw_target = 1 if stream == "stdout" else 2  # raw: each stream to initsup's own
@@ -170,7 +170,7 @@ class Session:
         fmt = self.options.log_format
         if fmt == "raw":
             writer = self._writer(raw_target)
-            self.relays.append(PipeRelay(loop, fd, writer, writer.write, _nothing))
+            self.relays.append(PipeRelay(loop, fd, writer, writer.write, do_nothing))
             return
         stdout = self.stdout()
         render = logs.line_renderer(fmt, program, program, self.child_pid, stream)
@@ -181,14 +181,7 @@ class Session:
         """Pass a received signal on to the command (or its process group)."""
         if signum == signal.SIGCHLD or not self.child_pid or self.exit_code is not None:
             return  # SIGCHLD only wakes us; a reaped child's pid may be reused
-        try:
-            if self.options.kill_group:
-                os.killpg(self.child_pid, signum)
-            else:
-                os.kill(self.child_pid, signum)
-        except OSError as exc:
-            if exc.errno != errno.ESRCH:
-                raise
+        if not signals.send(self.child_pid, signum, self.options.kill_group):
             name = signal_name(signum)
             self.log.warning(f"command was gone when forwarding {name}", signal=name)
             return
@@ -203,10 +196,13 @@ class Session:
         """Collect every exited child; note the command's own exit."""
         for pid, status in reaper.reap_all():
             if pid == self.child_pid:
-                code = reaper.exit_code(status) % 256
+                from initsup import exits  # first needed now: not on the way to the exec
+
+                end = exits.decode(status)
+                code = end.code % 256
                 self.exit_code = 0 if code in self.options.remap_exit else code
                 self.log.debug(
-                    f"command (pid {pid}) ended: {reaper.describe(status)}",
+                    f"command (pid {pid}) ended: {end.words}",
                     pid=pid,
                     exit_code=code,
                 )
@@ -234,7 +230,3 @@ def _foreground_terminal() -> int | None:
     except OSError:
         pass
     return None
-
-
-def _nothing() -> None:
-    pass

@@ -46,7 +46,6 @@ operations = st.lists(
     st.one_of(
         st.tuples(st.just("start")),
         st.tuples(st.just("stop")),
-        st.tuples(st.just("shutdown_stop")),
         st.tuples(st.just("kill_now")),
         st.tuples(st.just("signal")),
         st.tuples(st.just("exit"), st.sampled_from([exited(0), exited(1), killed(9)])),
@@ -64,8 +63,6 @@ def _apply(host: FakeHost, proc: Process, operation: tuple[object, ...]) -> None
         proc.start()
     elif name == "stop":
         proc.stop()
-    elif name == "shutdown_stop":
-        proc.stop_for_shutdown()
     elif name == "kill_now":
         proc.kill_now()
     elif name == "signal":

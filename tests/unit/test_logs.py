@@ -16,6 +16,8 @@ from initsup.logs import (
     child_record,
     decode_line,
     line_renderer,
+    message_renderer,
+    messages_on_stdout,
     render_json,
     text_record,
     timestamp,
@@ -402,6 +404,37 @@ def test_logger_exception_has_traceback() -> None:
     assert text.startswith("Traceback (most recent call last):")
     assert "in failing" in text
     assert text.rstrip().endswith("ValueError: bad value")
+
+
+def test_logger_internal_error_names_where_and_carries_on() -> None:
+    """A bug the loop survived: one error record naming where, with the traceback."""
+    records: list[dict[str, Any]] = []
+    try:
+        raise ValueError("bad value")
+    except ValueError as exc:
+        Logger(records.append).internal_error("Session.reap", exc)
+    (record,) = records
+    assert record["level"] == "error"
+    assert record["event"] == "internal error in Session.reap; initsup carries on"
+    assert record["exception"].rstrip().endswith("ValueError: bad value")
+
+
+@pytest.mark.parametrize(
+    ("log_format", "on_stdout"),
+    [("json", True), ("text", True), ("raw", False), ("inherit", False)],
+)
+def test_messages_on_stdout_by_format(log_format: str, on_stdout: bool) -> None:
+    """initsup's own records join the programs' on stdout only in the formatted modes."""
+    assert messages_on_stdout(log_format) is on_stdout
+
+
+@pytest.mark.parametrize(
+    ("log_format", "render"),
+    [("json", render_json), ("text", text_record), ("raw", text_record)],
+)
+def test_message_renderer_by_format(log_format: str, render: object) -> None:
+    """initsup's own records are JSON lines in json, `initsup | ...` lines otherwise."""
+    assert message_renderer(log_format) is render
 
 
 def test_logger_unknown_level() -> None:

@@ -12,7 +12,14 @@ import pytest
 
 from initsup.logs import JsonLineRenderer
 from initsup.loop import EventLoop
-from initsup.output import LineSplitter, OutputWriter, PipeRelay, render_block, render_lines
+from initsup.output import (
+    LineSplitter,
+    OutputWriter,
+    PipeRelay,
+    render_block,
+    render_lines,
+    write_all,
+)
 from initsup.signals import SignalReceiver
 
 Item = tuple[bytes, int, bool]
@@ -607,3 +614,25 @@ def test_a_failing_line_is_written_plain_and_its_neighbours_kept() -> None:
         ("boom", 2, True),
         ("z", None, None),
     ]
+
+
+# -- write_all -------------------------------------------------------------------------
+
+
+def test_write_all_writes_everything_a_blocking_fd_takes(pipe: Pipe) -> None:
+    """Every byte goes out; counted hears what landed; nothing is left over."""
+    counts: list[int] = []
+    assert write_all(pipe.w, b"hello", counts.append) == bytearray()
+    assert os.read(pipe.r, 100) == b"hello"
+    assert counts == [5]
+
+
+def test_write_all_returns_what_a_full_pipe_did_not_take(pipe: Pipe) -> None:
+    """A full non-blocking fd: the rest comes back, and only what landed was counted."""
+    os.set_blocking(pipe.w, False)
+    data = bytes(range(256)) * 4096  # 1 MiB: more than any pipe holds
+    counts: list[int] = []
+    rest = write_all(pipe.w, data, counts.append)
+    assert 0 < len(rest) < len(data)
+    assert sum(counts) == len(data) - len(rest)
+    assert data.endswith(rest)

@@ -672,30 +672,31 @@ def test_fatal_is_ended_for_good_at_its_change() -> None:
 # -- shutdown helpers --------------------------------------------------------------------
 
 
-def test_stop_for_shutdown_stops_a_backoff() -> None:
-    """stop_for_shutdown() on BACKOFF goes to STOPPED (not FATAL as supervisord's stop_all),
-    the retry cancelled: listeners watching FATAL do not fire on an ordinary shutdown."""
+def test_a_shutdown_stop_stops_a_backoff() -> None:
+    """stop() for a shutdown on BACKOFF goes to STOPPED (not FATAL as supervisord's
+    stop_all), the retry cancelled: listeners watching FATAL do not fire on an ordinary
+    shutdown."""
     host, proc = drive(S.BACKOFF)
-    proc.stop_for_shutdown()
+    proc.stop()
     assert host.take() == [ev("STOPPED", "from_state:BACKOFF pid:0")]
     host.advance(3600)
     assert host.take() == []
     assert len(host.spawns) == 1
 
 
-def test_stop_for_shutdown_stops_a_running_process() -> None:
-    """stop_for_shutdown() on RUNNING is an ordinary stop."""
+def test_a_shutdown_stop_stops_a_running_process() -> None:
+    """stop() for a shutdown on RUNNING is an ordinary stop."""
     host, proc = running()
-    proc.stop_for_shutdown()
+    proc.stop()
     assert host.take() == [ev("STOPPING", f"from_state:RUNNING pid:{PID}")]
     assert host.sent == [(PID, SIGTERM, False)]
 
 
 @pytest.mark.parametrize("state", [S.STOPPED, S.EXITED, S.FATAL, S.STOPPING])
-def test_stop_for_shutdown_leaves_other_states(state: ProcessState) -> None:
-    """stop_for_shutdown() publishes nothing for a process already stopped or stopping."""
+def test_a_shutdown_stop_leaves_other_states(state: ProcessState) -> None:
+    """stop() for a shutdown publishes nothing for a process already stopped or stopping."""
     host, proc = drive(state)
-    proc.stop_for_shutdown()
+    proc.stop()
     assert host.take() == []
     assert state_of(proc) is state
 

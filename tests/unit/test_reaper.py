@@ -1,4 +1,4 @@
-"""Reaper helpers: decoding wait statuses, draining, and the subreaper fallback warning."""
+"""Reaper helpers: draining, and the subreaper fallback warning (statuses: test_exits.py)."""
 
 from __future__ import annotations
 
@@ -8,26 +8,6 @@ import os
 import pytest
 
 from initsup import linux, reaper
-
-
-def test_exit_code_of_normal_exit() -> None:
-    """A normal exit's status decodes to its exit code."""
-    assert reaper.exit_code(7 << 8) == 7
-    assert reaper.exit_code(0) == 0
-
-
-def test_exit_code_of_signal_death_is_128_plus_signal() -> None:
-    """A death by signal N decodes to 128+N, core dump or not."""
-    assert reaper.exit_code(15) == 143
-    assert reaper.exit_code(9) == 137
-    assert reaper.exit_code(11 | 0x80) == 139
-
-
-def test_describe_in_words() -> None:
-    """Statuses are described as supervisord words them."""
-    assert reaper.describe(3 << 8) == "exit status 3"
-    assert reaper.describe(9) == "terminated by SIGKILL"
-    assert reaper.describe(11 | 0x80) == "terminated by SIGSEGV (core dumped)"
 
 
 def test_reap_all_with_no_children_is_empty() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import select
 import signal
+import subprocess
 from collections.abc import Iterator
 
 import pytest
@@ -18,6 +19,7 @@ from initsup.signals import (
     SignalReceiver,
     forwardable_signals,
     parse_signal,
+    send,
     signal_name,
 )
 
@@ -301,3 +303,23 @@ def test_receiver_close_restores_wakeup_fd() -> None:
             assert outer.take() == [signal.SIGUSR1]
     finally:
         outer.close()
+
+
+@pytest.mark.parametrize("to_group", [False, True])
+def test_send_reaches_a_pid_or_its_group(to_group: bool) -> None:
+    """send() signals the pid (or the group it leads) and says it was there."""
+    child = subprocess.Popen(["sleep", "30"], start_new_session=True)
+    try:
+        assert send(child.pid, signal.SIGTERM, to_group) is True
+        assert child.wait(timeout=10) == -signal.SIGTERM
+    finally:
+        child.kill()
+        child.wait()
+
+
+@pytest.mark.parametrize("to_group", [False, True])
+def test_send_to_a_reaped_pid_is_false_not_an_error(to_group: bool) -> None:
+    """A process already gone (ESRCH) is no error: its exit is seen anyway."""
+    child = subprocess.Popen(["true"], start_new_session=True)
+    child.wait(timeout=10)
+    assert send(child.pid, signal.SIGTERM, to_group) is False
