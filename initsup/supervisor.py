@@ -21,7 +21,7 @@ from initsup.model import TO_NOWHERE, TO_STREAM, Config, GroupConfig, LogTarget,
 from initsup.output import RENDERED_READ_SIZE, OutputWriter, PipeRelay, line_handlers
 from initsup.process import Process, SpawnFailed
 from initsup.reloads import Reloads
-from initsup.signals import SignalReceiver, signal, signal_name, take_over
+from initsup.signals import signal, signal_name, take_over
 from initsup.spawn import ExecError, Spawner
 from initsup.states import STOPPED_STATES, ProcessState
 
@@ -53,7 +53,11 @@ def run(
     from initsup.control import ControlServer, default_socket_path
 
     receiver, spawner_args = take_over(held)
-    supervisor = Supervisor(config, receiver, Spawner(*spawner_args), reloader)
+    loop = EventLoop(receiver, on_error=_early_error)
+    log_format = config.options.log_format
+    stdout = OutputWriter(loop, 1)
+    stderr = OutputWriter(loop, 2) if log_format == "raw" else stdout
+    supervisor = Supervisor(config, loop, stdout, stderr, Spawner(*spawner_args), reloader)
     for warning in warnings or []:
         supervisor.logger.warning(warning)
     path = config.options.socket or default_socket_path(os.environ)
@@ -65,12 +69,25 @@ def run(
     except OSError as exc:  # a read-only /run, another initsup: run on without control
         supervisor.logger.warning(f"no control socket at {path} ({exc}): initsup ctl won't work")
     try:
+        # Orphans are re-parented to initsup (when it is not PID 1) only from here: a
+        # test process driving a Supervisor of its own stays an ordinary parent.
+        reaper.become_reaper(supervisor.logger.warning)
         return supervisor.run()
     finally:
         if control is not None:
             control.close()
         supervisor.close()
+        stdout.close()
+        if stderr is not stdout:
+            stderr.close()
+        loop.close()
         receiver.close()
+
+
+def _early_error(where: str, exc: BaseException) -> None:
+    # The loop exists a moment before the Supervisor that replaces this hook; nothing
+    # runs in it before then, but should anything, PID 1 still says so and lives on.
+    os.write(2, f"initsup: internal error in {where}: {exc!r}\n".encode())
 
 
 class Supervisor:
@@ -79,22 +96,24 @@ class Supervisor:
     def __init__(
         self,
         config: Config,
-        receiver: SignalReceiver,
+        loop: EventLoop,
+        stdout: OutputWriter,
+        stderr: OutputWriter,
         spawner: Spawner,
         reloader: Reloader | None = None,
     ) -> None:
         self.config = config
-        self.loop = EventLoop(receiver, on_error=self._internal_error)
-        self.loop.on_signal = self._on_signal
-        self.loop.reap = self._reap
+        self.loop = loop
+        loop.on_error = self._internal_error
+        loop.on_signal = self._on_signal
+        loop.reap = self._reap
         self.bus = events.EventBus()
         self._spawner = spawner
         self._reloader = reloader
         self._reloads = Reloads(self, reloader)
         self._format = config.options.log_format
-        self._writers: list[OutputWriter] = []
-        self.stdout = self._writer(1)
-        self.stderr = self._writer(2) if self._format == "raw" else self.stdout
+        self.stdout = stdout
+        self.stderr = stderr  # the same writer as stdout unless the format is raw
         render = logs.render_json if self._format == "json" else logs.text_record
         messages = self.stderr if self._format == "raw" else self.stdout
         self.logger = logs.Logger(lambda r: messages.write(render(r)), config.options.loglevel)
@@ -128,7 +147,6 @@ class Supervisor:
 
     def run(self) -> int:
         """Start every autostart program, serve until shutdown, return the exit code."""
-        reaper.become_reaper(self.logger.warning)
         for group in self.config.groups:
             self._add_group(group)
         self.bus.publish(events.supervisor_state(running=True))
@@ -140,22 +158,14 @@ class Supervisor:
         return self._final_exit_code()
 
     def close(self) -> None:
-        """Flush all output and release files and the loop."""
+        """Close the programs' log files (the loop and the writers are the caller's)."""
         for logfile in self._logfiles.values():
             logfile.close()
-        for writer in self._writers:
-            writer.close()
-        self.loop.close()
 
     def _final_exit_code(self) -> int:
         if self.exit_code is not None:
             return self.exit_code
         return 137 if any(p.killed for p in self.processes.values()) else 0
-
-    def _writer(self, fd: int) -> OutputWriter:
-        writer = OutputWriter(self.loop, fd)
-        self._writers.append(writer)
-        return writer
 
     def _pools(self) -> Pools:
         if self.pools is None:
