@@ -83,7 +83,7 @@ class EventLoop:
         self.clock = clock
         self.on_signal = on_signal
         self.reap = reap
-        self._on_error = on_error
+        self.on_error = on_error  # settable: the loop's owner may be made after it
         self._signals = signals
         self._epoll = select.epoll()
         self._handlers: dict[int, _FdHandlers] = {}
@@ -207,7 +207,7 @@ class EventLoop:
         try:
             callback(*args)
         except Exception as exc:
-            self._on_error(getattr(callback, "__qualname__", repr(callback)), exc)
+            self.on_error(getattr(callback, "__qualname__", repr(callback)), exc)
 
     def close(self) -> None:
         """Release the epoll fd."""

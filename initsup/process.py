@@ -135,9 +135,6 @@ class Process:
             self.host.log("info", f"{self.name}: pending restart cancelled", program=self.name)
         return False
 
-    # The old name of stop() for a shutdown, until supervisor.py calls stop() itself.
-    stop_for_shutdown = stop
-
     def kill_now(self) -> None:
         """SIGKILL at once (a second shutdown request does not wait for stopwaitsecs)."""
         if self.state in (S.STARTING, S.RUNNING):

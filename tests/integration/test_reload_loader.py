@@ -123,7 +123,7 @@ for module in pkgutil.iter_modules(initsup.__path__):
     if module.name != "__main__":
         importlib.import_module(f"initsup.{module.name}")
 import _ctypes, threading
-import initsup.config.build, initsup.config.reader, initsup.config.packing, initsup.reloads
+import initsup.config.build, initsup.config.reader, initsup.config.packing, initsup.reload
 import initsup.config.checks, initsup.config.duplicates, initsup.linux
 import configparser, glob, shlex, marshal
 import fcntl, json, pwd, grp, initsup.output, initsup.logs, initsup.jsoncodec, initsup.spawn

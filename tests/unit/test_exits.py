@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-
-from initsup import exits, reaper
+from initsup import exits
 
 
 def test_exit_code_of_normal_exit() -> None:
@@ -40,10 +38,3 @@ def test_record_fields_name_the_signal_only_when_one_ended_it() -> None:
     assert exits.decode(9).fields() == {"exit_code": 137, "signal": "SIGKILL"}
     assert exits.decode(9).signum == 9
     assert exits.decode(3 << 8).signum == 0
-
-
-@pytest.mark.parametrize("status", [0, 3 << 8, 255 << 8, 9, 15, 11 | 0x80])
-def test_the_reapers_old_names_say_the_same(status: int) -> None:
-    """reaper.exit_code/describe, kept until their last caller uses exits, agree with it."""
-    assert reaper.exit_code(status) == exits.decode(status).code
-    assert reaper.describe(status) == exits.decode(status).words
