@@ -53,7 +53,7 @@ def run(
 
     held: the parent's signal mask, when signals.hold() has been called.
     """
-    from initsup.control import ControlServer, default_socket_path
+    from initsup.control.server import ControlServer, default_socket_path
 
     receiver, spawner_args = take_over(held)
     loop = EventLoop(receiver, on_error=_early_error)
