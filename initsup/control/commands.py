@@ -71,7 +71,7 @@ def _miss(reason: tuple[str, str]) -> str:
 # -- status ----------------------------------------------------------------------------
 
 
-def cmd_status(host: Host, feed: EventFeed, r: Reply, args: list[str]) -> None:
+def cmd_status(host: Host, feed: EventFeed, reply: Reply, args: list[str]) -> None:
     as_json = "--json" in args
     names = [a for a in args if a != "--json"]
     chosen: list[Process] = []
@@ -79,61 +79,61 @@ def cmd_status(host: Host, feed: EventFeed, r: Reply, args: list[str]) -> None:
     for name in names or ["all"]:
         found, miss = api.resolve(host, name)
         if miss:
-            r.out(_miss(miss))
+            reply.out(_miss(miss))
             code = 4
         chosen += [p for p in found if p not in chosen]
     chosen.sort(key=lambda p: (p.group, p.name))
     now = time.time()
     if as_json:
-        r.json([api.info(p, now) for p in chosen])
+        reply.json([api.info(p, now) for p in chosen])
     else:
         width = max([30, *(len(api.namespec(p)) for p in chosen)]) + 3
         for p in chosen:
             line = f"{api.namespec(p).ljust(width)}{p.state.name.ljust(10)}{api.describe(p, now)}"
-            r.out(line.rstrip())
+            reply.out(line.rstrip())
     if code == 0 and any(p.state in STOPPED_STATES for p in chosen):
         code = 3
-    r.finish(code)
+    reply.finish(code)
 
 
-def cmd_health(host: Host, feed: EventFeed, r: Reply, args: list[str]) -> None:
+def cmd_health(host: Host, feed: EventFeed, reply: Reply, args: list[str]) -> None:
     essential, watched, down = api.health(host)
     if host.shutting_down:
-        r.err("unhealthy: initsup is shutting down")
-        r.finish(1)
+        reply.err("unhealthy: initsup is shutting down")
+        reply.finish(1)
         return
     for p in down:
-        r.err(f"unhealthy: {api.namespec(p)} is {p.state.name}")
+        reply.err(f"unhealthy: {api.namespec(p)} is {p.state.name}")
     if not down:
         kind = "essential" if essential else "autostart"
-        r.out(f"healthy: {len(watched)} {kind} program(s) RUNNING")
-    r.finish(1 if down else 0)
+        reply.out(f"healthy: {len(watched)} {kind} program(s) RUNNING")
+    reply.finish(1 if down else 0)
 
 
 # -- start, stop, restart, signal ------------------------------------------------------
 
 
 def _targets(
-    host: Host, r: Reply, args: list[str], verb: str, missing: int
+    host: Host, reply: Reply, args: list[str], verb: str, missing: int
 ) -> list[Process] | None:
     """The processes args name, in order, once each; None when answered with an error."""
     if not args:
-        r.err(f"Error: {verb} requires a process name")
-        r.finish(missing)
+        reply.err(f"Error: {verb} requires a process name")
+        reply.finish(missing)
         return None
     chosen: list[Process] = []
     for name in args:
         found, miss = api.resolve(host, name)
         if miss:
-            r.out(_miss(miss))
-            r.finish(2 if api.is_group(name) else 1)
+            reply.out(_miss(miss))
+            reply.finish(2 if api.is_group(name) else 1)
             return None
         chosen += [p for p in found if p not in chosen]
     return chosen
 
 
 def _settled(
-    r: Reply, words: dict[str, tuple[str, int]], then: Callable[[int], None]
+    reply: Reply, words: dict[str, tuple[str, int]], then: Callable[[int], None]
 ) -> Callable[[list[Result]], None]:
     """Print the waited-for results in the order of the processes, as supervisorctl prints
     a group call's, then go on with the highest exit code among them."""
@@ -142,98 +142,102 @@ def _settled(
         code = 0
         for result in results:
             line, result_code = _line(result, words)
-            r.out(line)
+            reply.out(line)
             code = max(code, result_code)
         then(code)
 
     return done
 
 
-def _waiting_failed(r: Reply) -> Callable[[BaseException], None]:
+def _waiting_failed(reply: Reply) -> Callable[[BaseException], None]:
     # Called back from the supervisor's change: a failure is the request's, answered and
     # closed, never the supervisor's.
     def on_error(exc: BaseException) -> None:
-        r.fail("control command failed while waiting", "failed", exc)
+        reply.fail("control command failed while waiting", "failed", exc)
 
     return on_error
 
 
-def _start(host: Host, r: Reply, processes: list[Process], then: Callable[[int], None]) -> None:
+def _start(host: Host, reply: Reply, processes: list[Process], then: Callable[[int], None]) -> None:
     def refused(result: Result) -> None:
-        r.out(_line(result, _START_REFUSED)[0])
+        reply.out(_line(result, _START_REFUSED)[0])
 
-    forget = api.start(host, processes, refused, _settled(r, _STARTED, then), _waiting_failed(r))
+    forget = api.start(
+        host, processes, refused, _settled(reply, _STARTED, then), _waiting_failed(reply)
+    )
     if forget is None:
-        r.err("Error: initsup is shutting down")
+        reply.err("Error: initsup is shutting down")
         then(6)
     else:
-        r.when_gone(forget)
+        reply.when_gone(forget)
 
 
-def _stop(host: Host, r: Reply, processes: list[Process], then: Callable[[int], None]) -> None:
+def _stop(host: Host, reply: Reply, processes: list[Process], then: Callable[[int], None]) -> None:
     def refused(result: Result) -> None:
-        r.out(_line(result, _STOP_REFUSED)[0])
+        reply.out(_line(result, _STOP_REFUSED)[0])
 
-    forget = api.stop(host, processes, refused, _settled(r, _STOPPED, then), _waiting_failed(r))
-    r.when_gone(forget)
+    forget = api.stop(
+        host, processes, refused, _settled(reply, _STOPPED, then), _waiting_failed(reply)
+    )
+    reply.when_gone(forget)
 
 
-def cmd_start(host: Host, feed: EventFeed, r: Reply, args: list[str]) -> None:
-    processes = _targets(host, r, args, "start", 2)
+def cmd_start(host: Host, feed: EventFeed, reply: Reply, args: list[str]) -> None:
+    processes = _targets(host, reply, args, "start", 2)
     if processes is not None:
-        _start(host, r, processes, r.finish)
+        _start(host, reply, processes, reply.finish)
 
 
-def cmd_stop(host: Host, feed: EventFeed, r: Reply, args: list[str]) -> None:
-    processes = _targets(host, r, args, "stop", 1)
+def cmd_stop(host: Host, feed: EventFeed, reply: Reply, args: list[str]) -> None:
+    processes = _targets(host, reply, args, "stop", 1)
     if processes is not None:
-        _stop(host, r, processes, r.finish)
+        _stop(host, reply, processes, reply.finish)
 
 
-def cmd_restart(host: Host, feed: EventFeed, r: Reply, args: list[str]) -> None:
-    processes = _targets(host, r, args, "restart", 2)
+def cmd_restart(host: Host, feed: EventFeed, reply: Reply, args: list[str]) -> None:
+    processes = _targets(host, reply, args, "restart", 2)
     if processes is not None:
-        _stop(host, r, processes, lambda code: _start(host, r, processes, r.finish))
+        _stop(host, reply, processes, lambda code: _start(host, reply, processes, reply.finish))
 
 
-def cmd_signal(host: Host, feed: EventFeed, r: Reply, args: list[str]) -> None:
+def cmd_signal(host: Host, feed: EventFeed, reply: Reply, args: list[str]) -> None:
     if len(args) < 2:
-        r.err("Error: signal requires a signal name and a process name")
-        r.finish(2)
+        reply.err("Error: signal requires a signal name and a process name")
+        reply.finish(2)
         return
-    processes = _targets(host, r, args[1:], "signal", 2)
+    processes = _targets(host, reply, args[1:], "signal", 2)
     if processes is None:
         return
     code = 0
     for result in api.send_signal(processes, args[0]):
         line, result_code = _line(result, _SIGNALLED)
-        r.out(line)
+        reply.out(line)
         code = max(code, result_code)
-    r.finish(code)
+    reply.finish(code)
 
 
-def cmd_pid(host: Host, feed: EventFeed, r: Reply, args: list[str]) -> None:
+def cmd_pid(host: Host, feed: EventFeed, reply: Reply, args: list[str]) -> None:
     if not args:
-        r.out(str(os.getpid()))
-        r.finish(0)
+        reply.out(str(os.getpid()))
+        reply.finish(0)
         return
     code = 0
     for name in args:
         found, miss = api.resolve(host, name)
         if miss:
-            r.out(_miss(miss))
+            reply.out(_miss(miss))
             code = max(code, 1)
         for p in found:
-            r.out(str(p.pid))
+            reply.out(str(p.pid))
             if not p.pid and name != "all":
                 code = 7
-    r.finish(code)
+    reply.finish(code)
 
 
 # -- tail and events ---------------------------------------------------------------------
 
 
-def _tail_args(r: Reply, args: list[str]) -> tuple[list[str], int] | None:
+def _tail_args(reply: Reply, args: list[str]) -> tuple[list[str], int] | None:
     """(NAME and maybe the stream, the byte count), or None when answered with an error."""
     count = 1600
     rest = []
@@ -245,99 +249,99 @@ def _tail_args(r: Reply, args: list[str]) -> tuple[list[str], int] | None:
         elif arg[1:].isascii() and arg[1:].isdigit():  # int() takes "²" and "_" too
             count = int(arg[1:])
         else:
-            r.err(f"Error: tail: bad option {arg} (use -f, or -BYTES with BYTES a number)")
-            r.finish(2)
+            reply.err(f"Error: tail: bad option {arg} (use -f, or -BYTES with BYTES a number)")
+            reply.finish(2)
             return None
     if not rest or len(rest) > 2 or (len(rest) == 2 and rest[1] not in ("stdout", "stderr")):
-        r.err("Error: tail requires a process name, and optionally stdout or stderr")
-        r.finish(2)
+        reply.err("Error: tail requires a process name, and optionally stdout or stderr")
+        reply.finish(2)
         return None
     return rest, count
 
 
-def cmd_tail(host: Host, feed: EventFeed, r: Reply, args: list[str]) -> None:
-    parsed = _tail_args(r, args)
+def cmd_tail(host: Host, feed: EventFeed, reply: Reply, args: list[str]) -> None:
+    parsed = _tail_args(reply, args)
     if parsed is None:
         return
     rest, count = parsed
     found, miss = api.resolve(host, rest[0])
     if miss or len(found) != 1:
-        r.out(f"{rest[0]}: ERROR (no such process name)")
-        r.finish(1)
+        reply.out(f"{rest[0]}: ERROR (no such process name)")
+        reply.finish(1)
         return
     stream = rest[1] if len(rest) == 2 else "stdout"
     recent = api.recent_output(host, found[0], stream, count)
     if recent:
-        r.data(recent.decode("utf-8", "backslashreplace"))
+        reply.data(recent.decode("utf-8", "backslashreplace"))
     if "-f" not in args:
-        r.finish(0)
+        reply.finish(0)
         return
 
     def more(data: bytes) -> None:
-        r.data(data.decode("utf-8", "backslashreplace"))
+        reply.data(data.decode("utf-8", "backslashreplace"))
 
-    r.stream(api.follow_output(host, found[0], stream, more))
+    reply.stream(api.follow_output(host, found[0], stream, more))
 
 
-def cmd_events(host: Host, feed: EventFeed, r: Reply, args: list[str]) -> None:
+def cmd_events(host: Host, feed: EventFeed, reply: Reply, args: list[str]) -> None:
     for record in feed.recent(50):
-        r.json(record)
+        reply.json(record)
     if "-f" not in args:
-        r.finish(0)
+        reply.finish(0)
         return
-    r.stream(feed.follow(r.json))
+    reply.stream(feed.follow(reply.json))
 
 
 # -- configuration and the supervisor itself -------------------------------------------
 
 
-def _reread(host: Host, r: Reply, apply: bool) -> None:
+def _reread(host: Host, reply: Reply, apply: bool) -> None:
     """Have the configuration read again (and applied); answer when that is done."""
 
     def answer(lines: list[str], problems: list[str]) -> None:
         for problem in problems:
-            r.err(f"ERROR: {problem}")
+            reply.err(f"ERROR: {problem}")
         for line in lines:
-            r.out(line)
-        r.finish(2 if problems else 0)
+            reply.out(line)
+        reply.finish(2 if problems else 0)
 
     api.reread(host, answer, apply)
 
 
-def cmd_reread(host: Host, feed: EventFeed, r: Reply, args: list[str]) -> None:
-    _reread(host, r, apply=False)
+def cmd_reread(host: Host, feed: EventFeed, reply: Reply, args: list[str]) -> None:
+    _reread(host, reply, apply=False)
 
 
-def cmd_update(host: Host, feed: EventFeed, r: Reply, args: list[str]) -> None:
-    _reread(host, r, apply=True)
+def cmd_update(host: Host, feed: EventFeed, reply: Reply, args: list[str]) -> None:
+    _reread(host, reply, apply=True)
 
 
-def cmd_avail(host: Host, feed: EventFeed, r: Reply, args: list[str]) -> None:
+def cmd_avail(host: Host, feed: EventFeed, reply: Reply, args: list[str]) -> None:
     for p in api.by_name(host):
         auto = "auto" if p.config.autostart else "manual"
         priorities = f"{api.group_priority(host, p)}:{p.config.priority}"
-        r.out(f"{api.namespec(p):<30} in use    {auto:<9} {priorities}")
-    r.finish(0)
+        reply.out(f"{api.namespec(p):<30} in use    {auto:<9} {priorities}")
+    reply.finish(0)
 
 
-def cmd_sendcomm(host: Host, feed: EventFeed, r: Reply, args: list[str]) -> None:
+def cmd_sendcomm(host: Host, feed: EventFeed, reply: Reply, args: list[str]) -> None:
     """supervisord's sendRemoteCommEvent: a REMOTE_COMMUNICATION event for listeners."""
     if len(args) != 2:
-        r.err("Error: sendcomm requires a type and the data")
-        r.finish(2)
+        reply.err("Error: sendcomm requires a type and the data")
+        reply.finish(2)
         return
     api.send_remote_comm(host, args[0], args[1])
-    r.finish(0)
+    reply.finish(0)
 
 
-def cmd_version(host: Host, feed: EventFeed, r: Reply, args: list[str]) -> None:
-    r.out(__version__)
-    r.finish(0)
+def cmd_version(host: Host, feed: EventFeed, reply: Reply, args: list[str]) -> None:
+    reply.out(__version__)
+    reply.finish(0)
 
 
-def cmd_shutdown(host: Host, feed: EventFeed, r: Reply, args: list[str]) -> None:
-    r.out("Shut down")
-    r.finish(0)
+def cmd_shutdown(host: Host, feed: EventFeed, reply: Reply, args: list[str]) -> None:
+    reply.out("Shut down")
+    reply.finish(0)
     api.shutdown(host, "asked to by initsup ctl")
 
 
