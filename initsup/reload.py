@@ -292,9 +292,10 @@ def _replace_group(
             host.start_group(new)
         done(name)
 
-    host.waits.all_settled(old, _stopped, swap)  # checked in a later pass
+    host.waits.all_settled(old, _stopped, swap)
     for process in old:
         process.stop()
+    host.waits.recheck_soon()  # in a later pass: some may be stopped already
 
 
 def _stopped(process: Process) -> bool:

@@ -306,9 +306,10 @@ class Supervisor:
         top = max(self._group_priority(p) for p in remaining)
         tier = [p for p in remaining if self._group_priority(p) == top]
         tier.sort(key=lambda p: (p.config.priority, p.name), reverse=True)
-        self.waits.all_settled(tier, _stopped, self._stop_next_tier)  # checked in a later pass
+        self.waits.all_settled(tier, _stopped, self._stop_next_tier)
         for process in tier:
             process.stop()
+        self.waits.recheck_soon()  # in a later pass: BACKOFF ones are stopped already
 
     def _group_priority(self, process: Process) -> int:
         group = self.groups.get(process.group)
