@@ -50,15 +50,17 @@ def build(output: Path) -> Path:
     with tempfile.TemporaryDirectory() as staging:
         package = Path(staging, "initsup")
         package.mkdir()
-        for source in sorted((ROOT / "initsup").glob("*.py")):
-            copy = package / source.name
+        for source in sorted((ROOT / "initsup").rglob("*.py")):  # with its subpackages
+            name = source.relative_to(ROOT / "initsup").as_posix()
+            copy = package / name
+            copy.parent.mkdir(exist_ok=True)
             shutil.copy2(source, copy)
             # Next to its source, where zipimport looks; a hash instead of a date keeps
             # the build reproducible, and another version's interpreter skips the file.
             py_compile.compile(
                 str(copy),
                 cfile=str(copy) + "c",
-                dfile=f"initsup/{source.name}",
+                dfile=f"initsup/{name}",
                 doraise=True,
                 invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
             )
@@ -68,8 +70,9 @@ def build(output: Path) -> Path:
         entry.write_text("from initsup.cli import entry\n\nentry()\n")
         # Dated like the newest source, so the same sources give the same bytes (and the
         # same image layer).
-        newest = max(path.stat().st_mtime for path in package.glob("*.py"))
-        for path in (entry, package):
+        newest = max(path.stat().st_mtime for path in package.rglob("*.py"))
+        directories = [package, *(path for path in package.rglob("*") if path.is_dir())]
+        for path in (entry, *directories):
             os.utime(path, (newest, newest))
         archive = io.BytesIO()
         zipapp.create_archive(staging, target=archive)
