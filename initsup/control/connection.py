@@ -90,7 +90,7 @@ def _escape(char: str) -> str:
 
 
 class Connection:
-    """One client: read its request, answer it, close."""
+    """One client: read its request, answer it, close; the Reply its command writes to."""
 
     def __init__(self, server: Serving, conn: Any) -> None:
         self.server = server
