@@ -53,7 +53,7 @@ def run(
 
     parent_mask: the parent's signal mask, when signals.hold() has been called.
     """
-    from initsup.control import ControlServer, default_socket_path
+    from initsup.control.server import ControlServer, default_socket_path
 
     receiver, spawner_args = take_over(parent_mask)
     loop = EventLoop(receiver, on_error=_early_error)
@@ -342,20 +342,6 @@ class Supervisor:
             answer([], ["initsup runs without a configuration to reload"])
             return
         self._reloads.ask(answer, apply)
-
-    # -- until control.py uses .waits and .output (the control package does) ----------
-
-    @property
-    def watchers(self) -> list[Callable[[Process], None]]:
-        return self.waits._watchers
-
-    @property
-    def recent_output(self) -> dict[tuple[str, str], bytearray]:
-        return self.output._recent
-
-    @property
-    def output_watchers(self) -> dict[tuple[str, str], list[Callable[[bytes], None]]]:
-        return self.output._followers
 
 
 class _Program:

@@ -11,7 +11,13 @@ from collections.abc import Callable
 from hypothesis import given
 from hypothesis import strategies as st
 
-from initsup import control, ctlsocket
+from initsup.control.connection import (
+    MAX_REQUEST,
+    BadRequest,
+    Connection,
+    parse_request,
+    wire,
+)
 
 # Request lines: raw bytes, and bytes near the protocol (JSON-ish text and real requests).
 _JSONISH = st.text(alphabet='{}[]":,0123456789.eE+-tfnrul \\abcdgs\ud800\udcff\x00', max_size=80)
@@ -31,8 +37,8 @@ _LINES = st.one_of(
 def test_a_request_line_parses_or_is_a_bad_request(line: bytes) -> None:
     """parse_request gives (str, [str, ...]) or BadRequest, nothing else."""
     try:
-        command, args = control.parse_request(line)
-    except control.BadRequest as exc:
+        command, args = parse_request(line)
+    except BadRequest as exc:
         assert str(exc)
         return
     assert isinstance(command, str)
@@ -43,7 +49,7 @@ def test_a_request_line_parses_or_is_a_bad_request(line: bytes) -> None:
 def test_an_answer_is_one_utf8_json_line(message: dict[str, str]) -> None:
     """wire() makes one line of valid UTF-8 JSON of the same keys, whatever the text holds;
     text UTF-8 can carry comes back as it was."""
-    line = ctlsocket.wire(message)
+    line = wire(message)
     assert line.endswith(b"\n") and line.count(b"\n") == 1
     decoded = json.loads(line.decode("utf-8"))
     assert decoded.keys() == message.keys()
@@ -94,25 +100,20 @@ class _Logger:
         self.failures.append(exc)
 
 
-class _Supervisor:
+class _Server:
+    """A server's state without a listening socket; answers like ControlServer."""
+
     def __init__(self) -> None:
         self.loop = _Loop()
         self.logger = _Logger()
-
-
-class _Server:
-    """ctlsocket.Server's state without a listening socket; answers like ControlServer."""
-
-    def __init__(self) -> None:
-        self.supervisor = _Supervisor()
         self.sockets = socket
-        self.connections: dict[ctlsocket.Connection, None] = {}
+        self.connections: dict[Connection, None] = {}
         self.queued = 0
 
-    def handle(self, c: ctlsocket.Connection, line: bytes) -> None:
+    def handle(self, c: Connection, line: bytes) -> None:
         try:
-            command, args = control.parse_request(line)
-        except control.BadRequest as exc:
+            command, args = parse_request(line)
+        except BadRequest as exc:
             c.reject(str(exc))
             return
         c.out(f"{command} {args}")
@@ -127,7 +128,7 @@ def test_any_bytes_get_one_answer_or_nothing(pieces: list[bytes], hang_up: bool)
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     with ours, theirs:
         ours.setblocking(False)
-        connection = ctlsocket.Connection(server, ours)  # type: ignore[arg-type]
+        connection = Connection(server, ours)  # type: ignore[arg-type]
         for piece in pieces:
             theirs.sendall(piece)
             _pump(server, connection)
@@ -137,7 +138,7 @@ def test_any_bytes_get_one_answer_or_nothing(pieces: list[bytes], hang_up: bool)
         theirs.setblocking(False)
         answer = _drain(theirs)
         sent = b"".join(pieces)
-        if b"\n" in sent or len(sent) > ctlsocket.MAX_REQUEST:
+        if b"\n" in sent or len(sent) > MAX_REQUEST:
             # Lines end at b"\n" only (str.splitlines would also split at U+0085 and others).
             assert answer.endswith(b"\n")
             replies = [json.loads(line) for line in answer[:-1].split(b"\n")]
@@ -146,13 +147,13 @@ def test_any_bytes_get_one_answer_or_nothing(pieces: list[bytes], hang_up: bool)
         else:
             assert answer == b""
             assert connection.closed == hang_up
-        assert server.supervisor.logger.failures == []
+        assert server.logger.failures == []
         connection.close()
         assert server.queued == 0 and not server.connections
 
 
-def _pump(server: _Server, connection: ctlsocket.Connection) -> None:
-    reader = server.supervisor.loop.readers.get(connection.fd)
+def _pump(server: _Server, connection: Connection) -> None:
+    reader = server.loop.readers.get(connection.fd)
     if reader is not None and not connection.closed:
         reader()
 

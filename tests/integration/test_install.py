@@ -65,12 +65,13 @@ def test_the_command_pip_installs_imports_no_re(relay: list[str]) -> None:
 def test_a_supervisor_renders_and_parses_json_without_the_json_package() -> None:
     """json and re (0.45 MiB of a supervisor's memory) stay out; the C codec does the work."""
     modules = _imported_by(
-        "from initsup import control, logs, supervisor\n"
+        "from initsup import logs, supervisor\n"
+        "from initsup.control import server\n"
         "logs.render_json({'event': 'x', 'n': [1, 2.5, None]})\n"
         "logs.child_record(b'{\"event\": \"structured\", \"k\": 1}', 'web', 7, 'stdout')\n"
         "logs.line_renderer('json', 'web', 'web', 7, 'stdout').block(b'a\\nb\\n')"
     )
-    assert {"initsup.control", "initsup.supervisor", "_json"} <= modules
+    assert {"initsup.control.server", "initsup.supervisor", "_json"} <= modules
     assert not modules & {"re", "json", "json.decoder", "configparser"}
 
 

@@ -9,27 +9,28 @@ from pathlib import Path
 
 import pytest
 
-from initsup import control, ctl, ctlsocket
+from initsup import ctl
+from initsup.control import connection, server
 
 
 def test_explicit_socket_wins() -> None:
     """INITSUP_SOCKET is used as it is, by the server and the client."""
     environ = {"INITSUP_SOCKET": "/somewhere/x.sock", "TMPDIR": "/t"}
-    assert control.default_socket_path(environ) == "/somewhere/x.sock"
+    assert server.default_socket_path(environ) == "/somewhere/x.sock"
     assert ctl.find_socket(environ) == "/somewhere/x.sock"
 
 
 def test_run_when_writable(monkeypatch: pytest.MonkeyPatch) -> None:
     """With a writable /run (root in a container) the socket is /run/initsup.sock."""
     monkeypatch.setattr(os, "access", lambda path, mode: path == "/run")
-    assert control.default_socket_path({}) == "/run/initsup.sock"
+    assert server.default_socket_path({}) == "/run/initsup.sock"
 
 
 def test_tmpdir_when_run_is_not_writable(monkeypatch: pytest.MonkeyPatch) -> None:
     """A non-root initsup falls back to $TMPDIR, or /tmp without it."""
     monkeypatch.setattr(os, "access", lambda path, mode: False)
-    assert control.default_socket_path({"TMPDIR": "/scratch"}) == "/scratch/initsup.sock"
-    assert control.default_socket_path({}) == "/tmp/initsup.sock"
+    assert server.default_socket_path({"TMPDIR": "/scratch"}) == "/scratch/initsup.sock"
+    assert server.default_socket_path({}) == "/tmp/initsup.sock"
 
 
 def test_client_finds_the_fallback(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -49,7 +50,7 @@ def test_client_without_any_socket_names_the_default(monkeypatch: pytest.MonkeyP
 
 def test_socket_module_prefers_the_private_one() -> None:
     """With a whole `_socket` the server uses it (it saves the `socket` module's memory)."""
-    assert ctlsocket.socket_module().__name__ == "_socket"
+    assert server.socket_module().__name__ == "_socket"
 
 
 def test_socket_module_falls_back_to_socket(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -61,21 +62,21 @@ def test_socket_module_falls_back_to_socket(monkeypatch: pytest.MonkeyPatch) -> 
     stub = types.ModuleType("_socket")
     stub.__dict__.update({k: v for k, v in vars(_socket).items() if k != "SO_PEERCRED"})
     monkeypatch.setitem(sys.modules, "_socket", stub)
-    assert ctlsocket.socket_module() is socket
+    assert server.socket_module() is socket
     monkeypatch.setitem(sys.modules, "_socket", None)
-    assert ctlsocket.socket_module() is socket
+    assert server.socket_module() is socket
 
 
 def test_socket_module_none_when_nothing_imports(monkeypatch: pytest.MonkeyPatch) -> None:
     """With neither module the server cannot listen, and says so with an OSError."""
     monkeypatch.setitem(sys.modules, "_socket", None)
     monkeypatch.setitem(sys.modules, "socket", None)
-    assert ctlsocket.socket_module() is None
+    assert server.socket_module() is None
 
 
 def test_answers_escape_text_that_is_not_utf8() -> None:
     """A surrogate-escaped byte shows as \\xNN, a lone surrogate as \\uNNNN; the rest stays."""
-    line = ctlsocket.wire({"out": "x\udcffy \ud800 é"})
+    line = connection.wire({"out": "x\udcffy \ud800 é"})
     assert json.loads(line) == {"out": "x\\xffy \\ud800 é"}
 
 
@@ -85,6 +86,6 @@ def test_world_writable_directory_is_refused(tmp_path: Path) -> None:
     place.mkdir()
     place.chmod(0o777)
     with pytest.raises(OSError, match="writable by anyone"):
-        ctlsocket._check_directory(str(place / "initsup.sock"))
+        server._check_directory(str(place / "initsup.sock"))
     place.chmod(0o1777)
-    ctlsocket._check_directory(str(place / "initsup.sock"))  # /tmp's mode is fine
+    server._check_directory(str(place / "initsup.sock"))  # /tmp's mode is fine

@@ -1,0 +1,313 @@
+"""What any front end asks of the supervisor, as data: no wording, no connection.
+
+`initsup ctl`'s commands (initsup.control.commands) are one front end; an XML-RPC or HTTP
+server, or a status page, would be others beside it.  Each needs the same things: which
+processes a name means, a process's info, starting and stopping with a wait for the
+result, recent output and events with their followers, a reread.  Here they are answered
+once, as values and callbacks, so that every front end behaves alike and words the
+answers its own way (supervisorctl's lines, XML-RPC faults, a page).
+
+The functions take the Host (the supervisor, as far as control sees it) and never a
+connection.  Outcomes are named by supervisord's fault names (ALREADY_STARTED,
+NOT_RUNNING, ...), which are what its XML-RPC interface reports too.
+"""
+
+from __future__ import annotations
+
+import time
+
+from initsup import events
+from initsup.signals import parse_signal
+from initsup.states import RUNNING_STATES, STOPPED_STATES, ProcessState
+
+TYPE_CHECKING = False  # typing is not imported at run time: docs/decisions.md, "Runtime"
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, Protocol
+
+    from initsup.feeds import OutputFeeds
+    from initsup.logs import Logger
+    from initsup.loop import EventLoop
+    from initsup.model import GroupConfig
+    from initsup.process import Process
+    from initsup.waits import Waits
+
+    # answer(lines, problems): supervisorctl's lines, or every reason a reload failed.
+    Answer = Callable[[list[str], list[str]], None]
+    # A process and what became of it (STARTED, NOT_RUNNING, ...).
+    Result = tuple[Process, str]
+
+    class Host(Protocol):
+        """What control needs of the supervisor, and all it may touch."""
+
+        processes: dict[str, Process]  # by "group:name", in start order
+        groups: dict[str, GroupConfig]
+        bus: events.EventBus
+        loop: EventLoop
+        logger: Logger
+        waits: Waits
+        output: OutputFeeds
+
+        @property
+        def shutting_down(self) -> bool: ...
+        def reread(self, answer: Answer, apply: bool = False) -> None: ...
+        def shutdown(self, reason: str) -> None: ...
+
+
+# What became of a process that was asked to do something (supervisord's fault names).
+STARTED = "STARTED"
+STOPPED = "STOPPED"
+SIGNALLED = "SIGNALLED"
+ALREADY_STARTED = "ALREADY_STARTED"
+NOT_RUNNING = "NOT_RUNNING"
+SPAWN_ERROR = "SPAWN_ERROR"
+BAD_SIGNAL = "BAD_SIGNAL"
+
+# Why a name means no process.
+NO_SUCH_GROUP = "NO_SUCH_GROUP"
+NO_SUCH_PROCESS = "NO_SUCH_PROCESS"
+AMBIGUOUS = "AMBIGUOUS"
+
+RECENT_EVENTS = 200  # events kept for a client that asks for the latest ones
+
+# -- naming processes ------------------------------------------------------------------
+
+
+def namespec(process: Process) -> str:
+    """`name` when the group has the program's own name, else `group:name` (supervisorctl)."""
+    return process.name if process.group == process.name else f"{process.group}:{process.name}"
+
+
+def resolve(host: Host, name: str) -> tuple[list[Process], tuple[str, str] | None]:
+    """Processes a name means (NAME, GROUP:NAME, GROUP:*, all), or why none.
+
+    The reason is (the name it is about, NO_SUCH_GROUP / NO_SUCH_PROCESS / AMBIGUOUS); for
+    a group that is the group's name, as supervisorctl reports it.
+    """
+    processes = list(host.processes.values())
+    if name == "all":
+        return processes, None
+    group, colon, process = name.partition(":")
+    if colon and process in ("", "*"):
+        found = [p for p in processes if p.group == group]
+        return (found, None) if found else ([], (group, NO_SUCH_GROUP))
+    if colon:
+        found = [p for p in processes if p.group == group and p.name == process]
+    else:  # supervisorctl means group NAME, process NAME; a unique process name also does
+        found = [p for p in processes if p.group == name and p.name == name]
+        found = found or [p for p in processes if p.name == name]
+        if len(found) > 1:
+            return [], (name, AMBIGUOUS)
+    return (found, None) if found else ([], (name, NO_SUCH_PROCESS))
+
+
+def is_group(name: str) -> bool:
+    """Whether a name means a group of processes (or all) rather than one process."""
+    return name == "all" or name.endswith((":*", ":"))
+
+
+def by_name(host: Host) -> list[Process]:
+    """Every process, in supervisorctl's order: by group, then by name."""
+    return sorted(host.processes.values(), key=lambda p: (p.group, p.name))
+
+
+def group_priority(host: Host, process: Process) -> int:
+    """The priority of the process's group (its shutdown and start tier)."""
+    return host.groups[process.group].priority
+
+
+# -- process info ----------------------------------------------------------------------
+
+
+def describe(process: Process, now: float) -> str:
+    """supervisord's description column for a process."""
+    state = process.state
+    if state == ProcessState.RUNNING:
+        return f"pid {process.pid}, uptime {_uptime(now - process.start_wall)}"
+    if state in (ProcessState.FATAL, ProcessState.BACKOFF):
+        return process.spawnerr or f'unknown error (try "tail {process.name}")'
+    if state in (ProcessState.STOPPED, ProcessState.EXITED):
+        if not process.start_wall:
+            return "Not started"
+        return time.strftime("%b %d %I:%M %p", time.localtime(process.stop_wall))
+    return ""
+
+
+def _uptime(seconds: float) -> str:
+    days, rest = divmod(max(0, int(seconds)), 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    clock = f"{hours}:{minutes:02d}:{secs:02d}"
+    return f"{days} day{'s' if days != 1 else ''}, {clock}" if days else clock
+
+
+def info(process: Process, now: float) -> dict[str, Any]:
+    """supervisord's process info struct (getProcessInfo)."""
+    logfile = process.config.stdout.path
+    return {
+        "name": process.name,
+        "group": process.group,
+        "pid": process.pid,
+        "state": int(process.state),
+        "statename": process.state.name,
+        "start": int(process.start_wall),
+        "stop": int(process.stop_wall),
+        "now": int(now),
+        "spawnerr": process.spawnerr,
+        "exitstatus": process.exitstatus,
+        "description": describe(process, now),
+        "logfile": logfile,
+        "stdout_logfile": logfile,
+        "stderr_logfile": process.config.stderr.path,
+        "essential": process.config.essential,
+    }
+
+
+def health(host: Host) -> tuple[bool, list[Process], list[Process]]:
+    """(whether essential programs are the ones watched, those watched, those not RUNNING).
+
+    The essential programs are watched; with none, every autostart program is.
+    """
+    processes = list(host.processes.values())
+    essential = [p for p in processes if p.config.essential]
+    watched = essential or [p for p in processes if p.config.autostart]
+    down = [p for p in watched if p.state != ProcessState.RUNNING]
+    return bool(essential), watched, down
+
+
+# -- start, stop, signal ---------------------------------------------------------------
+
+
+def start(
+    host: Host,
+    processes: list[Process],
+    refused: Callable[[Result], None],
+    done: Callable[[list[Result]], None],
+    on_error: Callable[[BaseException], None],
+) -> Callable[[], None] | None:
+    """Start processes; tell of each refused at once, then of the rest once all settle.
+
+    refused((p, ALREADY_STARTED)) is called before this returns, in order; done gets
+    (p, STARTED) or (p, SPAWN_ERROR) for the others, in order, when none is STARTING any
+    more (at once with none).  Returns `forget` for a caller that stops waiting, or None,
+    starting nothing, while initsup shuts down.
+    """
+    if host.shutting_down:
+        return None
+    acting = []
+    for p in processes:
+        if p.state in RUNNING_STATES or not p.start():  # supervisord: BACKOFF is started
+            refused((p, ALREADY_STARTED))
+        else:
+            acting.append(p)
+
+    def settled(p: Process) -> bool:
+        return p.state != ProcessState.STARTING
+
+    def report(p: Process) -> Result:
+        return (p, STARTED) if p.state == ProcessState.RUNNING else (p, SPAWN_ERROR)
+
+    return host.waits.each_settled(acting, settled, report, done, on_error)
+
+
+def stop(
+    host: Host,
+    processes: list[Process],
+    refused: Callable[[Result], None],
+    done: Callable[[list[Result]], None],
+    on_error: Callable[[BaseException], None],
+) -> Callable[[], None]:
+    """Stop processes; as start(), with NOT_RUNNING at once and STOPPED once stopped.
+
+    A process that is not running is still told to stop: that calls off a pending restart.
+    """
+    acting = []
+    for p in processes:
+        if p.state not in RUNNING_STATES:
+            p.stop()
+            refused((p, NOT_RUNNING))
+        else:
+            p.stop()
+            acting.append(p)
+
+    def settled(p: Process) -> bool:
+        return p.state in STOPPED_STATES
+
+    def report(p: Process) -> Result:
+        return p, STOPPED
+
+    return host.waits.each_settled(acting, settled, report, done, on_error)
+
+
+def send_signal(processes: list[Process], signame: str) -> list[Result]:
+    """Signal each process: SIGNALLED or NOT_RUNNING; BAD_SIGNAL for all if no such signal."""
+    try:
+        signum = parse_signal(signame)
+    except ValueError:
+        return [(p, BAD_SIGNAL) for p in processes]
+    return [(p, SIGNALLED if p.signal(signum) else NOT_RUNNING) for p in processes]
+
+
+# -- output and events -------------------------------------------------------------------
+
+
+def _output_key(process: Process, stream: str) -> tuple[str, str]:
+    """The output feed of a process's stream; stderr is stdout's when redirected there."""
+    if process.config.redirect_stderr and stream == "stderr":
+        stream = "stdout"
+    return f"{process.group}:{process.name}", stream
+
+
+def recent_output(host: Host, process: Process, stream: str, count: int) -> bytes:
+    """The last `count` bytes of a process's stdout or stderr (all of them for 0)."""
+    return host.output.recent(_output_key(process, stream))[-count:]
+
+
+def follow_output(
+    host: Host, process: Process, stream: str, callback: Callable[[bytes], None]
+) -> Callable[[], None]:
+    """callback(data) for everything the process writes to the stream; returns `forget`."""
+    return host.output.follow(_output_key(process, stream), callback)
+
+
+class EventFeed:
+    """The latest events as records (RECENT_EVENTS of them), and who follows new ones."""
+
+    def __init__(self, bus: events.EventBus) -> None:
+        self._recent: list[dict[str, Any]] = []
+        self._followers: list[Callable[[dict[str, Any]], None]] = []
+        bus.subscribe(self._remember)
+
+    def _remember(self, event: events.Event) -> None:
+        record = {"timestamp": time.time(), "event": event.name, **event.fields}
+        self._recent.append(record)
+        del self._recent[:-RECENT_EVENTS]
+        for follower in list(self._followers):
+            follower(record)
+
+    def recent(self, count: int) -> list[dict[str, Any]]:
+        """The last `count` records, oldest first."""
+        return self._recent[-count:]
+
+    def follow(self, callback: Callable[[dict[str, Any]], None]) -> Callable[[], None]:
+        """callback(record) for every event from now on; returns `forget`."""
+        self._followers.append(callback)
+        return lambda: self._followers.remove(callback)
+
+
+# -- the configuration and the supervisor itself ---------------------------------------
+
+
+def reread(host: Host, answer: Answer, apply: bool) -> None:
+    """Read the configuration again (and apply it); answer(lines, problems) when done."""
+    host.reread(answer, apply)
+
+
+def send_remote_comm(host: Host, kind: str, data: str) -> None:
+    """supervisord's sendRemoteCommEvent: a REMOTE_COMMUNICATION event for listeners."""
+    host.bus.publish(events.remote_communication(kind, data))
+
+
+def shutdown(host: Host, reason: str) -> None:
+    """Stop every program in order and end initsup."""
+    host.shutdown(reason)

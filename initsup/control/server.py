@@ -1,0 +1,267 @@
+"""The control socket: where it goes, listening, accepting, and handing each request on.
+
+Nothing a crowd of clients does may stall the loop or lock out the next one: at most
+MAX_CONNECTIONS clients are served at once (the oldest `-f` follower makes room for the
+next, or else the next is told so and closed); out of file descriptors, accepting pauses
+for ACCEPT_PAUSE instead of spinning.  Only root and initsup's own user may connect
+(SO_PEERCRED), and the socket is never replaceable by others.  One client's own limits
+(size, time, memory) are initsup.control.connection's; what a request means is
+initsup.control.commands'.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+import sys
+
+from initsup.control.api import EventFeed
+from initsup.control.commands import COMMANDS
+from initsup.control.connection import BadRequest, Connection, parse_request, wire
+
+TYPE_CHECKING = False  # typing is not imported at run time: docs/decisions.md, "Runtime"
+if TYPE_CHECKING:
+    from typing import Any
+
+    from initsup.control.api import Host
+    from initsup.logs import Logger
+    from initsup.loop import EventLoop, Timer
+
+MAX_CONNECTIONS = 64
+ACCEPT_PAUSE = 0.5
+
+# What the server takes from its socket module.
+_NEEDED = ("socket", "AF_UNIX", "SOCK_STREAM", "SOL_SOCKET", "SO_PEERCRED", "SHUT_WR")
+
+
+def default_socket_path(environ: dict[str, str] | os._Environ[str]) -> str:
+    """INITSUP_SOCKET, else /run/initsup.sock, else $TMPDIR (or /tmp)/initsup.sock.
+
+    `initsup ctl` looks in the same places in the same order, so a `docker exec` shell
+    finds the socket with no flags whether or not the container runs as root.
+    """
+    explicit = environ.get("INITSUP_SOCKET")
+    if explicit:
+        return explicit
+    if os.access("/run", os.W_OK):
+        return "/run/initsup.sock"
+    return os.path.join(environ.get("TMPDIR") or "/tmp", "initsup.sock")
+
+
+def socket_module() -> Any:
+    """`_socket` when it has everything the server uses, else `socket`, else None.
+
+    `_socket` saves every idle initsup the `socket` module on top of it (enums, selectors,
+    array: about 0.45 MiB of 14.5 MiB with 50 programs), for methods the server does not
+    call.  Any doubt about it means the public module; with neither, initsup runs without
+    a control socket (ControlServer raises OSError).
+    """
+    for name in ("_socket", "socket"):
+        try:
+            module = __import__(name)
+            if all(hasattr(module, attribute) for attribute in _NEEDED) and hasattr(
+                module.socket, "_accept"
+            ):
+                return module
+        except Exception:  # a broken module is one the server does not use
+            continue
+    return None
+
+
+class Server:
+    """Accepts connections on a listening unix socket; subclasses answer requests."""
+
+    def __init__(self, loop: EventLoop, logger: Logger, path: str, mode: int) -> None:
+        self.loop = loop
+        self.logger = logger
+        self.path = path
+        self.sockets = socket_module()
+        if self.sockets is None:
+            raise OSError(errno.ENOSYS, "Python's socket module cannot be imported")
+        self.sock = _listen(self.sockets, path, mode)
+        self.connections: dict[Connection, None] = {}  # in the order they came
+        self.queued = 0  # bytes waiting in every connection's outbox
+        self._starved = False  # accept has failed since it last succeeded
+        self._crowded = False  # a client has been turned away since one was admitted
+        self._resume: Timer | None = None
+        loop.add_reader(self.sock.fileno(), self._accept)
+
+    def handle(self, connection: Connection, line: bytes) -> None:
+        """Answer one request line (without its newline)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Stop listening and remove the socket file."""
+        if self._resume is not None:
+            self._resume.cancel()
+        self.loop.remove_reader(self.sock.fileno())
+        self.sock.close()
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                # accept4 with SOCK_CLOEXEC; typeshed does not list the C method.
+                fd, _ = self.sock._accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except ConnectionAbortedError:
+                continue
+            except OSError as exc:  # EMFILE, ENFILE, ENOBUFS: pause rather than spin
+                self._pause(exc)
+                return
+            self._starved = False
+            try:
+                conn = self.sockets.socket(fileno=fd)
+            except Exception as exc:
+                os.close(fd)
+                self._log_failure("control socket: a client failed", exc)
+                continue
+            try:
+                self._admit(conn)
+            except Exception as exc:
+                conn.close()
+                self._log_failure("control socket: a client failed", exc)
+
+    def _log_failure(self, event: str, exc: BaseException) -> None:
+        self.logger.exception(event, exc)
+
+    def _pause(self, exc: OSError) -> None:
+        """Stop watching the listener for ACCEPT_PAUSE: the socket stays readable while
+        fds are short, and a level-triggered loop would spin on it."""
+        if not self._starved:
+            self.logger.error(
+                f"control socket: accept failed: {exc}; "
+                f"accepting again every {ACCEPT_PAUSE} s until it works"
+            )
+        self._starved = True
+        loop = self.loop
+        loop.remove_reader(self.sock.fileno())
+        self._resume = loop.call_later(
+            ACCEPT_PAUSE, lambda: loop.add_reader(self.sock.fileno(), self._accept)
+        )
+
+    def _admit(self, conn: Any) -> None:
+        conn.setblocking(False)
+        uid = peer_uid(self.sockets, conn)
+        if uid not in (0, os.geteuid()):
+            self.logger.warning(f"control socket: refused a client of uid {uid}")
+            Connection(self, conn).refuse(f"uid {uid} may not control initsup")
+            return
+        if len(self.connections) >= MAX_CONNECTIONS and not self._make_room():
+            self._turn_away(conn)
+            return
+        self._crowded = False
+        Connection(self, conn)
+
+    def _make_room(self) -> bool:
+        """Drop the oldest follower (tail -f, events -f) for a new client, if there is one:
+        followers stay for ever, and a crowd of them must not lock out `ctl status`."""
+        oldest = next((c for c in self.connections if c.following), None)
+        if oldest is None:
+            return False
+        self.logger.warning(
+            f"control socket: {MAX_CONNECTIONS} clients connected; dropped the oldest follower"
+        )
+        oldest.close()
+        return True
+
+    def _turn_away(self, conn: Any) -> None:
+        """Answer at once and close: nothing is kept for a client beyond the limit."""
+        if not self._crowded:
+            self.logger.warning(
+                f"control socket: {MAX_CONNECTIONS} clients connected; turning others away"
+            )
+        self._crowded = True
+        reason = f"too many control connections ({MAX_CONNECTIONS}); try again later"
+        try:
+            conn.send(wire({"err": f"Error: {reason}"}) + wire({"exit": 2}))
+        except OSError:
+            pass  # it will see the close
+        conn.close()
+
+
+class ControlServer(Server):
+    """Serves `initsup ctl` requests: each is parsed and handed to its command."""
+
+    def __init__(self, host: Host, path: str, mode: int = 0o600) -> None:
+        super().__init__(host.loop, host.logger, path, mode)
+        self.host = host
+        self.events = EventFeed(host.bus)  # from now on: `ctl events` shows what it has seen
+
+    def handle(self, connection: Connection, line: bytes) -> None:
+        try:
+            command, args = parse_request(line)
+        except BadRequest as exc:
+            connection.reject(str(exc))
+            return
+        handler = COMMANDS.get(command)
+        if handler is None:
+            connection.err(f"*** Unknown syntax: {command}")
+            connection.finish(1)
+            return
+        try:
+            handler(self.host, self.events, connection, args)
+        except Exception as exc:
+            connection.fail(f"control command {command!r} failed", f"{command} failed", exc)
+
+
+def _listen(sockets: Any, path: str, mode: int) -> Any:
+    """A listening, non-blocking unix socket at path, replacing a stale one."""
+    _check_directory(path)
+    _remove_stale(sockets, path)
+    sock = sockets.socket(sockets.AF_UNIX, sockets.SOCK_STREAM)
+    try:
+        # Created with the final mode: no window in which others could connect.
+        old_umask = os.umask(0o777 & ~mode)
+        try:
+            sock.bind(path)
+        finally:
+            os.umask(old_umask)
+        os.chmod(path, mode)
+        sock.listen(64)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _check_directory(path: str) -> None:
+    """Refuse a directory in which anyone could replace the socket with their own."""
+    directory = os.path.dirname(os.path.abspath(path))
+    mode = os.stat(directory).st_mode
+    if mode & stat.S_IWOTH and not mode & stat.S_ISVTX:
+        raise OSError(
+            errno.EPERM,
+            f"{directory} is writable by anyone without the sticky bit, "
+            "so anyone could replace the socket",
+        )
+
+
+def _remove_stale(sockets: Any, path: str) -> None:
+    try:
+        if not stat.S_ISSOCK(os.lstat(path).st_mode):
+            raise OSError(errno.EEXIST, f"{path} exists and is not a socket")
+    except FileNotFoundError:
+        return
+    probe = sockets.socket(sockets.AF_UNIX, sockets.SOCK_STREAM)
+    try:
+        probe.connect(path)
+    except OSError:
+        os.unlink(path)  # nobody listens: a leftover of an earlier run
+        return
+    finally:
+        probe.close()
+    raise OSError(errno.EADDRINUSE, f"another initsup is listening on {path}")
+
+
+def peer_uid(sockets: Any, conn: Any) -> int:
+    """The uid of the process at the other end of a unix socket (SO_PEERCRED)."""
+    # struct ucred: pid, uid, gid, three 32-bit ints in the machine's order.
+    creds = conn.getsockopt(sockets.SOL_SOCKET, sockets.SO_PEERCRED, 12)
+    return int.from_bytes(creds[4:8], sys.byteorder)

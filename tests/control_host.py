@@ -1,0 +1,117 @@
+"""A host for in-process tests of the control floor, and a Reply that records the answer.
+
+`ControlHost` is tests.fakes.FakeHost (fake clock, fake spawns) plus what
+initsup.control.api's Host protocol asks: the processes and groups, an event bus, and the
+real Waits and OutputFeeds, told of every change as the supervisor tells them.  So a
+command runs over the same waits and feeds as in initsup, with time under the test's hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from initsup import events
+from initsup.control.api import EventFeed
+from initsup.feeds import OutputFeeds
+from initsup.model import GroupConfig, ProcessConfig
+from initsup.process import Process
+from initsup.waits import Waits
+from tests.fakes import FakeHost, exited
+
+
+class ControlHost(FakeHost):
+    """The supervisor as control sees it, over a fake clock."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.processes: dict[str, Process] = {}
+        self.groups: dict[str, GroupConfig] = {}
+        self.bus = events.EventBus()
+        self.bus.subscribe(self.events.append)
+        self.waits = Waits(lambda callback: self.call_later(0, callback))
+        self.output = OutputFeeds()
+        self.loop: Any = None  # control's commands never touch the loop or the logger
+        self.logger: Any = None
+        self.rereads: list[bool] = []  # the `apply` of each reread asked for
+        self.shutdowns: list[str] = []
+        self.feed = EventFeed(self.bus)  # the control server's, made with it
+
+    def publish(self, event: events.Event) -> None:
+        self.bus.publish(event)
+
+    def changed(self, process: Process) -> None:
+        super().changed(process)
+        self.waits.changed(process)
+
+    def reread(self, answer: Callable[[list[str], list[str]], None], apply: bool = False) -> None:
+        self.rereads.append(apply)
+        answer(["web: changed"], [])
+
+    def shutdown(self, reason: str) -> None:
+        self.shutdowns.append(reason)
+
+    # -- building and driving ----------------------------------------------------------
+
+    def add(self, name: str, group: str | None = None, **options: Any) -> Process:
+        """A STOPPED process of a program called name (startsecs 1 unless told)."""
+        options.setdefault("startsecs", 1)
+        config = ProcessConfig(name, [f"/usr/bin/{name}"], group=group, **options)
+        process = Process(config, self)
+        self.processes[f"{process.group}:{process.name}"] = process
+        if process.group not in self.groups:
+            self.groups[process.group] = GroupConfig(process.group, 999, [])
+        self.groups[process.group].processes.append(config)
+        return process
+
+    def exit(self, key: str, code: int) -> None:
+        """The process `group:name` (or `name:name`) exits with code."""
+        self.processes[key if ":" in key else f"{key}:{key}"].exited(exited(code))
+
+
+class Recorder:
+    """A Reply that keeps every answer line as (kind, value), and the exit code."""
+
+    def __init__(self, fail_on_out: bool = False) -> None:
+        self.lines: list[tuple[str, Any]] = []
+        self.code: int | None = None
+        self.failed: list[tuple[str, str, BaseException]] = []
+        self.forgets: list[Callable[[], None]] = []
+        self.following = False
+        self._fail_on_out = fail_on_out
+
+    def out(self, text: str) -> None:
+        if self._fail_on_out:
+            raise RuntimeError("boom")
+        self.lines.append(("out", text))
+
+    def err(self, text: str) -> None:
+        self.lines.append(("err", text))
+
+    def data(self, text: str) -> None:
+        self.lines.append(("data", text))
+
+    def json(self, value: Any) -> None:
+        self.lines.append(("json", value))
+
+    def finish(self, code: int) -> None:
+        assert self.code is None, "an answer is finished once"
+        self.code = code
+
+    def fail(self, event: str, what: str, exc: BaseException) -> None:
+        self.failed.append((event, what, exc))
+
+    def when_gone(self, forget: Callable[[], None]) -> None:
+        self.forgets.append(forget)
+
+    def stream(self, forget: Callable[[], None]) -> None:
+        self.following = True
+        self.forgets.append(forget)
+
+    def gone(self) -> None:
+        """The client hangs up: everything it waited on or followed is forgotten."""
+        for forget in self.forgets:
+            forget()
+
+    def out_lines(self) -> list[str]:
+        return [value for kind, value in self.lines if kind == "out"]
