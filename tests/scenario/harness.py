@@ -123,6 +123,7 @@ class Scenario:
         self.path = tmp_path / "initsup.ini"
         self.path.write_text(ini)
         self._main = main
+        loaded = self.load()  # first: a bad configuration leaves nothing open
         self.clock = FakeClock(1000.0)
         self.signals = StorySignals()
         self.loop = ScenarioLoop(self.signals, self.clock)
@@ -133,7 +134,7 @@ class Scenario:
         self.spawner = RecordingSpawner()
         self.loaders: list[Loader] = []
         self.supervisor = Supervisor(
-            self.load(), self.loop, self.writer, self.writer, self.spawner, self._reloader
+            loaded, self.loop, self.writer, self.writer, self.spawner, self._reloader
         )
         self.records: list[Record] = []
         self._partial = b""
