@@ -335,7 +335,8 @@ class Scenario:
     def _stop_run(self, problems: list[str]) -> None:
         try:
             self.signal(signal.SIGTERM)
-            self.signal(signal.SIGTERM)  # the second one kills what is left
+            if not self.ended:
+                self.signal(signal.SIGTERM)  # the second one kills what is left
             self.finish()
         except AssertionError as exc:
             problems.append(f"the run did not end: {exc}")
