@@ -108,3 +108,17 @@ def test_a_second_shutdown_signal_kills_everything_now(story: Story) -> None:
     assert s.events("later")[-2:] == ["PROCESS_STATE_STOPPING", "PROCESS_STATE_STOPPED"]
     killed = [r["program"] for r in s.records if r.get("signal") == "SIGKILL"]
     assert sorted(killed) == ["later", "stubborn"]
+
+
+def test_a_program_waiting_to_be_retried_is_stopped_not_given_up(story: Story) -> None:
+    s = story(
+        "[program:flaky]\ncommand=sh -c 'exit 1'\nstartsecs=5\nstartretries=3\n"
+        f"[program:steady]\n{SLEEPER}"
+    ).start()
+    s.until(lambda: s.state("flaky") == "BACKOFF" and s.state("steady") == "RUNNING")
+
+    s.signal(signal.SIGTERM)
+    assert s.finish() == 0
+    assert s.events("flaky")[-1] == "PROCESS_STATE_STOPPED"  # not FATAL, as supervisord has it
+    s.advance(10)  # the retry it was waiting for never comes
+    assert s.events("flaky").count("PROCESS_STATE_STARTING") == 1
