@@ -94,6 +94,7 @@ class ScenarioLoop(EventLoop):
         super().stop()
 
     def run(self) -> None:
+        """Serve one turn each time the story asks (Scenario.turn), until stop()."""
         while not self.stopped:
             self.ready.put("turn")
             turn = self.turns.get()
