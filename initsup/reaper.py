@@ -1,4 +1,11 @@
-"""Reaping: collect every exited child, and make sure orphans come to us to be collected."""
+"""Reaping: collect every exited child, hand each exit to whoever started that child, and
+make sure orphans come to us to be collected.
+
+Whoever starts a child registers its pid with Owners (a program's Process, through the
+supervisor; the configuration's reader during a reload; later a health check's command
+or a notifier's helper), so reaping needs no knowledge of what each child is for.  A pid
+nobody owns (an orphan re-parented to PID 1) is only reported.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +16,39 @@ from initsup.signals import signal_name
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import Protocol
+
+    class Owner(Protocol):
+        """Something that started a child and wants to hear of its end."""
+
+        def exited(self, pid: int, status: int) -> None: ...
+
+
+class Owners:
+    """The owner of each child pid not yet reaped; reap() routes every exit to its owner."""
+
+    def __init__(self, unknown: Callable[[int, int], None]) -> None:
+        self._unknown = unknown  # unknown(pid, status): a child nobody registered
+        self._by_pid: dict[int, Owner] = {}
+
+    def add(self, pid: int, owner: Owner) -> None:
+        """owner.exited(pid, status) will be called when pid is reaped."""
+        self._by_pid[pid] = owner
+
+    def forget(self, pid: int, owner: Owner) -> None:
+        """owner waited for pid itself: drop it, unless pid (reaped, then reused) now
+        belongs to someone else."""
+        if self._by_pid.get(pid) is owner:
+            del self._by_pid[pid]
+
+    def reap(self) -> None:
+        """Collect every exited child and tell each one's owner (after a SIGCHLD)."""
+        for pid, status in reap_all():
+            owner = self._by_pid.pop(pid, None)
+            if owner is None:
+                self._unknown(pid, status)
+            else:
+                owner.exited(pid, status)
 
 
 def reap_all() -> list[tuple[int, int]]:

@@ -1,0 +1,53 @@
+"""Recent output of every process, and who follows it: what `initsup ctl tail` reads.
+
+The relays record each chunk a program writes, as it is written; this keeps the last
+RECENT_OUTPUT bytes of each stream (a bounded ring, so a chatty program costs a fixed
+amount) and passes each chunk on to the followers of that stream (`tail -f`).  Keys are
+("group:name", "stdout" | "stderr").
+"""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    Key = tuple[str, str]
+
+RECENT_OUTPUT = 65536  # bytes of each process's stdout and stderr kept for `ctl tail`
+
+
+class OutputFeeds:
+    """The recent output of each stream and its followers."""
+
+    def __init__(self) -> None:
+        self._recent: dict[Key, bytearray] = {}
+        self._followers: dict[Key, list[Callable[[bytes], None]]] = {}
+
+    def record(self, key: Key, data: bytes) -> None:
+        """Keep data as the newest output of key, and hand it to key's followers."""
+        recent = self._recent.get(key)
+        if recent is None:
+            recent = self._recent[key] = bytearray()
+        recent.extend(data)
+        if len(recent) > RECENT_OUTPUT:
+            del recent[: len(recent) - RECENT_OUTPUT]
+        followers = self._followers.get(key)
+        if followers:  # a copy only when someone follows: a send may drop its client
+            for follower in list(followers):
+                follower(data)
+
+    def recent(self, key: Key) -> bytes:
+        """The last RECENT_OUTPUT bytes of key (b"" for a stream never written)."""
+        return bytes(self._recent.get(key, b""))
+
+    def follow(self, key: Key, callback: Callable[[bytes], None]) -> Callable[[], None]:
+        """Call callback(data) with every chunk key gets from now on; returns `forget`."""
+        followers = self._followers.setdefault(key, [])
+        followers.append(callback)
+
+        def forget() -> None:
+            if callback in followers:
+                followers.remove(callback)
+
+        return forget
