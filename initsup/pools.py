@@ -26,7 +26,11 @@ from initsup.states import ProcessState
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from initsup.supervisor import Supervisor
+    from collections.abc import Callable
+
+    from initsup.logs import Logger
+    from initsup.loop import EventLoop
+    from initsup.waits import Waits
 
 TICK_PERIODS = (5, 60, 3600)
 
@@ -45,18 +49,32 @@ class _Listener:
 
 
 class Pools:
-    """Every listener pool of one supervisor."""
+    """Every listener pool of one supervisor.
 
-    def __init__(self, supervisor: Supervisor) -> None:
-        self.sup = supervisor
+    It hears of events on the bus, of state changes through waits, and asks
+    identifier() for the server name each event carries (the configuration's, which a
+    reload may change); it never needs the supervisor itself."""
+
+    def __init__(
+        self,
+        loop: EventLoop,
+        bus: events.EventBus,
+        waits: Waits,
+        logger: Logger,
+        identifier: Callable[[], str],
+    ) -> None:
+        self._loop = loop
+        self._bus = bus
+        self._logger = logger
+        self._identifier = identifier
         self.buffers: dict[str, PoolBuffer] = {}
         self._serials = itertools.count()  # one global serial across pools, as supervisord
         self._listeners: dict[int, _Listener] = {}  # by pid
         self._dispatch_pending: set[str] = set()
         self._tick_timer: Timer | None = None
         self._last_tick: dict[int, int] = {}
-        supervisor.bus.subscribe(self._publish)
-        supervisor.watchers.append(self._changed)
+        bus.subscribe(self._publish)
+        waits.watch(self._changed)
 
     # -- pools -----------------------------------------------------------------------
 
@@ -68,7 +86,7 @@ class Pools:
             group.listener.events,
             group.listener.buffer_size,
             self._serials,
-            self.sup.logger.error,
+            self._logger.error,
         )
         self._arm_ticks()
 
@@ -94,7 +112,7 @@ class Pools:
         # change must not reach a listener before the change is complete.
         if pool not in self._dispatch_pending:
             self._dispatch_pending.add(pool)
-            self.sup.loop.call_later(0, lambda: self._dispatch(pool))
+            self._loop.call_later(0, lambda: self._dispatch(pool))
 
     def _dispatch(self, pool: str) -> None:
         self._dispatch_pending.discard(pool)
@@ -108,7 +126,7 @@ class Pools:
             envelope = buffer.waiting.popleft()
             listener.current = envelope
             listener.protocol.sent()
-            text = envelope.text(self.sup.config.options.identifier, pool)
+            text = envelope.text(self._identifier(), pool)
             listener.stdin.write(text.encode("utf-8", "surrogateescape"))
 
     def _ready_listener(self, pool: str) -> _Listener | None:
@@ -134,9 +152,9 @@ class Pools:
 
     def attach(self, process: Process, pid: int, stdin_fd: int, stdout_fd: int) -> None:
         """A listener was spawned: speak the protocol over its pipes."""
-        warn = self.sup.logger.warning
+        warn = self._logger.warning
         protocol = ListenerProtocol(process.name, warn)
-        stdin = OutputWriter(self.sup.loop, stdin_fd)
+        stdin = OutputWriter(self._loop, stdin_fd)
         listener = _Listener(process, protocol, stdin, stdin_fd)
         self._listeners[pid] = listener
 
@@ -147,7 +165,7 @@ class Pools:
         def on_eof() -> None:
             pass
 
-        PipeRelay(self.sup.loop, stdout_fd, None, on_output, on_eof)
+        PipeRelay(self._loop, stdout_fd, None, on_output, on_eof)
 
     def _outcome(self, listener: _Listener, outcome: Outcome) -> None:
         pool = listener.process.group
@@ -156,7 +174,7 @@ class Pools:
         elif outcome == Outcome.PROCESSED:
             listener.current = None
         elif outcome == Outcome.REJECTED:
-            self.sup.logger.warning(f"{listener.process.name}: event was rejected")
+            self._logger.warning(f"{listener.process.name}: event was rejected")
             self._give_back(listener)
 
     def _give_back(self, listener: _Listener) -> None:
@@ -198,7 +216,7 @@ class Pools:
         for period in periods:
             self._last_tick.setdefault(period, int(now // period) * period)
         delay = min((int(now // p) + 1) * p - now for p in periods)
-        self._tick_timer = self.sup.loop.call_later(delay, self._tick)
+        self._tick_timer = self._loop.call_later(delay, self._tick)
 
     def _tick(self) -> None:
         self._tick_timer = None
@@ -207,5 +225,5 @@ class Pools:
             when = int(now // period) * period
             if when > self._last_tick.get(period, 0):
                 self._last_tick[period] = when
-                self.sup.bus.publish(events.tick(period, when))
+                self._bus.publish(events.tick(period, when))
         self._arm_ticks()

@@ -7,9 +7,10 @@ Three kinds of waiters, all told of every state transition of every process thro
   (a listener that became RUNNING may take an event) and anything else that follows
   states;
 - barriers (`all_settled`): shutdown tiers and reload swaps wait until every process of
-  a set has stopped.  They are checked in a later loop pass, never in the middle of a
-  transition, because what they then do (stop the next tier, swap a group) must not run
-  inside the Process that is still changing state;
+  a set has stopped.  They are checked in a later loop pass (after changes, or when
+  recheck_soon() asks), never in the middle of a transition, because what they then do
+  (stop the next tier, swap a group) must not run inside the Process that is still
+  changing state;
 - per-process reports (`each_settled`): a `ctl start/stop/restart` answer takes each
   process's line as it settles (a restart's start must see the state the stop left),
   then answers once all have, in the order they were named.  Any error in that is the
@@ -60,9 +61,12 @@ class Waits:
     def all_settled(
         self, processes: list[Process], settled: Settled, done: Callable[[], None]
     ) -> None:
-        """Call done() once, in a later pass, when every process is settled at one check."""
+        """Call done() once, in a later pass, when every process is settled at one check.
+
+        Checks come after a change of any process, or at recheck_soon(): a caller that
+        asks processes to stop calls it after its requests (some may settle at once
+        without any change, being stopped already)."""
         self._barriers.append((processes, settled, done))
-        self.recheck_soon()
 
     @property
     def waiting(self) -> bool:

@@ -14,7 +14,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from initsup import cli, events, model, reloads
+from initsup import cli, events, model
+from initsup import reload as reloads
 
 OPS = st.lists(
     st.sampled_from(
@@ -42,6 +43,7 @@ class _Harness:
             call_later=self._timer, call_at=self._timer, clock=lambda: self.clock
         )
         self.logger = types.SimpleNamespace(error=self._error, warning=lambda _: None)
+        self.owners = types.SimpleNamespace(add=lambda pid, owner: None, forget=lambda *_: None)
         harness = self
 
         class Watch:
@@ -54,6 +56,7 @@ class _Harness:
                 self.over = True
 
         monkeypatch.setattr(reloads, "Watch", Watch)
+        monkeypatch.setattr(reloads, "apply", lambda host, diff, done: host.apply(diff, done))
         reader = lambda: types.SimpleNamespace(pid=0, status=0)  # noqa: E731
         self.reloads = reloads.Reloads(self, reader)  # type: ignore[arg-type]
 

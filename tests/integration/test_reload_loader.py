@@ -123,7 +123,7 @@ for module in pkgutil.iter_modules(initsup.__path__):
     if module.name != "__main__":
         importlib.import_module(f"initsup.{module.name}")
 import _ctypes, threading
-import initsup.loader, initsup.reloads, initsup.linux, configparser, glob, shlex, marshal
+import initsup.loader, initsup.reload, initsup.linux, configparser, glob, shlex, marshal
 import fcntl, json, pwd, grp, initsup.output, initsup.logs, initsup.jsoncodec, initsup.spawn
 limit = int(sys.argv[1])
 resource.setrlimit(resource.RLIMIT_NPROC, (limit, limit))

@@ -109,6 +109,7 @@ def test_all_settled_is_checked_in_a_later_pass() -> None:
     done: list[str] = []
     waits.all_settled([a, b], lambda p: id(p) in settled, lambda: done.append("done"))
     assert waits.waiting
+    assert soon.pending == []  # checked after a change, or when asked to
     settled.add(id(a))
     waits.changed(a)
     soon.run()
@@ -121,6 +122,18 @@ def test_all_settled_is_checked_in_a_later_pass() -> None:
     assert not waits.waiting
     waits.changed(b)
     assert soon.pending == []
+
+
+def test_settled_already_needs_recheck_soon() -> None:
+    """Processes settled from the start pass at the check recheck_soon() asks for."""
+    soon = _Soon()
+    waits = Waits(soon)
+    done: list[str] = []
+    waits.all_settled([object()], lambda p: True, lambda: done.append("done"))  # type: ignore[list-item]
+    waits.recheck_soon()
+    assert done == []
+    soon.run()
+    assert done == ["done"]
 
 
 def test_recheck_soon_coalesces() -> None:

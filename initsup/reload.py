@@ -1,4 +1,8 @@
-"""Reloads one at a time: SIGHUP, `ctl reread` and `ctl update`, queued in the order asked.
+"""Reload: read the configuration again, compare it group by group with what runs (Diff),
+and carry the difference out: stop and remove a group that is gone, stop, remove, add
+back and start a group that changed, add and start a new one, leave the others alone.
+
+Reloads run one at a time: SIGHUP, `ctl reread` and `ctl update`, queued in the order asked.
 
 Why one at a time: a reload compares the new configuration with the groups that run, and
 an apply that is still stopping a changed group has not yet replaced it; a second reload
@@ -13,23 +17,55 @@ reload starts at least SIGHUP_SPACING after the previous one's end, so a storm o
 makes about one reload a second, not one each.
 
 Reading goes through the loop (initsup.loader.Watch), so however long the configuration
-takes to read, PID 1 goes on reaping, relaying and answering.
+takes to read, PID 1 goes on reaping, relaying and answering.  The reader is a child of
+PID 1 like the programs: its pid is registered with the reaper's owners, and its exit
+comes back here.
 """
 
 from __future__ import annotations
 
 from initsup import events
 from initsup.loader import Loader, LoadFailed, Watch
+from initsup.states import STOPPED_STATES
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import Protocol
 
-    from initsup.loop import Timer
-    from initsup.supervisor import Reloader, Supervisor
+    from initsup.events import EventBus
+    from initsup.logs import Logger
+    from initsup.loop import EventLoop, Timer
+    from initsup.model import Config, GroupConfig
+    from initsup.process import Process
+    from initsup.reaper import Owners
+    from initsup.waits import Waits
 
     # answer(lines, problems): supervisorctl's lines, or every reason the reload failed.
     Answer = Callable[[list[str], list[str]], None]
+    # Starts a child reading the configuration (raises loader.LoadFailed when it cannot).
+    Reloader = Callable[[], Loader]
+
+    class Host(Protocol):
+        """What a reload uses of the supervisor whose groups it replaces."""
+
+        config: Config
+        groups: dict[str, GroupConfig]
+        processes: dict[str, Process]
+        loop: EventLoop
+        logger: Logger
+        bus: EventBus
+        waits: Waits
+        owners: Owners
+
+        @property
+        def shutting_down(self) -> bool: ...
+
+        def add_group(self, group: GroupConfig) -> None: ...
+
+        def start_group(self, group: GroupConfig) -> None: ...
+
+        def remove_group(self, name: str) -> None: ...
 
 
 # Seconds between the end of a SIGHUP's reload and the start of the next SIGHUP's: a
@@ -50,16 +86,15 @@ class _Request:
 class Reloads:
     """The queue of reloads of one Supervisor, and the one being carried out."""
 
-    def __init__(self, supervisor: Supervisor, reloader: Reloader | None) -> None:
-        self._sup = supervisor
+    def __init__(self, host: Host, reloader: Reloader | None) -> None:
+        self._sup = host
         self._reloader = reloader
         self._queue: list[_Request] = []
         self._current: _Request | None = None
         self._watch: Watch | None = None
-        self._unreaped: set[int] = set()  # readers killed that had not died at once
         self._calm_until = 0.0  # a SIGHUP's reload does not start before then
         self._pause: Timer | None = None
-        supervisor.bus.subscribe(self._on_event)
+        host.bus.subscribe(self._on_event)
 
     def ask(self, answer: Answer | None, apply: bool) -> None:
         """Queue a reload; answer None is a SIGHUP, which coalesces with a queued one."""
@@ -73,16 +108,12 @@ class Reloads:
         else:
             self._next()
 
-    def reaped(self, pid: int, status: int) -> bool:
-        """Whether pid was the configuration's reader (then its status is taken here)."""
-        if pid in self._unreaped:
-            self._unreaped.discard(pid)
-            return True
+    def exited(self, pid: int, status: int) -> None:
+        """A configuration's reader was reaped: the current one's status completes its
+        read; one killed earlier (that had not died at once) needs nothing more."""
         watch = self._watch
-        if watch is None or watch.loader.pid != pid or watch.loader.status is not None:
-            return False
-        watch.reaped(status)
-        return True
+        if watch is not None and watch.loader.pid == pid and watch.loader.status is None:
+            watch.reaped(status)
 
     def _next(self) -> None:
         if self._current is not None or not self._queue:
@@ -105,6 +136,8 @@ class Reloads:
         except Exception as exc:  # the loop refused the pipe: nothing may be left behind
             loader.close()
             self._refuse([f"could not watch the configuration's reader: {exc}"])
+            return
+        self._sup.owners.add(loader.pid, self)
 
     def _take(self) -> _Request | None:
         """The first request, but a SIGHUP soon after the last waits (ctl ones go first)."""
@@ -140,11 +173,9 @@ class Reloads:
         if self._sup.shutting_down:
             self._refuse(["initsup is shutting down"])
             return
-        from initsup.supervisor import Diff
-
         diff = Diff(self._sup.groups, new)
         if request.apply:
-            self._sup.apply(diff, self._finish)
+            apply(self._sup, diff, self._finish)
         else:
             self._finish(diff.lines())
 
@@ -157,8 +188,11 @@ class Reloads:
         self._finish([], problems)
 
     def _forget_watch(self) -> None:
-        if self._watch is not None and self._watch.loader.status is None:
-            self._unreaped.add(self._watch.loader.pid)  # the reaper will bring its news
+        # A reader not reaped yet stays registered: the reaper will bring its news (to
+        # exited(), which then has nothing to do).  One reaped by the Loader itself is
+        # forgotten now, before its pid can be reused.
+        if self._watch is not None and self._watch.loader.status is not None:
+            self._sup.owners.forget(self._watch.loader.pid, self)
         self._watch = None
 
     def _finish(self, lines: list[str], problems: list[str] | None = None) -> None:
@@ -184,3 +218,85 @@ class Reloads:
             self._refuse(["initsup is shutting down"])
         while self._queue and self._current is None:
             self._next()
+
+
+# -- carrying a difference out -----------------------------------------------------------
+
+
+class Diff:
+    """How a newly read configuration differs from the running one, by group name."""
+
+    def __init__(self, running: dict[str, GroupConfig], new: Config) -> None:
+        new_groups = {g.name: g for g in new.groups}
+        self.new = new
+        self.added = sorted(n for n in new_groups if n not in running)
+        self.changed = sorted(n for n in running if n in new_groups and running[n] != new_groups[n])
+        self.removed = sorted(n for n in running if n not in new_groups)
+
+    def lines(self) -> list[str]:
+        """supervisorctl's `reread` lines."""
+        words = [(n, "available") for n in self.added]
+        words += [(n, "changed") for n in self.changed]
+        words += [(n, "disappeared") for n in self.removed]
+        return [f"{name}: {word}" for name, word in sorted(words)] or [
+            "No config updates to processes"
+        ]
+
+
+def apply(host: Host, diff: Diff, done: Callable[[list[str]], None] | None = None) -> None:
+    """Carry out a Diff; done(lines) gets supervisorctl's `update` lines at the end."""
+    host.logger.info(
+        "configuration reloaded: "
+        f"{len(diff.added)} added, {len(diff.changed)} changed, {len(diff.removed)} removed",
+        added=diff.added,
+        changed=diff.changed,
+        removed=diff.removed,
+    )
+    host.config = diff.new
+    lines: list[str] = []
+    pending = set(diff.removed + diff.changed)
+    new_groups = {g.name: g for g in diff.new.groups}
+
+    def replaced(name: str) -> None:
+        verb = "updated" if name in new_groups else "removed"
+        lines.extend([f"{name}: stopped", f"{name}: {verb} process group"])
+        pending.discard(name)
+        if not pending:
+            finish()
+
+    def finish() -> None:
+        for name in diff.added:
+            host.add_group(new_groups[name])
+            host.start_group(new_groups[name])
+            lines.append(f"{name}: added process group")
+        if done is not None:
+            done(lines)
+
+    for name in diff.removed + diff.changed:
+        _replace_group(host, name, new_groups.get(name), replaced)
+    if not pending:
+        finish()
+
+
+def _replace_group(
+    host: Host, name: str, new: GroupConfig | None, done: Callable[[str], None]
+) -> None:
+    """Stop every process of group name; once all have stopped, remove the group and
+    add and start new in its place (if any), then done(name)."""
+    old = [p for key, p in host.processes.items() if key.startswith(name + ":")]
+
+    def swap() -> None:
+        host.remove_group(name)
+        if new is not None:
+            host.add_group(new)
+            host.start_group(new)
+        done(name)
+
+    host.waits.all_settled(old, _stopped, swap)
+    for process in old:
+        process.stop()
+    host.waits.recheck_soon()  # in a later pass: some may be stopped already
+
+
+def _stopped(process: Process) -> bool:
+    return process.state in STOPPED_STATES
