@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from initsup import config
-from initsup.loader import Loader
+from initsup.config.reader import Loader
 from initsup.loop import EventLoop
 from initsup.model import Config
 from initsup.output import OutputWriter
