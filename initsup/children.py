@@ -177,7 +177,15 @@ class Children:
             logfile.reopen()
 
     def close(self) -> None:
-        """Flush and close every log file."""
+        """Close the pipes still open and every log file.
+
+        A pipe still open here is held by some program's own child that outlived it;
+        closing it ends its stream, so a last line without a newline is written too.
+        """
+        for relay in [r for rs in self._relays.values() for r in rs] + self._lingering:
+            relay.close()
+        self._relays.clear()
+        self._lingering.clear()
         for logfile in self._logfiles.values():
             logfile.close()
 

@@ -144,7 +144,8 @@ class EventLoop:
         """Run `callback()` after delay seconds."""
         return self.call_at(self.clock() + delay, callback)
 
-    def _next_timeout(self) -> float | None:
+    def next_timeout(self) -> float | None:
+        """Seconds until the next timer is due (0 when overdue), None when none is set."""
         timers = self._timers
         while timers and timers[0][2].cancelled:
             heappop(timers)
@@ -166,7 +167,7 @@ class EventLoop:
     def run(self) -> None:
         """Serve events until `stop()` is called (at once if it was called before)."""
         while not self._stop_requested:
-            self.run_once(self._next_timeout())
+            self.run_once(self.next_timeout())
         self._stop_requested = False
 
     def stop(self) -> None:

@@ -144,7 +144,7 @@ def test_every_wait_fits_epoll_whatever_the_deadlines(
     loop._epoll = recording  # type: ignore[assignment]
     for delay in delays:
         loop.call_later(delay, lambda: None)
-    loop.run_once(loop._next_timeout())
+    loop.run_once(loop.next_timeout())
     assert 0 <= recording.waits[0] <= MAX_WAIT < (2**31 - 1) / 1000
 
 

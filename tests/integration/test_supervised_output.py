@@ -203,3 +203,35 @@ def test_runs_with_standard_fds_closed(tmp_path: Path) -> None:
         timeout=30,
     )
     assert single.returncode == 5
+
+
+LINGERING_CHILD = """
+import os, sys
+if os.fork() == 0:  # outlives the program, holding its stdout open
+    with open(sys.argv[1], "w") as f:
+        f.write(str(os.getpid()))
+    os.write(1, b"last words without a newline")
+    os.execvp("sleep", ["sleep", "60"])
+os.write(1, b"started\\n")
+os.execvp("sleep", ["sleep", "60"])
+"""
+
+
+def test_a_last_line_held_open_by_a_programs_child_is_written_at_exit(
+    tmp_path: Path, supervise: Start
+) -> None:
+    """A program's child that outlives it keeps the pipe open: at initsup's exit, the
+    unterminated line it wrote is still relayed."""
+    app, pidfile = tmp_path / "app.py", tmp_path / "child.pid"
+    app.write_text(LINGERING_CHILD)
+    s = supervise(ini=f"[program:p]\ncommand={PYTHON} {app} {pidfile}\nstartsecs=0\n")
+    s.wait("started", program="p")
+    wait_for(lambda: pidfile.exists() and pidfile.read_text() != "")
+    try:
+        assert s.stop() == 0
+        assert any(r.get("event") == "last words without a newline" for r in s.records)
+    finally:
+        try:
+            os.kill(int(pidfile.read_text()), 9)
+        except ProcessLookupError:
+            pass

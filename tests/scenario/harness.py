@@ -234,8 +234,7 @@ class Scenario:
 
     def _next_deadline(self) -> float | None:
         found: list[float | None] = []
-        # EventLoop has no public view of its timers; _next_timeout() is what run() asks.
-        self.turn(lambda: found.append(self.loop._next_timeout()))
+        self.turn(lambda: found.append(self.loop.next_timeout()))
         timeout = found[0]
         return None if timeout is None else self.clock.now + timeout
 

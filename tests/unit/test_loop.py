@@ -180,27 +180,27 @@ def test_run_once_follows_fake_clock(h: Harness) -> None:
 
 def test_next_timeout_none_without_timers(h: Harness) -> None:
     """With no timers the loop's wait has no timeout: an idle loop blocks until an event."""
-    assert h.loop._next_timeout() is None
+    assert h.loop.next_timeout() is None
 
 
 def test_next_timeout_none_when_all_cancelled(h: Harness) -> None:
     """Cancelled timers do not count: with only those the wait has no timeout."""
     h.loop.call_later(1, recorder([], "x")).cancel()
     h.loop.call_later(2, recorder([], "y")).cancel()
-    assert h.loop._next_timeout() is None
+    assert h.loop.next_timeout() is None
 
 
 def test_next_timeout_follows_clock(h: Harness) -> None:
     """The wait lasts until the earliest live deadline by the loop's clock, never below 0."""
     h.loop.call_later(7, recorder([], "late"))
     first = h.loop.call_later(5, recorder([], "early"))
-    assert h.loop._next_timeout() == 5.0
+    assert h.loop.next_timeout() == 5.0
     h.clock.now = 103
-    assert h.loop._next_timeout() == 2.0
+    assert h.loop.next_timeout() == 2.0
     first.cancel()
-    assert h.loop._next_timeout() == 4.0
+    assert h.loop.next_timeout() == 4.0
     h.clock.now = 500
-    assert h.loop._next_timeout() == 0.0
+    assert h.loop.next_timeout() == 0.0
 
 
 def test_run_passes_next_timeout(
@@ -558,9 +558,9 @@ def test_a_deadline_weeks_away_is_waited_for_in_bounded_steps(h: Harness) -> Non
     h.loop._epoll = Recording()  # type: ignore[assignment]
     ran: list[bool] = []
     h.loop.call_later(3_000_000.0, lambda: ran.append(True))
-    h.loop.run_once(h.loop._next_timeout())
+    h.loop.run_once(h.loop.next_timeout())
     assert 0 < waits[0] < 2**31 / 1000
     h.clock.now += 3_000_000.0
-    h.loop.run_once(h.loop._next_timeout())
+    h.loop.run_once(h.loop.next_timeout())
     assert ran == [True]
     h.loop._epoll = real
