@@ -197,11 +197,74 @@ class GroupConfig(Value):
         self.listener = listener  # set for an [eventlistener:x] pool, None otherwise
 
 
+class HttpServerConfig(Value):
+    """[unix_http_server] or [inet_http_server]: where supervisord's XML-RPC is served."""
+
+    __slots__ = ("address", "group", "kind", "mode", "owner", "password", "port", "username")
+
+    def __init__(
+        self,
+        kind: str,
+        address: str | None = None,
+        port: int = 0,
+        mode: int | None = None,
+        owner: str | None = None,
+        group: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+    ) -> None:
+        self.kind = kind  # unix or inet
+        # unix: the socket's path (None: initsup's default); inet: the host ('' is any)
+        self.address = address
+        self.port = port  # inet only; 0 for unix
+        self.mode = mode  # unix only: chmod, 0o700 unless given (as supervisord)
+        self.owner = owner  # unix only: chown's user (name or uid), None: unchanged
+        self.group = group  # unix only: chown's group (name or gid), None: unchanged
+        self.username = username  # both or neither, as supervisord
+        self.password = password  # plain, or {SHA} and 40 hex digits, kept as written
+
+    def as_dict(self) -> dict[str, Any]:
+        """Every field, the password hidden: `initsup check --json` output lands in logs."""
+        shown = super().as_dict()
+        if self.password is not None:
+            shown["password"] = "(set)"
+        return shown
+
+
+class CtlConfig(Value):
+    """[supervisorctl]: what `initsup ctl -c FILE` connects to and how it prompts."""
+
+    __slots__ = ("history_file", "password", "prompt", "serverurl", "username")
+
+    def __init__(
+        self,
+        serverurl: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        prompt: str = "supervisor",
+        history_file: str | None = None,
+    ) -> None:
+        self.serverurl = serverurl  # unix:///path or http://host:port; None: not given
+        self.username = username
+        self.password = password
+        self.prompt = prompt  # supervisorctl's default
+        self.history_file = history_file  # an absolute path, or None: no history
+
+    def as_dict(self) -> dict[str, Any]:
+        """Every field, the password hidden, as HttpServerConfig's."""
+        shown = super().as_dict()
+        if self.password is not None:
+            shown["password"] = "(set)"
+        return shown
+
+
 class InitOptions(Value):
     """The [initsup] (alias [supervisord]) section: options of initsup itself."""
 
     __slots__ = (
+        "ctl",
         "environment",
+        "http_servers",
         "identifier",
         "log_format",
         "loglevel",
@@ -217,6 +280,8 @@ class InitOptions(Value):
         environment: dict[str, str] | None = None,
         socket: str | None = None,
         socket_mode: int = 0o600,
+        http_servers: list[HttpServerConfig] | None = None,
+        ctl: CtlConfig | None = None,
     ) -> None:
         self.log_format = log_format  # json, text or raw
         self.loglevel = loglevel  # initsup's own messages: debug, info, warning, error
@@ -224,6 +289,9 @@ class InitOptions(Value):
         self.environment = environment or {}  # given to every program
         self.socket = socket  # the control socket ([unix_http_server] file); None: default
         self.socket_mode = socket_mode  # its permissions ([unix_http_server] chmod)
+        # [unix_http_server] then [inet_http_server], those present; served next session
+        self.http_servers = http_servers or []
+        self.ctl = ctl  # [supervisorctl], None if absent
 
 
 class Config(Value):

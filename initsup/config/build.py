@@ -14,6 +14,7 @@ import os
 from initsup import model
 from initsup.config import convert
 from initsup.config.programs import listener_config, processes
+from initsup.config.servers import ctl_config, http_servers
 from initsup.config.sources import (
     Report,
     convert_raw,
@@ -32,8 +33,6 @@ if TYPE_CHECKING:
 
 # Sections supervisord (or supervisorctl) reads and initsup has no use for.
 _UNUSED_KINDS = (
-    "inet_http_server",
-    "supervisorctl",
     "rpcinterface",
     "ctlplugin",
 )
@@ -124,26 +123,23 @@ def _init_options(
             f"{grouped(ignored, ' ')}: supervisord options with no meaning in initsup"
             " (it logs to stdout and never daemonizes), ignored"
         )
-    _control_socket(sections.get("unix_http_server"), options, names, report)
+    options.http_servers = http_servers(sections, names, report)
+    options.ctl = ctl_config(sections, names, report)
+    _control_socket(sections.get("unix_http_server"), options)
     return options
 
 
-def _control_socket(
-    section: Section | None, options: model.InitOptions, names: Names, report: Report
-) -> None:
-    """[unix_http_server] file= and chmod= place initsup's control socket."""
-    if section is None:
-        return
-    names = {**names, "here": section.here}
-    for key, raw in section.options.items():
-        if key == "file":
-            options.socket = convert_raw(raw, convert.text, names, report) or None
-        elif key == "chmod":
-            mode = convert_raw(raw, convert.octal_mode, names, report)
-            if mode is not None:
-                options.socket_mode = int(mode)
-        else:  # chown, username, password: initsup checks the peer's uid instead
-            report.warnings.append(raw.say("is not used by initsup's control socket, ignored"))
+def _control_socket(section: Section | None, options: model.InitOptions) -> None:
+    """[unix_http_server] file= and chmod= place initsup's control socket.
+
+    Without chmod= it keeps its own 0600, not supervisord's 0700: no group can reach it.
+    """
+    for server in options.http_servers:
+        if server.kind == "unix" and section is not None:
+            options.socket = server.address
+            chmod = section.options.get("chmod")
+            if chmod is not None and chmod.text.strip() and server.mode is not None:
+                options.socket_mode = server.mode
 
 
 def _group_sections(
@@ -361,7 +357,13 @@ def _check_sections(sections: dict[str, Section], report: Report) -> None:
     """Warn about sections initsup ignores: one warning per kind, one per unknown section."""
     unused = []
     for section in sections.values():
-        if section.title in ("initsup", "supervisord", "unix_http_server"):
+        if section.title in ("initsup", "supervisord", "unix_http_server", "supervisorctl"):
+            continue
+        if section.title == "inet_http_server":
+            report.warnings.append(
+                f"{section.where()}: initsup does not serve HTTP on a TCP port yet:"
+                " checked, then ignored"
+            )
             continue
         if section.kind in ("program", "eventlistener", "group"):
             continue

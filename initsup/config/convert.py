@@ -332,3 +332,64 @@ def _unknown_name(name: str, names: Iterable[str]) -> str:
 def comma_list(text: str) -> list[str]:
     """A comma list of names; empty items are dropped."""
     return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def inet_address(text: str) -> tuple[str, int]:
+    """supervisord's port=: `host:port`, `:port`, `*:port` or `port`; host '' means any."""
+    host, colon, port = text.strip().rpartition(":")
+    if colon and not port:
+        raise ValueError("names no port number: expected host:port, :port or port")
+    if not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
+        raise ValueError("must be a port from 1 to 65535, as host:port, :port or port")
+    host = host.lower()
+    return ("" if host == "*" else host), int(port)
+
+
+def owner(text: str) -> tuple[str, str | None]:
+    """supervisord's chown=: `user` or `user:group`, each a name on this system or a number."""
+    name, colon, group = text.strip().partition(":")
+    found = user(name)
+    if found is None:
+        raise ValueError("must be user or user:group")
+    if not colon:
+        return found, None
+    if group.isascii() and group.isdigit() and int(group) < 2**32 - 1:
+        return found, group
+    if not group or len(group) > limits.MAX_USER_CHARS:
+        raise ValueError("must be user:group with a group name or a numeric gid")
+    import grp
+
+    try:
+        grp.getgrnam(group)
+    except KeyError:
+        raise ValueError("names a group not in the group database, nor a numeric gid") from None
+    return found, group
+
+
+def password(text: str) -> str:
+    """A password as supervisord takes it: plain, or {SHA} and 40 hex digits, kept as given."""
+    if text.startswith("{SHA}"):
+        digest = text[5:]
+        if len(digest) != 40 or not all(c in "0123456789abcdefABCDEF" for c in digest):
+            raise ValueError("must be {SHA} followed by 40 hex digits (a SHA-1), or plain text")
+    return text
+
+
+def server_url(text: str) -> str:
+    """supervisorctl's serverurl=: unix:///absolute/path or http://host[:port]."""
+    url = text.strip()
+    if url.startswith("unix://"):
+        path = url[7:]
+        if not path.startswith(("/", "~")):
+            raise ValueError("must be unix:// followed by an absolute path: unix:///run/x.sock")
+        return "unix://" + normpath(path)
+    if url.startswith("http://") and len(url) > 7 and "/" not in url[7:].rstrip("/"):
+        _, colon, port = url[7:].rstrip("/").rpartition(":")
+        if not colon or (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
+            return url.rstrip("/")
+    raise ValueError("must be unix:///path/to/socket or http://host:port")
+
+
+def normpath(text: str) -> str:
+    """A path as supervisord's normalize_path makes it: ~ expanded, absolute, normalised."""
+    return os.path.normpath(os.path.abspath(os.path.expanduser(text.strip())))

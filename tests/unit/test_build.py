@@ -105,11 +105,12 @@ def test_ignored_sections_one_warning(tmp_path: Path) -> None:
         """,
     )
     assert warnings_of(path) == [
+        f"{path}: [inet_http_server]: initsup does not serve HTTP on a TCP port yet:"
+        " checked, then ignored",
         f"{path}: [fcgi-program:php]: initsup does not run FastCGI programs:"
         " the processes of this section will NOT run",
         f"{path}: [mystery]: not a section initsup knows, ignored",
-        f"{path}: [inet_http_server], [rpcinterface:supervisor],"
-        " [supervisorctl]: sections initsup does not use, ignored",
+        f"{path}: [rpcinterface:supervisor]: sections initsup does not use, ignored",
     ]
 
 
@@ -130,6 +131,54 @@ def test_unix_http_server_places_the_control_socket(tmp_path: Path) -> None:
     assert cfg.options.socket == str(tmp_path / "ctl.sock")
     assert cfg.options.socket_mode == 0o660
     assert any("chown" in w and "not used" in w for w in warnings)
+    (server,) = cfg.options.http_servers
+    assert (server.kind, server.address, server.mode) == ("unix", str(tmp_path / "ctl.sock"), 0o660)
+
+
+def test_http_servers_and_supervisorctl(tmp_path: Path) -> None:
+    """The inet server's port forms and credentials, and [supervisorctl], reach the model."""
+    sha = "{SHA}" + "a" * 40
+    path = write(
+        tmp_path,
+        f"""\
+        [inet_http_server]
+        port=*:9001
+        username=u
+        password={sha}
+        [supervisorctl]
+        serverurl=unix://%(here)s/s.sock
+        prompt=box
+        [program:web]
+        command=run
+        """,
+    )
+    cfg, _ = load(path, {})
+    assert cfg.options.http_servers == [
+        model.HttpServerConfig("inet", address="", port=9001, username="u", password=sha)
+    ]
+    assert cfg.options.ctl == model.CtlConfig(f"unix://{tmp_path}/s.sock", prompt="box")
+
+
+def test_http_server_errors_all_at_once(tmp_path: Path) -> None:
+    """A bad port, a bad {SHA} password and a username alone are each said."""
+    path = write(
+        tmp_path,
+        """\
+        [inet_http_server]
+        port=host:
+        password={SHA}xyz
+        [supervisorctl]
+        serverurl=ftp://x
+        [program:web]
+        command=run
+        """,
+    )
+    said = problems(path)
+    assert len(said) == 4
+    assert "names no port number" in said[0]
+    assert "{SHA} followed by 40 hex digits" in said[1]
+    assert "give both, or neither" in said[2]
+    assert "unix:///path/to/socket or http://host:port" in said[3]
 
 
 def test_unknown_program_key_and_syslog_warnings(tmp_path: Path) -> None:
@@ -355,8 +404,7 @@ def test_unchanged_supervisord_conf_loads() -> None:
     path = str(FIXTURES / "supervisord.conf")
     cfg, warnings = load(path, {"PORT": "8000", "WEB_WORKERS": "4", "HOME": "/root"})
     assert warnings == [
-        f"{path}: [rpcinterface:supervisor], [supervisorctl]:"
-        " sections initsup does not use, ignored",
+        f"{path}: [rpcinterface:supervisor]: sections initsup does not use, ignored",
         f"{path}: [supervisord] logfile, pidfile, childlogdir, nodaemon, user:"
         " supervisord options with no meaning in initsup (it logs to stdout and never"
         " daemonizes), ignored",
