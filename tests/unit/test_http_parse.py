@@ -2,7 +2,7 @@
 
 import pytest
 
-from initsup.control.http_parse import MAX_HEADERS, MAX_LINE, HttpError, parse_head
+from initsup.control.http_parse import HttpError, parse_head
 
 
 def test_parses_fields() -> None:
@@ -15,8 +15,8 @@ def test_parses_fields() -> None:
 @pytest.mark.parametrize(
     ("head", "status"),
     [
-        (b"GET / HTTP/1.1\r\nX: " + b"a" * MAX_LINE, 431),
-        (b"GET / HTTP/1.1" + b"\r\nX: a" * (MAX_HEADERS + 1), 431),
+        (b"GET / HTTP/1.1\r\nX: " + b"a" * 8190, 431),
+        (b"GET / HTTP/1.1" + b"\r\nX: a" * 101, 431),
         (b"GARBAGE", 400),
         (b"GET / HTTP/2.0", 400),
         (b"GET / HTTP/1.1\r\nnocolon", 400),
