@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from initsup import model
-from initsup.config import ConfigError, load
+from initsup.config import ConfigError, load, packing
 from tests.unit.configs import (
     FIXTURES,
     _commands_resolve,  # noqa: F401  (autouse: the made-up commands resolve)
@@ -157,6 +157,32 @@ def test_http_servers_and_supervisorctl(tmp_path: Path) -> None:
         model.HttpServerConfig("inet", address="", port=9001, username="u", password=sha)
     ]
     assert cfg.options.ctl == model.CtlConfig(f"unix://{tmp_path}/s.sock", prompt="box")
+
+
+def test_http_servers_survive_the_forked_readers_packing(tmp_path: Path) -> None:
+    """What the reader's child sends back is the same Config, HTTP servers included."""
+    path = write(
+        tmp_path,
+        """\
+        [unix_http_server]
+        file=%(here)s/rpc.sock
+        chmod=0770
+        [inet_http_server]
+        port=127.0.0.1:9001
+        username=u
+        password=p
+        [supervisorctl]
+        serverurl=http://127.0.0.1:9001
+        [program:web]
+        command=run
+        """,
+    )
+    cfg, warnings = load(path, {})
+    again, warned = packing.decode(packing.answer(lambda: (cfg, warnings)))
+    assert again == cfg and warned == warnings
+    assert [s.kind for s in again.options.http_servers] == ["unix", "inet"]
+    assert again.options.http_servers[0].mode == 0o770
+    assert again.options.ctl == cfg.options.ctl
 
 
 def test_http_server_errors_all_at_once(tmp_path: Path) -> None:
