@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 
-from initsup import events, launch, logs
+from initsup import events, feeds, launch, logs
 from initsup.logfile import LogFile
 from initsup.loop import do_nothing
 from initsup.model import TO_NOWHERE, TO_STREAM, LogTarget, ProcessConfig
@@ -222,7 +222,7 @@ class Children:
         """on_data, fanned out: each chunk also goes to the recent output and its
         followers, and to PROCESS_LOG / PROCESS_COMMUNICATION events when the program's
         *_events_enabled / *_capture_maxbytes ask for them."""
-        key = (f"{process.group}:{process.name}", stream)
+        key = feeds.key(process.group, process.name, stream)
         target = process.config.stdout if stream == "stdout" else process.config.stderr
         name, group = process.name, process.group
         log_events = target.events_enabled

@@ -17,6 +17,11 @@ if TYPE_CHECKING:
 RECENT_OUTPUT = 65536  # bytes of each process's stdout and stderr kept for `ctl tail`
 
 
+def key(group: str, name: str, stream: str) -> Key:
+    """The feed of one stream of process group:name."""
+    return f"{group}:{name}", stream
+
+
 class OutputFeeds:
     """The recent output of each stream and its followers."""
 

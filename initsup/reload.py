@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from initsup import events
 from initsup.config.reader import Loader, LoadFailed, Watch
-from initsup.states import STOPPED_STATES
+from initsup.waits import stopped
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -292,11 +292,7 @@ def _replace_group(
             host.start_group(new)
         done(name)
 
-    host.waits.all_settled(old, _stopped, swap)
+    host.waits.all_settled(old, stopped, swap)
     for process in old:
         process.stop()
     host.waits.recheck_soon()  # in a later pass: some may be stopped already
-
-
-def _stopped(process: Process) -> bool:
-    return process.state in STOPPED_STATES

@@ -30,7 +30,7 @@ from initsup.reload import Reloads
 from initsup.signals import send, signal, signal_name, take_over
 from initsup.spawn import Spawner
 from initsup.states import STOPPED_STATES, ProcessState
-from initsup.waits import Waits
+from initsup.waits import Waits, stopped
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -301,7 +301,7 @@ class Supervisor:
         top = max(self._group_priority(p) for p in remaining)
         tier = [p for p in remaining if self._group_priority(p) == top]
         tier.sort(key=lambda p: (p.config.priority, p.name), reverse=True)
-        self.waits.all_settled(tier, _stopped, self._stop_next_tier)
+        self.waits.all_settled(tier, stopped, self._stop_next_tier)
         for process in tier:
             process.stop()
         self.waits.recheck_soon()  # in a later pass: BACKOFF ones are stopped already
@@ -360,7 +360,3 @@ class _Program:
             supervisor.pools.exited(pid)  # an event it was busy with goes back to its pool
         supervisor.children.drain(pid)  # its last words come before the news of its end
         self._process.exited(status)
-
-
-def _stopped(process: Process) -> bool:
-    return process.state in STOPPED_STATES

@@ -19,6 +19,8 @@ Three kinds of waiters, all told of every state transition of every process thro
 
 from __future__ import annotations
 
+from initsup.states import STOPPED_STATES
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -137,3 +139,8 @@ class Waits:
 
 def _nothing() -> None:
     pass
+
+
+def stopped(process: Process) -> bool:
+    """The settled state of shutdown tiers, reload swaps and `ctl stop`: stopped for now."""
+    return process.state in STOPPED_STATES

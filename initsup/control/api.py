@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import time
 
-from initsup import events
+from initsup import events, feeds
 from initsup.signals import parse_signal
-from initsup.states import RUNNING_STATES, STOPPED_STATES, ProcessState
+from initsup.states import RUNNING_STATES, ProcessState
+from initsup.waits import stopped
 
 TYPE_CHECKING = False  # typing is not imported at run time: docs/decisions.md, "Runtime"
 if TYPE_CHECKING:
@@ -230,13 +231,10 @@ def stop(
             p.stop()
             acting.append(p)
 
-    def settled(p: Process) -> bool:
-        return p.state in STOPPED_STATES
-
     def report(p: Process) -> Result:
         return p, STOPPED
 
-    return host.waits.each_settled(acting, settled, report, done, on_error)
+    return host.waits.each_settled(acting, stopped, report, done, on_error)
 
 
 def send_signal(processes: list[Process], signame: str) -> list[Result]:
@@ -255,7 +253,7 @@ def _output_key(process: Process, stream: str) -> tuple[str, str]:
     """The output feed of a process's stream; stderr is stdout's when redirected there."""
     if process.config.redirect_stderr and stream == "stderr":
         stream = "stdout"
-    return f"{process.group}:{process.name}", stream
+    return feeds.key(process.group, process.name, stream)
 
 
 def recent_output(host: Host, process: Process, stream: str, count: int) -> bytes:
