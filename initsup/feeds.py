@@ -16,6 +16,10 @@ if TYPE_CHECKING:
 
 RECENT_OUTPUT = 65536  # bytes of each process's stdout and stderr kept for `ctl tail`
 
+# The records initsup itself writes (its main log: supervisord's readLog, `maintail`).  No
+# process has this key: a process's always holds a colon.
+MAIN_LOG: Key = ("initsup", "log")
+
 
 def key(group: str, name: str, stream: str) -> Key:
     """The feed of one stream of process group:name."""
@@ -28,6 +32,7 @@ class OutputFeeds:
     def __init__(self) -> None:
         self._recent: dict[Key, bytearray] = {}
         self._followers: dict[Key, list[Callable[[bytes], None]]] = {}
+        self._written: dict[Key, int] = {}
 
     def record(self, key: Key, data: bytes) -> None:
         """Keep data as the newest output of key, and hand it to key's followers."""
@@ -35,6 +40,7 @@ class OutputFeeds:
         if recent is None:
             recent = self._recent[key] = bytearray()
         recent.extend(data)
+        self._written[key] = self._written.get(key, 0) + len(data)
         if len(recent) > RECENT_OUTPUT:
             del recent[: len(recent) - RECENT_OUTPUT]
         followers = self._followers.get(key)
@@ -45,6 +51,20 @@ class OutputFeeds:
     def recent(self, key: Key) -> bytes:
         """The last RECENT_OUTPUT bytes of key (b"" for a stream never written)."""
         return bytes(self._recent.get(key, b""))
+
+    def written(self, key: Key) -> int:
+        """Bytes key got since it was first written or last cleared.
+
+        recent(key) holds the last of them: offsets written - len(recent) to written, which
+        is how supervisord's offsets into a log file map onto the ring.
+        """
+        return self._written.get(key, 0)
+
+    def clear(self, key: Key) -> None:
+        """Forget key's recent output and count from 0 again, as a truncated log file does;
+        its followers go on following."""
+        self._recent.pop(key, None)
+        self._written.pop(key, None)
 
     def follow(self, key: Key, callback: Callable[[bytes], None]) -> Callable[[], None]:
         """Call callback(data) with every chunk key gets from now on; returns `forget`."""

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
+    from initsup.control.api import DiffAnswer
     from initsup.pools import Pools
     from initsup.reload import Answer, Reloader
 
@@ -129,6 +130,7 @@ class Supervisor:
         )
         self.processes: dict[str, Process] = {}  # by "group:name", in start order
         self.groups: dict[str, GroupConfig] = {}
+        self.configured = list(config.groups)  # the configuration last read
         self._shutting_down = False
         self.exit_code: int | None = None  # set when an essential program ended
         # Made with the first listener group: without one, listeners.py and pools.py
@@ -218,6 +220,10 @@ class Supervisor:
     @property
     def shutting_down(self) -> bool:
         return self._shutting_down
+
+    @property
+    def restarting(self) -> bool:
+        return False
 
     def publish(self, event: events.Event) -> None:
         self.bus.publish(event)
@@ -342,6 +348,22 @@ class Supervisor:
             answer([], ["initsup runs without a configuration to reload"])
             return
         self._reloads.ask(answer, apply)
+
+    def reread_diff(self, answer: DiffAnswer) -> None:
+        """Read the configuration again, keep it as the one configured, apply nothing."""
+        answer(None, ["initsup cannot read the configuration apart from a reload yet"])
+
+    def add_configured_group(self, name: str) -> str:
+        """Add and start a group of the configuration last read."""
+        return "BAD_NAME"
+
+    def remove_stopped_group(self, name: str) -> str:
+        """Remove a group whose processes are all stopped."""
+        return "BAD_NAME" if name not in self.groups else "STILL_RUNNING"
+
+    def restart(self) -> None:
+        """Stop every program, read the configuration again, start anew."""
+        self.logger.warning("restart is not supported yet")
 
 
 class _Program:

@@ -16,6 +16,7 @@ from initsup.control.api import EventFeed
 from initsup.feeds import OutputFeeds
 from initsup.model import GroupConfig, ProcessConfig
 from initsup.process import Process
+from initsup.states import STOPPED_STATES
 from initsup.waits import Waits
 from tests.fakes import FakeHost, exited
 
@@ -35,6 +36,10 @@ class ControlHost(FakeHost):
         self.logger: Any = None
         self.rereads: list[bool] = []  # the `apply` of each reread asked for
         self.shutdowns: list[str] = []
+        self.restarts = 0
+        self.restarting = False
+        self.configured: list[GroupConfig] = []  # what add_configured_group adds from
+        self.diff: tuple[list[str], list[str], list[str]] = ([], [], [])  # reread_diff's
         self.feed = EventFeed(self.bus)  # the control server's, made with it
 
     def publish(self, event: events.Event) -> None:
@@ -47,6 +52,39 @@ class ControlHost(FakeHost):
     def reread(self, answer: Callable[[list[str], list[str]], None], apply: bool = False) -> None:
         self.rereads.append(apply)
         answer(["web: changed"], [])
+
+    def reread_diff(
+        self,
+        answer: Callable[[tuple[list[str], list[str], list[str]] | None, list[str]], None],
+    ) -> None:
+        self.rereads.append(False)
+        answer(self.diff, [])
+
+    def add_configured_group(self, name: str) -> str:
+        if name in self.groups:
+            return "ALREADY_ADDED"
+        for group in self.configured:
+            if group.name == name:
+                self.groups[name] = group
+                for config in group.processes:
+                    self.processes[f"{name}:{config.name}"] = Process(config, self)
+                return "ADDED"
+        return "BAD_NAME"
+
+    def remove_stopped_group(self, name: str) -> str:
+        group = self.groups.get(name)
+        if group is None:
+            return "BAD_NAME"
+        keys = [f"{name}:{config.name}" for config in group.processes]
+        if any(self.processes[key].state not in STOPPED_STATES for key in keys):
+            return "STILL_RUNNING"
+        del self.groups[name]
+        for key in keys:
+            del self.processes[key]
+        return "REMOVED"
+
+    def restart(self) -> None:
+        self.restarts += 1
 
     def shutdown(self, reason: str) -> None:
         self.shutdowns.append(reason)

@@ -37,6 +37,9 @@ if TYPE_CHECKING:
     Answer = Callable[[list[str], list[str]], None]
     # A process and what became of it (STARTED, NOT_RUNNING, ...).
     Result = tuple[Process, str]
+    # answer((added, changed, removed), problems): group names, as supervisord's
+    # reloadConfig gives them; None with the reasons the configuration was refused.
+    DiffAnswer = Callable[[tuple[list[str], list[str], list[str]] | None, list[str]], None]
 
     class Host(Protocol):
         """What control needs of the supervisor, and all it may touch."""
@@ -49,9 +52,19 @@ if TYPE_CHECKING:
         waits: Waits
         output: OutputFeeds
 
+        # The groups of the configuration last read (at start, or by the latest reread):
+        # what getAllConfigInfo lists and addProcessGroup adds from.
+        configured: list[GroupConfig]
+
         @property
         def shutting_down(self) -> bool: ...
+        @property
+        def restarting(self) -> bool: ...  # between restart() and the new start
         def reread(self, answer: Answer, apply: bool = False) -> None: ...
+        def reread_diff(self, answer: DiffAnswer) -> None: ...  # reads, applies nothing
+        def add_configured_group(self, name: str) -> str: ...  # ADDED, ALREADY_ADDED, BAD_NAME
+        def remove_stopped_group(self, name: str) -> str: ...  # REMOVED, BAD_NAME, STILL_RUNNING
+        def restart(self) -> None: ...
         def shutdown(self, reason: str) -> None: ...
 
 
@@ -63,6 +76,13 @@ ALREADY_STARTED = "ALREADY_STARTED"
 NOT_RUNNING = "NOT_RUNNING"
 SPAWN_ERROR = "SPAWN_ERROR"
 BAD_SIGNAL = "BAD_SIGNAL"
+
+# What became of a group asked to be added or removed.
+ADDED = "ADDED"
+ALREADY_ADDED = "ALREADY_ADDED"
+REMOVED = "REMOVED"
+BAD_NAME = "BAD_NAME"
+STILL_RUNNING = "STILL_RUNNING"
 
 # Why a name means no process.
 NO_SUCH_GROUP = "NO_SUCH_GROUP"
@@ -268,6 +288,37 @@ def follow_output(
     return host.output.follow(_output_key(process, stream), callback)
 
 
+def output_written(host: Host, process: Process, stream: str) -> int:
+    """Bytes the stream got since its process was added or its output last cleared."""
+    return host.output.written(_output_key(process, stream))
+
+
+def clear_output(host: Host, process: Process) -> None:
+    """Forget a process's recent stdout and stderr (supervisord's clearProcessLogs)."""
+    for stream in ("stdout", "stderr"):
+        host.output.clear(_output_key(process, stream))
+
+
+def main_log(host: Host, count: int) -> bytes:
+    """The last `count` bytes of the records initsup wrote (all it keeps for 0)."""
+    return host.output.recent(feeds.MAIN_LOG)[-count:]
+
+
+def main_log_written(host: Host) -> int:
+    """Bytes of records initsup wrote since it started or its main log was last cleared."""
+    return host.output.written(feeds.MAIN_LOG)
+
+
+def follow_main_log(host: Host, callback: Callable[[bytes], None]) -> Callable[[], None]:
+    """callback(data) for every record initsup writes from now on; returns `forget`."""
+    return host.output.follow(feeds.MAIN_LOG, callback)
+
+
+def clear_main_log(host: Host) -> None:
+    """Forget the records kept (supervisord's clearLog)."""
+    host.output.clear(feeds.MAIN_LOG)
+
+
 class EventFeed:
     """The latest events as records (RECENT_EVENTS of them), and who follows new ones."""
 
@@ -299,6 +350,28 @@ class EventFeed:
 def reread(host: Host, answer: Answer, apply: bool) -> None:
     """Read the configuration again (and apply it); answer(lines, problems) when done."""
     host.reread(answer, apply)
+
+
+def reread_diff(host: Host, answer: DiffAnswer) -> None:
+    """Read the configuration again and keep it as the one configured, applying nothing;
+    answer((added, changed, removed), problems) when done (supervisord's reloadConfig)."""
+    host.reread_diff(answer)
+
+
+def add_group(host: Host, name: str) -> str:
+    """Add (and start the autostart programs of) a group of the configuration last read:
+    ADDED, ALREADY_ADDED or BAD_NAME (supervisord's addProcessGroup)."""
+    return host.add_configured_group(name)
+
+
+def remove_group(host: Host, name: str) -> str:
+    """Remove a group whose processes are all stopped: REMOVED, BAD_NAME or STILL_RUNNING."""
+    return host.remove_stopped_group(name)
+
+
+def restart(host: Host) -> None:
+    """Stop every program, read the configuration again and start anew; initsup stays up."""
+    host.restart()
 
 
 def send_remote_comm(host: Host, kind: str, data: str) -> None:
