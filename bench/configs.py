@@ -23,6 +23,7 @@ def write_config(
     listeners: dict[str, Options] | None = None,
     supervisord: Options | None = None,
     shared: bool = False,
+    more: dict[str, Options] | None = None,
 ) -> Path:
     """Write scratch/SYSTEM.conf; its path.
 
@@ -30,7 +31,8 @@ def write_config(
     its options, written as given (a literal `%` is `%%`, for both systems' %-expansion).
     supervisord: options added to (or replacing those of) the `[supervisord]` section, which
     the file has when system is "supervisord", or for both systems when shared (initsup
-    reads the section as its own and has no use for these keys).
+    reads the section as its own and has no use for these keys).  more: other sections
+    for both systems, by title (`unix_http_server`, `supervisorctl`...), before the programs.
     """
     sections: list[tuple[str, Options]] = []
     if system == "supervisord" or shared:
@@ -42,6 +44,7 @@ def write_config(
         }
         options.update(supervisord or {})
         sections.append(("supervisord", options))
+    sections += list((more or {}).items())
     sections += [(f"program:{name}", options) for name, options in programs.items()]
     sections += [(f"eventlistener:{name}", options) for name, options in (listeners or {}).items()]
     config = scratch / f"{system}.conf"

@@ -12,7 +12,7 @@ from bench.core import SYSTEMS, Outcome
 def number(value: float | None, unit: str) -> str:
     if value is None:
         return ""
-    if unit in ("lines/s", "events/s") or abs(value) >= 1000:
+    if unit in ("lines/s", "events/s", "calls/s") or abs(value) >= 1000:
         return f"{value:,.0f}"
     if abs(value) >= 100:
         return f"{value:.0f}"

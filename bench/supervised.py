@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from bench.configs import config_command, write_config
+from bench.configs import Options, config_command, write_config
 from bench.core import Tools
 from bench.proc import check_gone, descendants, marked, snapshot, started, wait_for
 
@@ -40,8 +40,11 @@ def shell_script(sleep: str, count: int) -> str:
     return f"{sleep} & " * count + "wait"
 
 
-def supervisor_command(system: str, tools: Tools, sleep: str, count: int) -> list[str]:
-    """initsup's or supervisord's command line, with a fresh config of `count` programs."""
+def supervisor_command(
+    system: str, tools: Tools, sleep: str, count: int, more: dict[str, Options] | None = None
+) -> list[str]:
+    """initsup's or supervisord's command line, with a fresh config of `count` programs
+    (and the `more` sections, e.g. an HTTP server)."""
     scratch = tools.scratch
     childlogs = scratch / "childlogs"
     config = write_config(
@@ -49,9 +52,10 @@ def supervisor_command(system: str, tools: Tools, sleep: str, count: int) -> lis
         scratch,
         {f"p{n}": {"command": sleep, "startsecs": "0"} for n in range(count)},
         supervisord={"childlogdir": str(childlogs), "loglevel": "info"},
+        more=more,
     )
     # A previous run's files would be counted (log) or refused (socket): start clean.
-    for leftover in ("supervisord.log", "supervisord.pid", "initsup.sock"):
+    for leftover in ("supervisord.log", "supervisord.pid", "initsup.sock", "http.sock"):
         with contextlib.suppress(FileNotFoundError):
             (scratch / leftover).unlink()
     if childlogs.exists():

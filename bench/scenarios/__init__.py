@@ -6,7 +6,18 @@ import importlib
 
 from bench.core import Scenario
 
-NAMES = ("startup", "idle", "relay", "reap", "crashloop", "shutdown", "signals", "scale", "events")
+NAMES = (
+    "startup",
+    "idle",
+    "relay",
+    "reap",
+    "crashloop",
+    "shutdown",
+    "signals",
+    "scale",
+    "events",
+    "control",
+)
 
 
 def load(name: str) -> Scenario:
