@@ -3,16 +3,18 @@
 # debootstrap a root file system, then `docker import` it.  The test suite builds its
 # images on top of these bases; a user with registry access uses python:3.x-slim instead.
 #
-#   images/make-base.sh SUITE [TAG]     e.g. images/make-base.sh bookworm
+#   images/make-base.sh SUITE [TAG [PACKAGE,...]]     e.g. images/make-base.sh bookworm
 #
 # SUITE is a Debian release (bullseye: Python 3.9, bookworm: 3.11, trixie: 3.13).  TAG
-# defaults to initsup-base:SUITE.  The Debian archive comes from DEBIAN_MIRROR, else from
+# defaults to initsup-base:SUITE.  PACKAGES, comma-separated, are installed beside python3
+# (the superlance tests' base has procps: memmon reads memory with `ps`).  The Debian archive comes from DEBIAN_MIRROR, else from
 # this machine's apt sources, else deb.debian.org; releases that have left the main
 # archive are fetched from archive.debian.org.  Needs root, debootstrap and docker.
 set -euo pipefail
 
 suite=${1:?usage: make-base.sh SUITE [TAG]}
 tag=${2:-initsup-base:$suite}
+packages=python3${3:+,$3}
 
 has_release() {  # has_release MIRROR: does MIRROR carry dists/$suite?
     python3 - "$1/dists/$suite/Release" <<'PY'
@@ -38,11 +40,11 @@ fi
 
 root=$(mktemp -d "${TMPDIR:-/tmp}/initsup-base-$suite.XXXXXX")
 trap 'rm -rf "$root"' EXIT
-debootstrap --variant=minbase --include=python3 "$suite" "$root" "$mirror" \
+debootstrap --variant=minbase --include="$packages" "$suite" "$root" "$mirror" \
     > "$root.log" 2>&1 || { cat "$root.log" >&2; rm -f "$root.log"; exit 1; }
 rm -f "$root.log"
 # Package caches and lists are of no use in an image that never runs apt.
 rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
 tar --numeric-owner -C "$root" -c . | docker import \
-    --change 'CMD ["python3"]' --message "debootstrap $suite (minbase + python3)" - "$tag" >/dev/null
+    --change 'CMD ["python3"]' --message "debootstrap $suite (minbase + $packages)" - "$tag" >/dev/null
 echo "$tag"

@@ -92,7 +92,10 @@ def ensure_bases(client: Any, suites: list[str]) -> None:
     script = str(ROOT / "images" / "make-base.sh")
 
     def make(suite: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["bash", script, suite], capture_output=True, text=True, timeout=900)
+        # "bookworm-procps": bookworm with procps installed beside python3.
+        release, _, packages = suite.partition("-")
+        argv = ["bash", script, release, base_tag(suite), packages.replace("-", ",")]
+        return subprocess.run(argv, capture_output=True, text=True, timeout=900)
 
     with concurrent.futures.ThreadPoolExecutor(len(missing)) as pool:
         results = dict(zip(missing, pool.map(make, missing)))
@@ -153,6 +156,31 @@ def make_images(client: Any) -> dict[str, str]:
             for suite in SUITES
         }
     return tags
+
+
+SUPERLANCE_BASE = "bookworm-procps"
+
+
+def make_superlance_image(client: Any) -> str:
+    """images/superlance.Dockerfile on a base with procps, with the supervisor and
+    superlance packages of the test environment: its tag."""
+    import importlib.util
+
+    ensure_bases(client, [SUPERLANCE_BASE])
+    with tempfile.TemporaryDirectory() as scratch:
+        context = build_context(Path(scratch))
+        for package in ("supervisor", "superlance"):
+            spec = importlib.util.find_spec(package)
+            if spec is None or spec.origin is None:
+                raise RuntimeError(f"the {package} package is not in the test environment")
+            shutil.copytree(
+                Path(spec.origin).parent,
+                context / "site" / package,
+                ignore=shutil.ignore_patterns("__pycache__", "tests"),
+            )
+        tag = f"{run_tag('initsup-superlance')}:{SUPERLANCE_BASE}"
+        base = base_tag(SUPERLANCE_BASE)
+        return build(client, context, "images/superlance.Dockerfile", tag, base)
 
 
 def remove_images(client: Any, tags: list[str]) -> None:
