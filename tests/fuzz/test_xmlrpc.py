@@ -6,6 +6,7 @@ process log or none."""
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -14,7 +15,7 @@ from xmlrpc import client
 from hypothesis import given
 from hypothesis import strategies as st
 
-from initsup.control import logtail, rpcbase, rpcmethods
+from initsup.control import logtail, rpcbase, rpclogs, rpcmethods
 from initsup.control import xmlrpc as rpc
 from tests.control_host import ControlHost
 
@@ -164,3 +165,36 @@ def test_a_log_tail_path_names_a_process_log_or_none(path: str) -> None:
     if found is not None:
         process, stream = found
         assert process in host.processes.values() and stream in ("stdout", "stderr")
+
+
+_OFFSETS = st.integers(-40, 40)
+
+
+@given(st.text("ab\n", max_size=30).map(str.encode), st.integers(0, 30), _OFFSETS, _OFFSETS)
+def test_log_ranges_are_supervisords_over_what_the_ring_kept(
+    data: bytes, lost: int, offset: int, length: int
+) -> None:
+    """read_range and tail_range over a ring that kept the last bytes of `data` give what
+    supervisord's readFile and tailFile give over the whole of it, less the lost bytes."""
+    from supervisor.options import readFile, tailFile
+
+    kept = data[min(lost, len(data)) :]
+    with tempfile.NamedTemporaryFile() as file:
+        file.write(data)
+        file.flush()
+        try:
+            theirs: Any = readFile(file.name, offset, length)
+        except ValueError:
+            theirs = None
+        tail = tailFile(file.name, offset, length)
+    try:
+        mine: Any = rpclogs.read_range(kept, len(data), offset, length)
+    except rpcbase.Fault as fault:
+        assert fault.text == "BAD_ARGUMENTS" and theirs is None
+    else:
+        assert theirs is not None and theirs.endswith(mine)
+        assert len(theirs) - len(mine) <= len(data) - len(kept)
+    mine_tail = rpclogs.tail_range(kept, len(data), offset, length)
+    assert mine_tail[1:] == tail[1:]
+    assert tail[0].endswith(mine_tail[0])
+    assert len(tail[0]) - len(mine_tail[0]) <= len(data) - len(kept)
