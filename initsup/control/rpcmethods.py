@@ -177,14 +177,16 @@ def _stream_info(prefix: str, target: LogTarget) -> dict[str, Any]:
     }
 
 
-def config_info(group: GroupConfig, config: ProcessConfig, inuse: bool) -> dict[str, Any]:
+def config_info(
+    group: GroupConfig, config: ProcessConfig, inuse: bool, uid: int | str
+) -> dict[str, Any]:
     """supervisord's config info struct of one process of the configuration."""
     import shlex  # only here: it imports re
 
     return {
         "autostart": config.autostart,
         "directory": config.directory or "none",
-        "uid": _uid(config.user),
+        "uid": uid,
         "command": shlex.join(config.command),
         "exitcodes": sorted(config.exitcodes),
         "group": group.name,
@@ -206,11 +208,13 @@ def config_info(group: GroupConfig, config: ProcessConfig, inuse: bool) -> dict[
 
 def get_all_config_info(host: Host) -> list[dict[str, Any]]:
     """Every process of the configuration last read, `inuse` when its group runs."""
-    found = [
-        config_info(group, config, group.name in host.groups)
-        for group in host.configured
-        for config in group.processes
-    ]
+    uids: dict[str | None, int | str] = {}  # a user database read once per user
+    found = []
+    for group in host.configured:
+        for config in group.processes:
+            if config.user not in uids:
+                uids[config.user] = _uid(config.user)
+            found.append(config_info(group, config, group.name in host.groups, uids[config.user]))
     found.sort(key=lambda entry: entry["name"])  # stable: by group within a name
     return found
 

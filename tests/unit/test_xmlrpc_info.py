@@ -96,9 +96,15 @@ def test_config_info_lists_the_configuration_last_read() -> None:
     host.add("web")
     web = host.groups["web"].processes[0]
     spare = ProcessConfig("spare", ["/bin/sleep", "a b"], priority=5, startsecs=0.5, user="0")
-    host.configured = [host.groups["web"], GroupConfig("extra", 7, [spare])]
+    root = ProcessConfig("root", ["/bin/true"], user="root")
+    host.configured = [host.groups["web"], GroupConfig("extra", 7, [spare, root])]
     infos = value(request(host, "supervisor.getAllConfigInfo"))
-    assert [(i["name"], i["inuse"]) for i in infos] == [("spare", False), ("web", True)]
+    assert [(i["name"], i["inuse"]) for i in infos] == [
+        ("root", False),
+        ("spare", False),
+        ("web", True),
+    ]
+    assert infos.pop(0)["uid"] == 0  # the user's id, as supervisord gives it
     assert set(infos[0]) == _supervisords_config_fields()
     assert infos[0]["command"] == "/bin/sleep 'a b'"
     assert (infos[0]["group"], infos[0]["group_prio"], infos[0]["process_prio"]) == ("extra", 7, 5)
