@@ -46,8 +46,11 @@ MININT = -(2**31)
 
 # Characters XML 1.0 cannot carry at all: a program's output may hold any of them (ANSI
 # colours start with ESC), and a response holding one is unreadable to every client.
-_NOT_XML = {c: "\ufffd" for c in range(32) if c not in (9, 10, 13)}
-_NOT_XML.update({0xFFFE: "\ufffd", 0xFFFF: "\ufffd"})
+NOT_XML = {
+    **{c: "\ufffd" for c in range(32) if c not in (9, 10, 13)},
+    0xFFFE: "\ufffd",
+    0xFFFF: "\ufffd",
+}
 
 
 class Fault(Exception):
@@ -122,7 +125,7 @@ def capped(value: float) -> int:
 def text(data: bytes) -> str:
     """Output bytes as a string any XML-RPC client can read: UTF-8 (a broken sequence,
     as at the ring's cut, becomes U+FFFD) without the characters XML forbids."""
-    return data.decode("utf-8", "replace").translate(_NOT_XML)
+    return data.decode("utf-8", "replace").translate(NOT_XML)
 
 
 def group_result(process: Process, outcome: object) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 import xmlrpc.client
 
-from initsup.control.rpcbase import Fault, Later, Method, once
+from initsup.control.rpcbase import NOT_XML, Fault, Later, Method, once
 from initsup.control.rpcmethods import METHODS
 
 TYPE_CHECKING = False
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 # Encodings a body may declare: those in which "<!DOCTYPE" is the bytes searched for.
 ASCII_COMPATIBLE = frozenset({b"utf-8", b"utf8", b"us-ascii", b"ascii", b"iso-8859-1", b"latin-1"})
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _DECLARED = re.compile(rb"""encoding\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 
 # What each parameter type of a signature accepts.
@@ -104,6 +105,8 @@ def encode(outcome: Any) -> bytes:
     except Exception as exc:  # a value XML-RPC cannot carry: initsup's bug, told as one
         failed = Fault("FAILED", f"the answer could not be encoded: {exc}")
         text = xmlrpc.client.dumps(xmlrpc.client.Fault(failed.code, failed.text))
+    if _NOT_XML.search(text):  # a name or an error text with a control character in it
+        text = text.translate(NOT_XML)
     return text.encode("utf-8", "replace")
 
 

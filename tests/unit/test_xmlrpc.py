@@ -266,3 +266,15 @@ def test_every_table_entry_is_callable_with_its_signature() -> None:
     for name, method in {**rpcmethods.METHODS, **rpc.SYSTEM}.items():
         assert name.count(".") == 1 and "._" not in name
         assert callable(method.function)
+
+
+def test_characters_xml_cannot_carry_never_reach_the_answer() -> None:
+    """A spawn error holding an escape character still gives a parseable answer."""
+    from initsup.process import SpawnFailed
+
+    host = ControlHost()
+    host.add("a")
+    host.fail_spawns.append(SpawnFailed("bad \x1b[31mthing\x00", 126))
+    request(host, "supervisor.startProcess", "a", False)
+    info = value(request(host, "supervisor.getProcessInfo", "a"))
+    assert info["spawnerr"] == "bad \ufffd[31mthing\ufffd"
