@@ -278,3 +278,12 @@ def test_characters_xml_cannot_carry_never_reach_the_answer() -> None:
     request(host, "supervisor.startProcess", "a", False)
     info = value(request(host, "supervisor.getProcessInfo", "a"))
     assert info["spawnerr"] == "bad \ufffd[31mthing\ufffd"
+
+
+@pytest.mark.parametrize("detail", [None, "web", "pool:w1", 7])
+def test_fault_strings_are_worded_as_supervisords_rpc_errors(detail: object) -> None:
+    from supervisor.xmlrpc import RPCError
+
+    for name, code in rpcbase.FAULTS.items():
+        mine, theirs = rpcbase.Fault(name, detail), RPCError(code, detail)
+        assert (mine.code, mine.text) == (theirs.code, theirs.text)
