@@ -14,7 +14,7 @@ from typing import Any
 from initsup import events
 from initsup.control.api import EventFeed
 from initsup.feeds import OutputFeeds
-from initsup.model import GroupConfig, ProcessConfig
+from initsup.model import Config, GroupConfig, ProcessConfig
 from initsup.process import Process
 from initsup.states import STOPPED_STATES
 from initsup.waits import Waits
@@ -41,6 +41,7 @@ class ControlHost(FakeHost):
         self.configured: list[GroupConfig] = []  # what add_configured_group adds from
         self.diff: tuple[list[str], list[str], list[str]] = ([], [], [])  # reread_diff's
         self.feed = EventFeed(self.bus)  # the control server's, made with it
+        self.config = Config()  # the configuration running: its options
 
     def publish(self, event: events.Event) -> None:
         self.bus.publish(event)

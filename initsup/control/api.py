@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from initsup.feeds import OutputFeeds
     from initsup.logs import Logger
     from initsup.loop import EventLoop
-    from initsup.model import GroupConfig
+    from initsup.model import Config, GroupConfig
     from initsup.process import Process
     from initsup.waits import Waits
 
@@ -55,6 +55,7 @@ if TYPE_CHECKING:
         # The groups of the configuration last read (at start, or by the latest reread):
         # what getAllConfigInfo lists and addProcessGroup adds from.
         configured: list[GroupConfig]
+        config: Config  # the configuration running (its options: getIdentification)
 
         @property
         def shutting_down(self) -> bool: ...
@@ -382,3 +383,9 @@ def send_remote_comm(host: Host, kind: str, data: str) -> None:
 def shutdown(host: Host, reason: str) -> None:
     """Stop every program in order and end initsup."""
     host.shutdown(reason)
+
+
+def identification(host: Host) -> str:
+    """What this initsup calls itself ([supervisord] identifier=; supervisord's
+    getIdentification, and `server:` in listener headers)."""
+    return host.config.options.identifier
