@@ -43,7 +43,9 @@ class Served:
         credentials: tuple[str, str] | None = None,
         max_body: int = 4 << 20,
         tcp: bool = True,
+        handlers: dict[str, Handler] | None = None,
     ) -> None:
+        """handlers: more routes, or other handlers for the harness's own."""
         self.errors: list[tuple[str, BaseException]] = []
         self.records: list[dict[str, Any]] = []
         self.receiver = SignalReceiver()
@@ -52,16 +54,16 @@ class Served:
         self.pending: list[tuple[Request, Responder]] = []  # /later requests, unanswered
         self.streams: list[Stream] = []
         self.seen: list[Request] = []
-        handlers: dict[str, Handler] = {
+        routes: dict[str, Handler] = {
             "/echo": self.echo,
             "/RPC2": self.rpc,
             "/later": self.later,
             "/crash": self.crash,
             "/twice": self.twice,
+            **(handlers or {}),
         }
-        self.server = HttpServer(
-            self.loop, self.logger, handlers, {"/stream/": self.stream}, credentials, max_body
-        )
+        prefixes: dict[str, Handler] = {"/stream/": self.stream, "/logtail/": self.stream}
+        self.server = HttpServer(self.loop, self.logger, routes, prefixes, credentials, max_body)
         self.port = 0
         if tcp:
             self.server.listen_tcp("127.0.0.1", 0)
