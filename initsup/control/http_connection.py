@@ -303,6 +303,9 @@ class HttpConnection:
                 self._dispatch(*request)
         except HttpError as exc:
             self._refuse(exc.status, str(exc), _ALLOW if exc.status == 405 else None)
+        except Exception as exc:  # a bug here must cost one client, not the loop's pass
+            self.logger.internal_error("an HTTP connection", exc)
+            self.close()
         finally:
             self._advancing = False
         if not self.closed and not self.closing and self.responder is None:

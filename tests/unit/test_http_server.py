@@ -384,3 +384,17 @@ def test_non_loopback_addresses_are_warned_about(served: Served) -> None:
     assert "reachable from other hosts" in warning
     served.server.listen_tcp("127.0.0.1", 0)
     assert served.events()[-1] == warning  # loopback: no new warning
+
+
+def test_a_failure_outside_any_handler_costs_one_client(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(path: str) -> None:
+        raise RuntimeError("routing bug")
+
+    monkeypatch.setattr(served.server, "route", broken)
+    assert _raw(served, CLOSE) == b""
+    assert served.errors == []
+    assert "internal error in an HTTP connection" in served.events("error")[0]
+    monkeypatch.undo()
+    assert served.call(_get, served.port, "/echo")[0] == 200
