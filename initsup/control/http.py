@@ -73,6 +73,7 @@ class HttpServer:
         self.listeners: list[Any] = []  # TCP listening sockets
         self._paused: dict[int, Timer] = {}  # listeners resting after accept failed
         self._crowded = False  # a client has been turned away since one was admitted
+        self._starved = False  # accept has failed since it last succeeded
 
     def route(self, path: str) -> Handler | None:
         """The handler of a path: exact match first, then the longest prefix."""
@@ -152,6 +153,7 @@ class HttpServer:
             except OSError as exc:  # EMFILE, ENFILE, ENOBUFS: pause rather than spin
                 self._pause(listener, exc)
                 return
+            self._starved = False
             try:
                 conn = self.sockets.socket(fileno=fd)
             except Exception as exc:
@@ -164,7 +166,11 @@ class HttpServer:
         """Stop watching the listener for ACCEPT_PAUSE: it stays readable while fds are
         short, and a level-triggered loop would spin on it."""
         fd = listener.fileno()
-        self.logger.error(f"http: accept failed: {exc}; trying again in {ACCEPT_PAUSE} s")
+        if not self._starved:  # once per episode
+            self.logger.error(
+                f"http: accept failed: {exc}; accepting again every {ACCEPT_PAUSE} s until it works"
+            )
+        self._starved = True
         self.loop.remove_reader(fd)
 
         def resume() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import http.client
 import socket
 from collections.abc import Iterator
@@ -398,3 +399,34 @@ def test_a_failure_outside_any_handler_costs_one_client(
     assert "internal error in an HTTP connection" in served.events("error")[0]
     monkeypatch.undo()
     assert served.call(_get, served.port, "/echo")[0] == 200
+
+
+def test_out_of_descriptors_accepting_pauses_and_resumes(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(http_server, "ACCEPT_PAUSE", 0.1)
+    listener = served.server.listeners[0]
+
+    class Starved:
+        """The listener, out of descriptors for its first three accepts."""
+
+        failures = 3
+
+        def fileno(self) -> int:
+            return int(listener.fileno())
+
+        def _accept(self) -> tuple[int, object]:
+            if self.failures:
+                self.failures -= 1
+                raise OSError(errno.EMFILE, "Too many open files")
+            return listener._accept()  # type: ignore[no-any-return]
+
+    served.loop.remove_reader(listener.fileno())  # from now on, accepts go through Starved
+    future = served.start(_get, served.port, "/echo")  # waits in the backlog
+    starved = Starved()
+    served.server._accept(starved)  # paused, not spun on
+    assert not future.done()
+    served.pump(future.done)  # each pause ends with one more try; the fourth works
+    assert starved.failures == 0
+    assert len([e for e in served.events("error") if "accept failed" in e]) == 1
+    assert future.result()[0] == 200
