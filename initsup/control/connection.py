@@ -6,7 +6,9 @@ JSON lines: `{"out": line}` and `{"err": line}` for the client to print as lines
 `{"data": text}` to write as it is (tail), `{"json": value}` to print as JSON, and a last
 `{"exit": code}`; `tail -f` and `events -f` stream until the client goes away.  The
 commands (initsup.control.commands) word every answer exactly as supervisorctl does, so
-the client only prints; a Connection is the Reply they write to.
+the client only prints; a Connection is the Reply they write to.  A client whose first
+line is an HTTP request line speaks HTTP instead (`POST /RPC2 HTTP/1.1`): its socket and the
+bytes read so far go to the server's HTTP side (`handle_http`).
 
 Nothing one client sends, or fails to read, may stall the loop or grow initsup's memory
 without bound: its socket is non-blocking; a client that says nothing is dropped after
@@ -39,6 +41,8 @@ if TYPE_CHECKING:
 
         def handle(self, connection: Connection, line: bytes) -> None: ...
 
+        def handle_http(self, connection: Connection, data: bytes) -> None: ...
+
 
 MAX_REQUEST = 65536
 MAX_PENDING = 1 << 20
@@ -64,6 +68,24 @@ def parse_request(line: bytes) -> tuple[str, list[str]]:
     if not all(isinstance(a, str) for a in args):
         raise BadRequest('"args" must all be strings')
     return command, args
+
+
+def is_http(line: bytes | bytearray) -> bool:
+    """Whether a client's first line is an HTTP request line rather than a JSON request.
+
+    `METHOD /target HTTP/...`: a method name in capitals, a path, a version.  No JSON text
+    starts with a capital letter; the rule asks for the whole line (it ends with the first
+    newline, as both protocols' first lines do) so that nothing is decided on a guess.
+    """
+    method, space, rest = line.partition(b" ")
+    return (
+        bool(space)
+        and 0 < len(method) <= 20
+        and method.isalpha()
+        and method.isupper()
+        and rest.startswith(b"/")
+        and b" HTTP/" in rest
+    )
 
 
 def wire(message: dict[str, Any]) -> bytes:
@@ -132,8 +154,38 @@ class Connection:
         line, newline, _ = self.inbox.partition(b"\n")
         if len(line) > MAX_REQUEST:
             self._serve(None)
+        elif newline and is_http(line):
+            self._serve_http()
         elif newline:
             self._serve(bytes(line))
+
+    def _serve_http(self) -> None:
+        self.served = True
+        self._deadline.cancel()
+        data, self.inbox = bytes(self.inbox), bytearray()
+        try:
+            self.server.handle_http(self, data)
+        except Exception as exc:
+            self._log_failure("control socket: an HTTP client failed", exc)
+            self.close()
+
+    def detach(self) -> Any:
+        """Give up the client's socket, still open, to whoever serves it now (HTTP)."""
+        self.closed = True
+        self.server.connections.pop(self, None)
+        self._deadline.cancel()
+        self.loop.remove_reader(self.fd)
+        self.loop.remove_writer(self.fd)
+        return self.conn
+
+    def send_raw(self, data: bytes) -> None:
+        """A whole answer in another protocol (HTTP), then the close."""
+        if self.closed or self.closing:
+            return
+        self.outbox += data
+        self.server.queued += len(data)
+        self.closing = True
+        self._flush()
 
     def _on_eof(self) -> None:
         self.eof = True

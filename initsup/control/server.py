@@ -6,7 +6,10 @@ next, or else the next is told so and closed); out of file descriptors, acceptin
 for ACCEPT_PAUSE instead of spinning.  Only root and initsup's own user may connect
 (SO_PEERCRED), and the socket is never replaceable by others.  One client's own limits
 (size, time, memory) are initsup.control.connection's; what a request means is
-initsup.control.commands'.
+initsup.control.commands'.  The same socket serves HTTP (supervisorctl, XML-RPC tools):
+a connection that starts with an HTTP request is handed to the HTTP server the
+ControlServer's factory makes on the first such connection, so the HTTP modules cost
+nothing until someone speaks HTTP.
 """
 
 from __future__ import annotations
@@ -22,11 +25,19 @@ from initsup.control.connection import BadRequest, Connection, parse_request, wi
 
 TYPE_CHECKING = False  # typing is not imported at run time: docs/decisions.md, "Runtime"
 if TYPE_CHECKING:
-    from typing import Any
+    from collections.abc import Callable
+    from typing import Any, Protocol
 
     from initsup.control.api import Host
     from initsup.logs import Logger
     from initsup.loop import EventLoop, Timer
+
+    class HttpSide(Protocol):
+        """What the control socket needs of initsup.control.http.HttpServer."""
+
+        def adopt(self, sock: Any, data: bytes) -> None: ...
+
+    HttpFactory = Callable[[], "HttpSide | None"]
 
 MAX_CONNECTIONS = 64
 ACCEPT_PAUSE = 0.5
@@ -90,6 +101,10 @@ class Server:
     def handle(self, connection: Connection, line: bytes) -> None:
         """Answer one request line (without its newline)."""
         raise NotImplementedError
+
+    def handle_http(self, connection: Connection, data: bytes) -> None:
+        """Serve a client whose first bytes (data) are HTTP: here, nobody does."""
+        connection.send_raw(http_refusal(404, "Not Found", "no HTTP server here"))
 
     def close(self) -> None:
         """Stop listening and remove the socket file."""
@@ -188,10 +203,30 @@ class Server:
 class ControlServer(Server):
     """Serves `initsup ctl` requests: each is parsed and handed to its command."""
 
-    def __init__(self, host: Host, path: str, mode: int = 0o600) -> None:
+    def __init__(
+        self, host: Host, path: str, mode: int = 0o600, http: HttpFactory | None = None
+    ) -> None:
+        """http makes the HTTP server on the first HTTP client (None: HTTP is not served)."""
         super().__init__(host.loop, host.logger, path, mode)
         self.host = host
         self.events = EventFeed(host.bus)  # from now on: `ctl events` shows what it has seen
+        self._http_factory = http
+        self._http: HttpSide | None = None
+
+    def handle_http(self, connection: Connection, data: bytes) -> None:
+        if self._http is None and self._http_factory is not None:
+            try:
+                self._http = self._http_factory()
+            except Exception as exc:
+                self._log_failure("control socket: the HTTP server could not be made", exc)
+            if self._http is None:
+                reason = "the HTTP server is not available"
+                connection.send_raw(http_refusal(503, "Service Unavailable", reason))
+                return
+        if self._http is None:
+            super().handle_http(connection, data)
+            return
+        self._http.adopt(connection.detach(), data)
 
     def handle(self, connection: Connection, line: bytes) -> None:
         try:
@@ -208,6 +243,16 @@ class ControlServer(Server):
             handler(self.host, self.events, connection, args)
         except Exception as exc:
             connection.fail(f"control command {command!r} failed", f"{command} failed", exc)
+
+
+def http_refusal(status: int, reason: str, text: str) -> bytes:
+    """A whole HTTP answer that closes: all an HTTP client gets when nobody serves HTTP."""
+    body = text.encode() + b"\n"
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\nServer: initsup\r\nContent-Type: text/plain\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    )
+    return head.encode() + body
 
 
 def _listen(sockets: Any, path: str, mode: int) -> Any:
