@@ -21,7 +21,7 @@ import time
 
 from initsup import events, exits, logs, reaper
 from initsup.children import Children
-from initsup.feeds import OutputFeeds
+from initsup.feeds import MAIN_LOG, OutputFeeds
 from initsup.loop import EventLoop, Timer
 from initsup.model import Config, GroupConfig
 from initsup.output import OutputWriter
@@ -94,6 +94,20 @@ def _early_error(where: str, exc: BaseException) -> None:
     os.write(2, f"initsup: internal error in {where}: {exc!r}\n".encode())
 
 
+def _own_records(
+    render: Callable[[logs.Record], bytes], out: OutputWriter, feeds: OutputFeeds
+) -> Callable[[logs.Record], None]:
+    """The sink of initsup's own records: each, as rendered, is written and kept in the
+    main log's feed (readLog, `maintail`).  Programs' output never passes here."""
+
+    def write(record: logs.Record) -> None:
+        data = render(record)
+        feeds.record(MAIN_LOG, data)
+        out.write(data)
+
+    return write
+
+
 class Supervisor:
     """Runs a Config's programs until shutdown; `run()` returns initsup's exit code."""
 
@@ -118,13 +132,15 @@ class Supervisor:
         self.stdout = stdout
         self.stderr = stderr  # the same writer as stdout unless the format is raw
         log_format = config.options.log_format
-        render = logs.message_renderer(log_format)
-        self.logger = logs.Logger(lambda r: stderr.write(render(r)), config.options.loglevel)
+        self.output = OutputFeeds()
+        self.logger = logs.Logger(
+            _own_records(logs.message_renderer(log_format), stderr, self.output),
+            config.options.loglevel,
+        )
         self.bus.subscribe(self._event_to_stream)
         self.owners = reaper.Owners(self._reaped_unknown)
         loop.reap = self.owners.reap
         self.waits = Waits(lambda callback: loop.call_later(0, callback))
-        self.output = OutputFeeds()
         self.children = Children(
             loop, stdout, stderr, log_format, self.logger, self.bus.publish, self.output, spawner
         )
