@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from initsup.control.api import DiffAnswer
     from initsup.pools import Pools
     from initsup.reload import Answer, Reloader
+    from initsup.socketlink import SocketLink
 
 SHUTDOWN_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGQUIT})
 
@@ -65,11 +66,11 @@ def run(
     for warning in warnings or []:
         supervisor.logger.warning(warning)
     path = config.options.socket or default_socket_path(os.environ)
-    control = None
+    control = link = None
     try:
         control = ControlServer(supervisor, path, config.options.socket_mode)
-        supervisor.children.child_environment["INITSUP_SOCKET"] = path
-        supervisor.children.server_url = f"unix://{path}"
+        supervisor.children.serve_at(path, config.options.http_servers)
+        link = _link_default_path(supervisor.logger, path)
     except OSError as exc:  # a read-only /run, another initsup: run on without control
         supervisor.logger.warning(f"no control socket at {path} ({exc}): initsup ctl won't work")
     try:
@@ -78,6 +79,8 @@ def run(
         reaper.become_reaper(supervisor.logger.warning)
         return supervisor.run()
     finally:
+        if link is not None:
+            link.close()
         if control is not None:
             control.close()
         supervisor.close()
@@ -86,6 +89,28 @@ def run(
             stderr.close()
         loop.close()
         receiver.close()
+
+
+def _link_default_path(logger: logs.Logger, path: str) -> SocketLink | None:
+    """A symlink at the default socket path to path, when they differ: `initsup ctl`
+    with no flags finds the socket wherever [unix_http_server] file= put it."""
+    from initsup.control.server import default_socket_path, socket_module
+
+    default = default_socket_path(os.environ)
+    sockets = socket_module()
+    if os.path.abspath(default) == os.path.abspath(path) or sockets is None:
+        return None
+    from initsup.socketlink import SocketLink
+
+    try:
+        return SocketLink(sockets, default, path)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        logger.warning(
+            f"no symlink at {default} to the control socket ({reason}): "
+            f"initsup ctl needs --socket {path}"
+        )
+        return None
 
 
 def _early_error(where: str, exc: BaseException) -> None:
