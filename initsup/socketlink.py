@@ -21,6 +21,28 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from initsup.logs import Logger
+
+
+def link_default_path(logger: Logger, path: str) -> SocketLink | None:
+    """A symlink at the default socket path to path, when they differ: `initsup ctl`
+    with no flags finds the socket wherever [unix_http_server] file= put it."""
+    from initsup.control.server import default_socket_path, socket_module
+
+    default = default_socket_path(os.environ)
+    sockets = socket_module()
+    if os.path.abspath(default) == os.path.abspath(path) or sockets is None:
+        return None
+    try:
+        return SocketLink(sockets, default, path)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        logger.warning(
+            f"no symlink at {default} to the control socket ({reason}): "
+            f"initsup ctl needs --socket {path}"
+        )
+        return None
+
 
 class SocketLink:
     """The symlink at `default` to `real`; OSError (with the reason) when it can't be made."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import time
 
-from initsup import events, exits, logs, reaper
+from initsup import daemon, events, exits, logs, reaper
 from initsup.children import Children
 from initsup.feeds import MAIN_LOG, OutputFeeds
 from initsup.loop import EventLoop, Timer
@@ -40,7 +40,6 @@ if TYPE_CHECKING:
     from initsup.control.api import DiffAnswer
     from initsup.pools import Pools
     from initsup.reload import Answer, Reloader
-    from initsup.socketlink import SocketLink
 
 SHUTDOWN_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGQUIT})
 
@@ -55,8 +54,6 @@ def run(
 
     parent_mask: the parent's signal mask, when signals.hold() has been called.
     """
-    from initsup.control.server import ControlServer, default_socket_path
-
     receiver, spawner_args = take_over(parent_mask)
     loop = EventLoop(receiver, on_error=_early_error)
     log_format = config.options.log_format
@@ -65,24 +62,14 @@ def run(
     supervisor = Supervisor(config, loop, stdout, stderr, Spawner(*spawner_args), reloader)
     for warning in warnings or []:
         supervisor.logger.warning(warning)
-    path = config.options.socket or default_socket_path(os.environ)
-    control = link = None
     try:
-        control = ControlServer(supervisor, path, config.options.socket_mode)
-        supervisor.children.serve_at(path, config.options.http_servers)
-        link = _link_default_path(supervisor.logger, path)
-    except OSError as exc:  # a read-only /run, another initsup: run on without control
-        supervisor.logger.warning(f"no control socket at {path} ({exc}): initsup ctl won't work")
-    try:
-        # Orphans are re-parented to initsup (when it is not PID 1) only from here: a
-        # test process driving a Supervisor of its own stays an ordinary parent.
-        reaper.become_reaper(supervisor.logger.warning)
-        return supervisor.run()
+        try:
+            daemon.apply(config.options, supervisor.logger)
+        except daemon.Refused as exc:  # supervisord's usage error: nothing has started
+            supervisor.logger.error(f"initsup cannot start: {exc}")
+            return 2
+        return _serve(supervisor, config)
     finally:
-        if link is not None:
-            link.close()
-        if control is not None:
-            control.close()
         supervisor.close()
         stdout.close()
         if stderr is not stdout:
@@ -91,26 +78,31 @@ def run(
         receiver.close()
 
 
-def _link_default_path(logger: logs.Logger, path: str) -> SocketLink | None:
-    """A symlink at the default socket path to path, when they differ: `initsup ctl`
-    with no flags finds the socket wherever [unix_http_server] file= put it."""
-    from initsup.control.server import default_socket_path, socket_module
+def _serve(supervisor: Supervisor, config: Config) -> int:
+    """Open the control socket (and its symlink) and the pid file, and supervise."""
+    from initsup.control.server import ControlServer, default_socket_path
+    from initsup.socketlink import link_default_path
 
-    default = default_socket_path(os.environ)
-    sockets = socket_module()
-    if os.path.abspath(default) == os.path.abspath(path) or sockets is None:
-        return None
-    from initsup.socketlink import SocketLink
-
+    path = config.options.socket or default_socket_path(os.environ)
+    control = link = None
     try:
-        return SocketLink(sockets, default, path)
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        logger.warning(
-            f"no symlink at {default} to the control socket ({reason}): "
-            f"initsup ctl needs --socket {path}"
-        )
-        return None
+        control = ControlServer(supervisor, path, config.options.socket_mode)
+        supervisor.children.serve_at(path, config.options.http_servers)
+        link = link_default_path(supervisor.logger, path)
+    except OSError as exc:  # a read-only /run, another initsup: run on without control
+        supervisor.logger.warning(f"no control socket at {path} ({exc}): initsup ctl won't work")
+    pidfile = daemon.PidFile(config.options.pidfile, supervisor.logger)
+    try:
+        # Orphans are re-parented to initsup (when it is not PID 1) only from here: a
+        # test process driving a Supervisor of its own stays an ordinary parent.
+        reaper.become_reaper(supervisor.logger.warning)
+        return supervisor.run()
+    finally:
+        pidfile.close()
+        if link is not None:
+            link.close()
+        if control is not None:
+            control.close()
 
 
 def _early_error(where: str, exc: BaseException) -> None:
@@ -120,15 +112,17 @@ def _early_error(where: str, exc: BaseException) -> None:
 
 
 def _own_records(
-    render: Callable[[logs.Record], bytes], out: OutputWriter, feeds: OutputFeeds
+    render: Callable[[logs.Record], bytes], out: OutputWriter, feeds: OutputFeeds, silent: bool
 ) -> Callable[[logs.Record], None]:
-    """The sink of initsup's own records: each, as rendered, is written and kept in the
-    main log's feed (readLog, `maintail`).  Programs' output never passes here."""
+    """The sink of initsup's own records: each, as rendered, is written (unless silent=)
+    and kept in the main log's feed (readLog, `maintail`).  Programs' output never
+    passes here."""
 
     def write(record: logs.Record) -> None:
         data = render(record)
         feeds.record(MAIN_LOG, data)
-        out.write(data)
+        if not silent:
+            out.write(data)
 
     return write
 
@@ -159,7 +153,9 @@ class Supervisor:
         log_format = config.options.log_format
         self.output = OutputFeeds()
         self.logger = logs.Logger(
-            _own_records(logs.message_renderer(log_format), stderr, self.output),
+            _own_records(
+                logs.message_renderer(log_format), stderr, self.output, config.options.silent
+            ),
             config.options.loglevel,
         )
         self.bus.subscribe(self._event_to_stream)
