@@ -244,6 +244,9 @@ def _supervise(parsed: Parsed) -> int:
                 f"-e {value} applies to single-command mode only (tini's exit code);"
                 " with programs to supervise, -e takes supervisord's log level"
             )
+    path = parsed.config_path()
+    if path is not None:  # found now, absolute: a reload after directory= reads it too
+        parsed.values.append(("c", path))
     from initsup import signals
 
     held = signals.hold()  # from here on a signal waits for its handler
@@ -318,11 +321,11 @@ class Parsed:
     def config_path(self) -> str | None:
         """-c FILE, else INITSUP_CONFIG or the first default file that exists."""
         path = self.value("c")
-        if path is not None:
-            return path
-        from initsup import config
+        if path is None:
+            from initsup import config
 
-        return config.find_config(self.env)
+            path = config.find_config(self.env)
+        return None if path is None else os.path.abspath(path)
 
     def supervises(self) -> bool:
         """Whether this is supervisor mode rather than single-command mode."""

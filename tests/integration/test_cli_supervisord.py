@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import pwd
 import resource
+import signal
 from collections.abc import Callable
 from pathlib import Path
 
@@ -182,3 +183,23 @@ def test_debians_stock_supervisord_conf_checks_with_true_warnings(tmp_path: Path
         f"initsup: warning: {path}: [supervisord] childlogdir: ignored: AUTO child logs go to"
         " initsup's stdout, not to files",
     ]
+
+
+def test_a_reload_finds_a_relative_file_after_directory_moved_initsup(
+    supervise: Start, tmp_path: Path
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    _ini(tmp_path, f"[supervisord]\ndirectory={elsewhere}\n[program:a]\ncommand=sleep 30\n")
+    in_tmp = ["sh", "-c", 'cd "$0" && exec "$@"', str(tmp_path)]
+    s = supervise(args=["-c", "supervisord.conf"], prefix=in_tmp)
+    s.wait("PROCESS_STATE_RUNNING", program="a")
+    _ini(
+        tmp_path,
+        f"[supervisord]\ndirectory={elsewhere}\n[program:a]\ncommand=sleep 30\n"
+        "[program:b]\ncommand=sleep 30\n",
+    )
+    os.kill(s.pid, signal.SIGHUP)
+    s.wait("PROCESS_STATE_RUNNING", program="b")
+    assert s.wait_prefix("configuration reloaded: 1 added")["added"] == ["b"]
+    assert s.stop() == 0
