@@ -205,3 +205,25 @@ def test_ctl_rereads_and_sighup_during_a_restart_are_refused(story: Story) -> No
     running(s, "keep")
     s.signal(signal.SIGTERM)
     assert s.finish() == 0
+
+
+def test_a_restart_during_an_update_starts_each_program_once(story: Story) -> None:
+    slow = "command=sh -c 'trap \"exit 0\" TERM; sleep 30 & wait'\nstartsecs=0\nstopwaitsecs=5\n"
+    s = story(f"[program:edited]\n{slow}[program:same]\n{SLEEPER}").start()
+    running(s, "edited", "same")
+    s.path.write_text(f"[program:edited]\n{slow}environment=NEW=1\n[program:same]\n{SLEEPER}")
+    updated: list[tuple[list[str], list[str]]] = []
+    s.turn(
+        lambda: s.supervisor.reread(lambda lines, problems: updated.append((lines, problems)), True)
+    )
+    s.until(lambda: s.state("edited") in ("STOPPING", "STOPPED"))
+    s.turn(s.supervisor.restart)
+    s.until(lambda: updated and not s.supervisor.restarting)
+    running(s, "edited", "same")
+    assert sorted(s.supervisor.processes) == ["edited:edited", "same:same"]
+    assert s.supervisor.groups["edited"].processes[0].environment.get("NEW") == "1"
+    # Nothing started while the restart stopped everything: one start before, one after.
+    assert s.events("edited").count("PROCESS_STATE_STARTING") == 2
+    assert s.events("same").count("PROCESS_STATE_STARTING") == 2
+    s.signal(signal.SIGTERM)
+    assert s.finish() == 0
