@@ -165,7 +165,7 @@ class Reloads:
     def _next(self) -> None:
         if self._current is not None or not self._queue:
             return
-        if self._sup.shutting_down and not self._queue[0].restart:
+        if self._sup.shutting_down and not (self._queue[0].restart and self._sup.restarting):
             self._current = self._queue.pop(0)
             self._refuse([self._why_not()])
             return
@@ -244,7 +244,8 @@ class Reloads:
     def _refuse(self, problems: list[str]) -> None:
         self._forget_watch()
         request = self._current
-        if request is not None and request.logged:
+        # A restart a shutdown overtook has nothing to say: the shutdown is said.
+        if request is not None and request.logged and (self._sup.restarting or not request.restart):
             what = "restart" if request.restart else "reload"
             for problem in problems:
                 self._sup.logger.error(f"{what} refused: {problem}")

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from initsup import events, model
@@ -149,6 +149,7 @@ def _bad() -> tuple[model.Config, list[str]]:
 
 
 @given(ops=OPS)
+@example(ops=["update", "read ok", "restart"])  # a shutdown overtakes a queued restart
 def test_one_reload_at_a_time_and_every_request_answered(ops: list[str]) -> None:
     with pytest.MonkeyPatch.context() as monkeypatch:
         h = _Harness(monkeypatch)
@@ -175,6 +176,7 @@ def test_one_reload_at_a_time_and_every_request_answered(ops: list[str]) -> None
             assert sum(reloads._is_sighup(r) for r in queued) <= 1  # SIGHUPs coalesce
         # Shutting down answers what waits; an apply still running finishes on its own.
         h.shutdown()
+        reads = len(h.watches)
         while h.applies or h.timers:
             if h.applies:
                 h.applies.pop()([])
@@ -182,6 +184,7 @@ def test_one_reload_at_a_time_and_every_request_answered(ops: list[str]) -> None
         assert [number for number, _, _ in h.answers] == list(range(asked))
         assert not h.reloads._queue and h.reloads._current is None
         assert len(h.watches) <= asked + hups + h.restarts
+        assert len(h.watches) == reads  # no read starts once shutting down
         assert len(h.restarted_with) <= h.restarts  # one new start each, or the shutdown
 
 
