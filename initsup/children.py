@@ -143,6 +143,8 @@ class Children:
             INITSUP_PROCESS_NAME=config.name,
             INITSUP_GROUP_NAME=config.group,
         )
+        if config.serverurl is not None:  # its own serverurl=, under its environment=
+            env["SUPERVISOR_SERVER_URL"] = config.serverurl
         env.update(config.environment)
         return env
 

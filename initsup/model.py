@@ -99,6 +99,7 @@ class ProcessConfig(Value):
         "priority",
         "program",
         "redirect_stderr",
+        "serverurl",
         "startretries",
         "startsecs",
         "stderr",
@@ -138,6 +139,7 @@ class ProcessConfig(Value):
         forward_signals: frozenset[int] = frozenset(),
         backoff_max: float = 60.0,
         backoff_reset: float = 60.0,
+        serverurl: str | None = None,
     ) -> None:
         self.name = name  # process name (process_name expanded)
         self.command = command  # argv, split like supervisord (shlex) and expanded
@@ -162,6 +164,7 @@ class ProcessConfig(Value):
         self.redirect_stderr = redirect_stderr
         self.stdout = stdout or LogTarget()
         self.stderr = stderr or LogTarget()
+        self.serverurl = serverurl  # its SUPERVISOR_SERVER_URL; None (AUTO): initsup's
         # initsup's own options:
         self.essential = essential  # its end for good ends initsup with its code
         self.forward_signals = forward_signals  # signals initsup passes on to it

@@ -391,6 +391,13 @@ def password(text: str) -> str:
     return text
 
 
+def serverurl(text: str) -> str | None:
+    """A program's serverurl=: given to it as SUPERVISOR_SERVER_URL as written (as
+    supervisord, which checks nothing); AUTO or empty: None, initsup's own server."""
+    value = text.strip()
+    return None if not value or value.upper() == "AUTO" else value
+
+
 def server_url(text: str) -> str:
     """supervisorctl's serverurl=: unix:///absolute/path or http://host[:port]."""
     url = text.strip()

@@ -2,8 +2,9 @@
 
 Every program and listener gets SUPERVISOR_SERVER_URL (and [unix_http_server]'s username
 and password), as supervisor.childutils.getRPCInterface(os.environ) reads them; a
-program's own environment= wins, as in supervisord.  When [unix_http_server] file= puts
-the control socket elsewhere, the default path is a symlink to it while initsup runs.
+program's own serverurl= and then its environment= win, as in supervisord.  When
+[unix_http_server] file= puts the control socket elsewhere, the default path is a symlink
+to it while initsup runs.
 """
 
 from __future__ import annotations
@@ -29,9 +30,14 @@ def test_programs_get_the_server_url_and_credentials(supervise: Start, tmp_path:
     ini = f"[unix_http_server]\nfile={real}\nusername=admin\npassword=secret\n{ENVDUMP}"
     ini += "[program:own]\ncommand=sh -c 'env | sort'\nstartsecs=0\nautorestart=false\n"
     ini += "environment=SUPERVISOR_SERVER_URL=http://elsewhere:9001\n"
+    ini += "[program:byurl]\ncommand=sh -c 'env | sort'\nstartsecs=0\nautorestart=false\n"
+    ini += "serverurl=http://127.0.0.1:9002\n"
     s = supervise(ini=ini)
     lines = _env_lines(s)
     s.wait("PROCESS_STATE_EXITED", program="own")
+    s.wait("PROCESS_STATE_EXITED", program="byurl")
+    byurl = {r["event"] for r in s.records if r.get("program") == "byurl"}
+    assert "SUPERVISOR_SERVER_URL=http://127.0.0.1:9002" in byurl  # its serverurl=
     assert f"SUPERVISOR_SERVER_URL=unix://{real}" in lines
     assert {"SUPERVISOR_USERNAME=admin", "SUPERVISOR_PASSWORD=secret"} <= lines
     assert f"INITSUP_SOCKET={real}" in lines

@@ -71,3 +71,5 @@ def test_child_env_layers(monkeypatch: Any) -> None:
     assert env["SUPERVISOR_USERNAME"] == "admin"
     plain = children._child_env(ProcessConfig("db", ["serve"]))
     assert plain["SUPERVISOR_SERVER_URL"] == "unix:///run/initsup.sock"
+    own = children._child_env(ProcessConfig("db", ["serve"], serverurl="http://x:9001"))
+    assert own["SUPERVISOR_SERVER_URL"] == "http://x:9001"  # serverurl= beats initsup's
