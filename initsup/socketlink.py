@@ -31,7 +31,8 @@ def link_default_path(logger: Logger, path: str) -> SocketLink | None:
 
     default = default_socket_path(os.environ)
     sockets = socket_module()
-    if os.path.abspath(default) == os.path.abspath(path) or sockets is None:
+    # realpath: /var/run/initsup.sock is /run/initsup.sock where /var/run links to /run.
+    if os.path.realpath(default) == os.path.realpath(path) or sockets is None:
         return None
     try:
         return SocketLink(sockets, default, path)

@@ -92,3 +92,17 @@ def test_what_is_not_stale_is_left_alone(supervise: Start, tmp_path: Path) -> No
     assert "neither a symlink nor a socket" in warned["event"]
     assert s.stop() == 0
     assert default.read_text() == "mine"
+
+
+def test_the_same_socket_by_another_path_needs_no_symlink(supervise: Start, tmp_path: Path) -> None:
+    (tmp_path / "run").mkdir()
+    (tmp_path / "var").symlink_to(tmp_path / "run")
+    via_link = tmp_path / "var" / "initsup.sock"  # the default path, by another name
+    s = supervise(
+        ini=f"[unix_http_server]\nfile={via_link}\n{ENVDUMP}",
+        variables={"INITSUP_SOCKET": str(tmp_path / "run" / "initsup.sock")},
+    )
+    s.wait("PROCESS_STATE_EXITED", program="envdump")
+    assert (tmp_path / "run" / "initsup.sock").is_socket()
+    assert not any("no symlink" in str(r["event"]) for r in s.records)
+    assert s.stop() == 0
