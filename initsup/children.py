@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
     from initsup.feeds import OutputFeeds
     from initsup.loop import EventLoop
+    from initsup.model import HttpServerConfig
     from initsup.output import OutputWriter
     from initsup.process import Process
     from initsup.spawn import Spawner
@@ -66,11 +67,25 @@ class Children:
         self._lingering: list[PipeRelay] = []  # pipes a dead program's children still hold
         self._logfiles: dict[tuple[str, str], LogFile] = {}
         self._flushing: set[LogFile] = set()  # FIFO/pipe logs holding output back
-        self.child_environment: dict[str, str] = {}  # initsup's own additions
-        # Given to listeners as SUPERVISOR_SERVER_URL: superlance and childutils listeners
-        # refuse to start without it.  (No XML-RPC is served there, so programs, which
-        # might try to call it, are not given it.)
-        self.server_url: str | None = None
+        # initsup's own additions (INITSUP_SOCKET, SUPERVISOR_SERVER_URL and the server's
+        # credentials): under the SUPERVISOR_* names and the program's environment=,
+        # which win, as supervisord sets its server URL before a program's environment.
+        self.child_environment: dict[str, str] = {}
+
+    def serve_at(self, path: str, servers: list[HttpServerConfig]) -> None:
+        """Tell every child where the control socket is: INITSUP_SOCKET, and what
+        supervisor.childutils.getRPCInterface(os.environ) reads, SUPERVISOR_SERVER_URL
+        and [unix_http_server]'s username and password (a {SHA} one can't be sent back
+        to the server, so it is not given)."""
+        env = self.child_environment
+        env["INITSUP_SOCKET"] = path
+        env["SUPERVISOR_SERVER_URL"] = f"unix://{path}"
+        for server in servers:
+            if server.kind == "unix" and server.username is not None:
+                env["SUPERVISOR_USERNAME"] = server.username
+                password = server.password or ""
+                if not password.startswith("{SHA}"):
+                    env["SUPERVISOR_PASSWORD"] = password
 
     # -- spawning ----------------------------------------------------------------------
 
@@ -84,7 +99,7 @@ class Children:
         # Everything the child needs is made before the fork: any failure here is a
         # failed start (BACKOFF, FATAL) with its reason, never an exception in PID 1.
         try:
-            env = self._child_env(config, listener)
+            env = self._child_env(config)
             user = launch.user_ids(config.user)
             self._open_logfiles(config.name, stdout, stderr)
             fds = launch.ChildFds(stdout, stderr, listener)
@@ -116,7 +131,7 @@ class Children:
             self._logger.exception(f"{config.name}: its output could not be connected", exc)
         return pid
 
-    def _child_env(self, config: ProcessConfig, listener: bool) -> dict[str, str]:
+    def _child_env(self, config: ProcessConfig) -> dict[str, str]:
         # [initsup] environment= is already in config.environment (the configuration
         # merges it into every program's): it is not applied a second time here.
         env = dict(os.environ)
@@ -128,9 +143,9 @@ class Children:
             INITSUP_PROCESS_NAME=config.name,
             INITSUP_GROUP_NAME=config.group,
         )
+        if config.serverurl is not None:  # its own serverurl=, under its environment=
+            env["SUPERVISOR_SERVER_URL"] = config.serverurl
         env.update(config.environment)
-        if listener and self.server_url:
-            env.setdefault("SUPERVISOR_SERVER_URL", self.server_url)
         return env
 
     def _open_logfiles(self, name: str, stdout: LogTarget, stderr: LogTarget | None) -> None:

@@ -30,18 +30,51 @@ if TYPE_CHECKING:
     from initsup.model import Config
     from initsup.single import Options
 
-SINGLE_ONLY = ("g", "e", "p", "w")
+SINGLE_ONLY = ("g", "p", "w")
+
+# supervisord's options with a value: option -> its [supervisord] key.  Given on the
+# command line, each beats the file and the environment, as in supervisord.
+SUPERVISORD_VALUES = {
+    "u": "user",
+    "m": "umask",
+    "d": "directory",
+    "j": "pidfile",
+    "i": "identifier",
+    "a": "minfds",
+    "minprocs": "minprocs",
+    "loglevel": "loglevel",
+    "l": "logfile",
+    "y": "logfile_maxbytes",
+    "z": "logfile_backups",
+    "q": "childlogdir",
+}
+SUPERVISORD_FLAGS = {"k": "nocleanup", "t": "strip_ansi", "silent": "silent"}
+# supervisord's level names: `-e LEVEL` is its loglevel, `-e CODE` tini's remapped exit.
+_LEVELS = ("critical", "error", "warn", "info", "debug", "trace", "blather")
 
 # option -> (name of its value, or None for a flag)
 _SHORT = {
     "g": None,
-    "e": "CODE",
+    "e": "CODE or LEVEL",
     "p": "SIG",
     "w": None,
     "s": None,
     "v": None,
     "h": None,
     "c": "FILE",
+    "n": None,
+    "k": None,
+    "t": None,
+    "u": "USER",
+    "m": "UMASK",
+    "d": "DIR",
+    "j": "FILE",
+    "i": "ID",
+    "a": "N",
+    "l": "FILE",
+    "y": "BYTES",
+    "z": "N",
+    "q": "DIR",
 }
 _LONG = {
     "kill-process-group": "g",
@@ -52,11 +85,28 @@ _LONG = {
     "verbose": "v",
     "help": "h",
     "config": "c",
+    "configuration": "c",
     "log-format": "log-format",
     "version": "version",
     "json": "json",
+    "nodaemon": "n",
+    "user": "u",
+    "umask": "m",
+    "directory": "d",
+    "pidfile": "j",
+    "identifier": "i",
+    "minfds": "a",
+    "minprocs": "minprocs",
+    "loglevel": "loglevel",
+    "logfile": "l",
+    "logfile_maxbytes": "y",
+    "logfile_backups": "z",
+    "childlogdir": "q",
+    "nocleanup": "k",
+    "strip_ansi": "t",
+    "silent": "silent",
 }
-_LONG_VALUES = {"e", "p", "c", "log-format"}
+_LONG_VALUES = {"e", "p", "c", "log-format", *SUPERVISORD_VALUES}
 
 
 def entry() -> None:
@@ -142,7 +192,9 @@ def _load(parsed: Parsed) -> tuple[Config, list[str]]:
     from initsup import config
     from initsup.words import LOG_FORMATS
 
-    loaded, warnings = config.load(parsed.config_path(), parsed.env, parsed.command or None)
+    loaded, warnings = config.load(
+        parsed.config_path(), parsed.env, parsed.command or None, parsed.supervisord_options()
+    )
     log_format = parsed.value("log-format")
     if log_format is not None:
         if log_format not in LOG_FORMATS:
@@ -186,6 +238,15 @@ def _supervise(parsed: Parsed) -> int:
     for option in SINGLE_ONLY:
         if option in parsed.flags or parsed.value(option) is not None:
             raise UsageError(f"-{option} applies to single-command mode only")
+    for option, value in parsed.values:
+        if option == "e" and value.strip().lower() not in _LEVELS:
+            raise UsageError(
+                f"-e {value} applies to single-command mode only (tini's exit code);"
+                " with programs to supervise, -e takes supervisord's log level"
+            )
+    path = parsed.config_path()
+    if path is not None:  # found now, absolute: a reload after directory= reads it too
+        parsed.values.append(("c", path))
     from initsup import signals
 
     held = signals.hold()  # from here on a signal waits for its handler
@@ -260,11 +321,11 @@ class Parsed:
     def config_path(self) -> str | None:
         """-c FILE, else INITSUP_CONFIG or the first default file that exists."""
         path = self.value("c")
-        if path is not None:
-            return path
-        from initsup import config
+        if path is None:
+            from initsup import config
 
-        return config.find_config(self.env)
+            path = config.find_config(self.env)
+        return None if path is None else os.path.abspath(path)
 
     def supervises(self) -> bool:
         """Whether this is supervisor mode rather than single-command mode."""
@@ -278,14 +339,36 @@ class Parsed:
 
         return config.find_config(self.env) is not None
 
+    def supervisord_options(self) -> dict[str, str]:
+        """[supervisord] keys given on the command line, as text: they beat the file."""
+        given = {key: "true" for flag, key in SUPERVISORD_FLAGS.items() if flag in self.flags}
+        for option, value in self.values:
+            if option in SUPERVISORD_VALUES:
+                given[SUPERVISORD_VALUES[option]] = value
+            elif option == "e" and value.strip().lower() in _LEVELS:
+                given["loglevel"] = value
+        return given
+
     def single_options(self) -> Options:
         """The options of single-command mode, checked and converted."""
         from initsup.single import Options
 
+        for option in [*SUPERVISORD_FLAGS, *SUPERVISORD_VALUES]:
+            if option in self.flags or self.value(option) is not None:
+                shown = f"-{option}" if len(option) == 1 else f"--{option}"
+                raise UsageError(
+                    f"{shown} is supervisord's, for supervisor mode only (-c FILE or"
+                    " INITSUP_PROGRAM_<NAME> variables)"
+                )
         remap: set[int] = set()
         pdeath: int | None = None
         log_format = self.env.get("INITSUP_LOG_FORMAT", "inherit") or "inherit"
         for option, value in self.values:
+            if option == "e" and value.strip().lower() in _LEVELS:
+                raise UsageError(
+                    f"-e {value} is supervisord's log level, for supervisor mode only;"
+                    " in single-command mode -e takes an exit code (tini's)"
+                )
             if option == "e":
                 remap.add(_exit_code(value))
             elif option == "p":

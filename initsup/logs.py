@@ -346,6 +346,10 @@ class Logger:
         self._sink = sink
         self._threshold = LEVELS[level]
 
+    def set_level(self, level: str) -> None:
+        """Write messages at level and above from now on (a restart's new loglevel)."""
+        self._threshold = LEVELS[level]
+
     def enabled(self, level: str) -> bool:
         """Whether messages at level are written."""
         return LEVELS[level] >= self._threshold

@@ -99,6 +99,7 @@ class ProcessConfig(Value):
         "priority",
         "program",
         "redirect_stderr",
+        "serverurl",
         "startretries",
         "startsecs",
         "stderr",
@@ -138,6 +139,7 @@ class ProcessConfig(Value):
         forward_signals: frozenset[int] = frozenset(),
         backoff_max: float = 60.0,
         backoff_reset: float = 60.0,
+        serverurl: str | None = None,
     ) -> None:
         self.name = name  # process name (process_name expanded)
         self.command = command  # argv, split like supervisord (shlex) and expanded
@@ -162,6 +164,7 @@ class ProcessConfig(Value):
         self.redirect_stderr = redirect_stderr
         self.stdout = stdout or LogTarget()
         self.stderr = stderr or LogTarget()
+        self.serverurl = serverurl  # its SUPERVISOR_SERVER_URL; None (AUTO): initsup's
         # initsup's own options:
         self.essential = essential  # its end for good ends initsup with its code
         self.forward_signals = forward_signals  # signals initsup passes on to it
@@ -263,13 +266,20 @@ class InitOptions(Value):
 
     __slots__ = (
         "ctl",
+        "directory",
         "environment",
         "http_servers",
         "identifier",
         "log_format",
         "loglevel",
+        "minfds",
+        "minprocs",
+        "pidfile",
+        "silent",
         "socket",
         "socket_mode",
+        "umask",
+        "user",
     )
 
     def __init__(
@@ -282,6 +292,13 @@ class InitOptions(Value):
         socket_mode: int = 0o600,
         http_servers: list[HttpServerConfig] | None = None,
         ctl: CtlConfig | None = None,
+        user: str | None = None,
+        umask: int = 0o022,
+        directory: str | None = None,
+        pidfile: str | None = None,
+        minfds: int | None = None,
+        minprocs: int | None = None,
+        silent: bool = False,
     ) -> None:
         self.log_format = log_format  # json, text or raw
         self.loglevel = loglevel  # initsup's own messages: debug, info, warning, error
@@ -292,6 +309,15 @@ class InitOptions(Value):
         # [unix_http_server] then [inet_http_server], those present; served next session
         self.http_servers = http_servers or []
         self.ctl = ctl  # [supervisorctl], None if absent
+        self.user = user  # every program's and listener's without a user= of its own
+        self.umask = umask  # initsup's, inherited by programs without umask= (022)
+        self.directory = directory  # initsup's working directory, None: unchanged
+        self.pidfile = pidfile  # where initsup writes its pid, None: nowhere
+        # Soft RLIMIT_NOFILE / RLIMIT_NPROC raised to at least this; None: supervisord's
+        # default (1024 / 200), raised as far as the hard limit lets it, never refused.
+        self.minfds = minfds
+        self.minprocs = minprocs
+        self.silent = silent  # initsup's own records are kept for readLog, not written
 
 
 class Config(Value):

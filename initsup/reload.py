@@ -2,7 +2,9 @@
 and carry the difference out: stop and remove a group that is gone, stop, remove, add
 back and start a group that changed, add and start a new one, leave the others alone.
 
-Reloads run one at a time: SIGHUP, `ctl reread` and `ctl update`, queued in the order asked.
+Reloads run one at a time: SIGHUP, `ctl reread` and `ctl update`, XML-RPC's reloadConfig
+(a read that applies nothing) and the read of a restart, queued in the order asked.  Every
+read that succeeds becomes the host's `configured` groups, what addProcessGroup adds from.
 
 Why one at a time: a reload compares the new configuration with the groups that run, and
 an apply that is still stopping a changed group has not yet replaced it; a second reload
@@ -43,6 +45,8 @@ if TYPE_CHECKING:
 
     # answer(lines, problems): supervisorctl's lines, or every reason the reload failed.
     Answer = Callable[[list[str], list[str]], None]
+    # answer((added, changed, removed), problems): control.api's DiffAnswer.
+    DiffAnswer = Callable[[tuple[list[str], list[str], list[str]] | None, list[str]], None]
     # Starts a child reading the configuration (raises config.reader.LoadFailed when it cannot).
     Reloader = Callable[[], Loader]
 
@@ -50,6 +54,7 @@ if TYPE_CHECKING:
         """What a reload uses of the supervisor whose groups it replaces."""
 
         config: Config
+        configured: list[GroupConfig]  # the groups of the configuration last read
         groups: dict[str, GroupConfig]
         processes: dict[str, Process]
         loop: EventLoop
@@ -59,7 +64,12 @@ if TYPE_CHECKING:
         owners: Owners
 
         @property
-        def shutting_down(self) -> bool: ...
+        def shutting_down(self) -> bool: ...  # shutting down or restarting
+
+        @property
+        def restarting(self) -> bool: ...
+
+        def restarted(self, config: Config | None) -> None: ...  # None: the same again
 
         def add_group(self, group: GroupConfig) -> None: ...
 
@@ -76,11 +86,24 @@ SIGHUP_SPACING = 1.0
 
 
 class _Request:
-    __slots__ = ("answer", "apply")
+    __slots__ = ("answer", "apply", "diff", "restart")
 
-    def __init__(self, answer: Answer | None, apply: bool) -> None:
-        self.answer = answer  # None: a SIGHUP, whose outcome only goes to the log
+    def __init__(
+        self,
+        answer: Answer | None,
+        apply: bool,
+        diff: DiffAnswer | None = None,
+        restart: bool = False,
+    ) -> None:
+        self.answer = answer  # None: a SIGHUP, a diff or a restart
         self.apply = apply
+        self.diff = diff  # reloadConfig's answer: group names, nothing applied
+        self.restart = restart  # the read between a restart's stop and its new start
+
+    @property
+    def logged(self) -> bool:
+        """Whether only the log hears of this request's failure (SIGHUP, restart)."""
+        return self.answer is None and self.diff is None
 
 
 class Reloads:
@@ -98,7 +121,7 @@ class Reloads:
 
     def ask(self, answer: Answer | None, apply: bool) -> None:
         """Queue a reload; answer None is a SIGHUP, which coalesces with a queued one."""
-        if answer is None and any(r.answer is None for r in self._queue):
+        if answer is None and any(_is_sighup(r) for r in self._queue):
             return
         self._queue.append(_Request(answer, apply))
         if answer is None:
@@ -106,6 +129,30 @@ class Reloads:
             # wake-up then find this one queued, and all of them are one reload.
             self._sup.loop.call_later(0, self._next)
         else:
+            self._next()
+
+    def ask_diff(self, answer: DiffAnswer) -> None:
+        """Queue a read that only compares (reloadConfig): answer gets the group names."""
+        self._queue.append(_Request(None, False, diff=answer))
+        self._next()
+
+    def restart_read(self) -> None:
+        """Every program stopped for a restart: read the configuration, ahead of anything
+        queued, and hand it to host.restarted (None when it was refused)."""
+        if not self._sup.restarting:
+            return  # a shutdown overtook the restart
+        self._queue.insert(0, _Request(None, False, restart=True))
+        self._next()
+
+    def stop_reading(self, problem: str) -> None:
+        """Stop the read under way and answer every queued request with problem."""
+        if self._pause is not None:
+            self._pause.cancel()
+            self._pause = None
+        if self._watch is not None:
+            self._watch.cancel()
+            self._refuse([problem])
+        while self._queue and self._current is None:
             self._next()
 
     def exited(self, pid: int, status: int) -> None:
@@ -118,14 +165,17 @@ class Reloads:
     def _next(self) -> None:
         if self._current is not None or not self._queue:
             return
-        if self._sup.shutting_down:
+        if self._sup.shutting_down and not (self._queue[0].restart and self._sup.restarting):
             self._current = self._queue.pop(0)
-            self._refuse(["initsup is shutting down"])
+            self._refuse([self._why_not()])
             return
         self._current = self._take()
         if self._current is None:
             return
-        assert self._reloader is not None
+        if self._reloader is None:  # only a restart gets here without one: start again
+            self._finish([])
+            self._sup.restarted(None)
+            return
         try:
             loader = self._reloader()
         except LoadFailed as exc:  # no process to read with: say so, leak nothing
@@ -139,11 +189,14 @@ class Reloads:
             return
         self._sup.owners.add(loader.pid, self)
 
+    def _why_not(self) -> str:
+        return "initsup is restarting" if self._sup.restarting else "initsup is shutting down"
+
     def _take(self) -> _Request | None:
         """The first request, but a SIGHUP soon after the last waits (ctl ones go first)."""
         too_soon = self._sup.loop.clock() < self._calm_until
         for index, request in enumerate(self._queue):
-            if request.answer is not None or not too_soon:
+            if not _is_sighup(request) or not too_soon:
                 return self._queue.pop(index)
         if self._pause is None:
             self._pause = self._sup.loop.call_at(self._calm_until, self._resume)
@@ -170,11 +223,20 @@ class Reloads:
             return
         for warning in warnings:
             self._sup.logger.warning(warning)
-        if self._sup.shutting_down:
-            self._refuse(["initsup is shutting down"])
+        if request.restart:
+            self._finish([])
+            if self._sup.restarting:
+                self._sup.restarted(new)
             return
+        if self._sup.shutting_down:
+            self._refuse([self._why_not()])
+            return
+        self._sup.configured = list(new.groups)
         diff = Diff(self._sup.groups, new)
-        if request.apply:
+        if request.diff is not None:
+            self._finish([])
+            request.diff((diff.added, diff.changed, diff.removed), [])
+        elif request.apply:
             apply(self._sup, diff, self._finish)
         else:
             self._finish(diff.lines())
@@ -182,10 +244,16 @@ class Reloads:
     def _refuse(self, problems: list[str]) -> None:
         self._forget_watch()
         request = self._current
-        if request is not None and request.answer is None:
+        # A restart a shutdown overtook has nothing to say: the shutdown is said.
+        if request is not None and request.logged and (self._sup.restarting or not request.restart):
+            what = "restart" if request.restart else "reload"
             for problem in problems:
-                self._sup.logger.error(f"reload refused: {problem}")
+                self._sup.logger.error(f"{what} refused: {problem}")
         self._finish([], problems)
+        if request is not None and request.diff is not None:
+            request.diff(None, problems)
+        if request is not None and request.restart and self._sup.restarting:
+            self._sup.restarted(None)  # not after a shutdown overtook the restart
 
     def _forget_watch(self) -> None:
         # A reader not reaped yet stays registered: the reaper will bring its news (to
@@ -197,7 +265,7 @@ class Reloads:
 
     def _finish(self, lines: list[str], problems: list[str] | None = None) -> None:
         request, self._current = self._current, None
-        if request is not None and request.answer is None:
+        if request is not None and _is_sighup(request):
             self._calm_until = self._sup.loop.clock() + SIGHUP_SPACING
         if request is not None and request.answer is not None:
             request.answer(lines, problems or [])
@@ -208,16 +276,12 @@ class Reloads:
 
     def _on_event(self, event: events.Event) -> None:
         """At shutdown: stop reading, and answer every queued request."""
-        if event.name != "SUPERVISOR_STATE_CHANGE_STOPPING":
-            return
-        if self._pause is not None:
-            self._pause.cancel()
-            self._pause = None
-        if self._watch is not None:
-            self._watch.cancel()
-            self._refuse(["initsup is shutting down"])
-        while self._queue and self._current is None:
-            self._next()
+        if event.name == "SUPERVISOR_STATE_CHANGE_STOPPING":
+            self.stop_reading(self._why_not())
+
+
+def _is_sighup(request: _Request) -> bool:
+    return request.logged and not request.restart
 
 
 # -- carrying a difference out -----------------------------------------------------------

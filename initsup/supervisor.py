@@ -19,9 +19,9 @@ from __future__ import annotations
 import os
 import time
 
-from initsup import events, exits, logs, reaper
+from initsup import daemon, events, exits, logs, reaper
 from initsup.children import Children
-from initsup.feeds import OutputFeeds
+from initsup.feeds import MAIN_LOG, OutputFeeds
 from initsup.loop import EventLoop, Timer
 from initsup.model import Config, GroupConfig
 from initsup.output import OutputWriter
@@ -54,8 +54,6 @@ def run(
 
     parent_mask: the parent's signal mask, when signals.hold() has been called.
     """
-    from initsup.control.server import ControlServer, default_socket_path
-
     receiver, spawner_args = take_over(parent_mask)
     loop = EventLoop(receiver, on_error=_early_error)
     log_format = config.options.log_format
@@ -64,22 +62,14 @@ def run(
     supervisor = Supervisor(config, loop, stdout, stderr, Spawner(*spawner_args), reloader)
     for warning in warnings or []:
         supervisor.logger.warning(warning)
-    path = config.options.socket or default_socket_path(os.environ)
-    control = None
     try:
-        control = ControlServer(supervisor, path, config.options.socket_mode)
-        supervisor.children.child_environment["INITSUP_SOCKET"] = path
-        supervisor.children.server_url = f"unix://{path}"
-    except OSError as exc:  # a read-only /run, another initsup: run on without control
-        supervisor.logger.warning(f"no control socket at {path} ({exc}): initsup ctl won't work")
-    try:
-        # Orphans are re-parented to initsup (when it is not PID 1) only from here: a
-        # test process driving a Supervisor of its own stays an ordinary parent.
-        reaper.become_reaper(supervisor.logger.warning)
-        return supervisor.run()
+        try:
+            daemon.apply(config.options, supervisor.logger)
+        except daemon.Refused as exc:  # supervisord's usage error: nothing has started
+            supervisor.logger.error(f"initsup cannot start: {exc}")
+            return 2
+        return _serve(supervisor, config)
     finally:
-        if control is not None:
-            control.close()
         supervisor.close()
         stdout.close()
         if stderr is not stdout:
@@ -88,10 +78,53 @@ def run(
         receiver.close()
 
 
+def _serve(supervisor: Supervisor, config: Config) -> int:
+    """Open the control socket (and its symlink) and the pid file, and supervise."""
+    from initsup.control.server import ControlServer, default_socket_path
+    from initsup.socketlink import link_default_path
+
+    path = config.options.socket or default_socket_path(os.environ)
+    control = link = None
+    try:
+        control = ControlServer(supervisor, path, config.options.socket_mode)
+        supervisor.children.serve_at(path, config.options.http_servers)
+        link = link_default_path(supervisor.logger, path)
+    except OSError as exc:  # a read-only /run, another initsup: run on without control
+        supervisor.logger.warning(f"no control socket at {path} ({exc}): initsup ctl won't work")
+    pidfile = daemon.PidFile(config.options.pidfile, supervisor.logger)
+    try:
+        # Orphans are re-parented to initsup (when it is not PID 1) only from here: a
+        # test process driving a Supervisor of its own stays an ordinary parent.
+        reaper.become_reaper(supervisor.logger.warning)
+        return supervisor.run()
+    finally:
+        pidfile.close()
+        if link is not None:
+            link.close()
+        if control is not None:
+            control.close()
+
+
 def _early_error(where: str, exc: BaseException) -> None:
     # The loop exists a moment before the Supervisor that replaces this hook; nothing
     # runs in it before then, but should anything, PID 1 still says so and lives on.
     os.write(2, f"initsup: internal error in {where}: {exc!r}\n".encode())
+
+
+def _own_records(
+    render: Callable[[logs.Record], bytes], out: OutputWriter, feeds: OutputFeeds, silent: bool
+) -> Callable[[logs.Record], None]:
+    """The sink of initsup's own records: each, as rendered, is written (unless silent=)
+    and kept in the main log's feed (readLog, `maintail`).  Programs' output never
+    passes here."""
+
+    def write(record: logs.Record) -> None:
+        data = render(record)
+        feeds.record(MAIN_LOG, data)
+        if not silent:
+            out.write(data)
+
+    return write
 
 
 class Supervisor:
@@ -118,13 +151,17 @@ class Supervisor:
         self.stdout = stdout
         self.stderr = stderr  # the same writer as stdout unless the format is raw
         log_format = config.options.log_format
-        render = logs.message_renderer(log_format)
-        self.logger = logs.Logger(lambda r: stderr.write(render(r)), config.options.loglevel)
+        self.output = OutputFeeds()
+        self.logger = logs.Logger(
+            _own_records(
+                logs.message_renderer(log_format), stderr, self.output, config.options.silent
+            ),
+            config.options.loglevel,
+        )
         self.bus.subscribe(self._event_to_stream)
         self.owners = reaper.Owners(self._reaped_unknown)
         loop.reap = self.owners.reap
         self.waits = Waits(lambda callback: loop.call_later(0, callback))
-        self.output = OutputFeeds()
         self.children = Children(
             loop, stdout, stderr, log_format, self.logger, self.bus.publish, self.output, spawner
         )
@@ -132,6 +169,7 @@ class Supervisor:
         self.groups: dict[str, GroupConfig] = {}
         self.configured = list(config.groups)  # the configuration last read
         self._shutting_down = False
+        self._restarting = False  # from restart() until the new configuration starts
         self.exit_code: int | None = None  # set when an essential program ended
         # Made with the first listener group: without one, listeners.py and pools.py
         # (a quarter of a MiB) are never imported.
@@ -179,8 +217,9 @@ class Supervisor:
 
     def start_group(self, group: GroupConfig) -> None:
         """Start group's autostart programs, in order, without waiting for any."""
-        if self._shutting_down:
-            return  # an essential program may already have ended everything
+        if self.shutting_down:
+            return  # an essential program may already have ended everything, or a
+            # restart stops everything (a reload's swap finishing then starts nothing)
         for config in group.processes:
             if config.autostart:
                 try:  # at start-up this runs outside the loop's guard: keep PID 1 up
@@ -219,11 +258,13 @@ class Supervisor:
 
     @property
     def shutting_down(self) -> bool:
-        return self._shutting_down
+        """Shutting down, or stopping everything for a restart: no program restarts then,
+        and no control request that changes anything is taken."""
+        return self._shutting_down or self._restarting
 
     @property
     def restarting(self) -> bool:
-        return False
+        return self._restarting and not self._shutting_down
 
     def publish(self, event: events.Event) -> None:
         self.bus.publish(event)
@@ -244,7 +285,7 @@ class Supervisor:
 
     def changed(self, process: Process) -> None:
         self.waits.changed(process)
-        if process.config.essential and process.ended_for_good and not self._shutting_down:
+        if process.config.essential and process.ended_for_good and not self.shutting_down:
             self.exit_code = process.exit_code if process.exit_code is not None else 1
             self.shutdown(f"essential program {process.name} ended ({process.state.name})")
 
@@ -290,16 +331,23 @@ class Supervisor:
             return
         self._shutting_down = True
         self.logger.info(f"shutting down: {reason}")
-        self.bus.publish(events.supervisor_state(running=False))
+        if self._restarting:  # STOPPING was said at the restart's start, as supervisord
+            self._reloads.stop_reading("initsup is shutting down")
+        else:
+            self.bus.publish(events.supervisor_state(running=False))
+        self.stop_all(self.loop.stop)
+
+    def stop_all(self, done: Callable[[], None]) -> None:
+        """Stop every program in shutdown tiers, then done()."""
         for process in self.processes.values():
             if process.state == ProcessState.EXITED:
                 process.stop()  # calls off a pending restart
-        self._stop_next_tier()
+        self._stop_next_tier(done)
 
-    def _stop_next_tier(self) -> None:
+    def _stop_next_tier(self, done: Callable[[], None]) -> None:
         remaining = [p for p in self.processes.values() if p.state not in STOPPED_STATES]
         if not remaining:
-            self.loop.stop()
+            done()
             return
         # As supervisord: groups in reverse order of their priority (a [group:x]'s own,
         # else its program's); within a group, its programs' priorities only order the
@@ -307,7 +355,7 @@ class Supervisor:
         top = max(self._group_priority(p) for p in remaining)
         tier = [p for p in remaining if self._group_priority(p) == top]
         tier.sort(key=lambda p: (p.config.priority, p.name), reverse=True)
-        self.waits.all_settled(tier, stopped, self._stop_next_tier)
+        self.waits.all_settled(tier, stopped, lambda: self._stop_next_tier(done))
         for process in tier:
             process.stop()
         self.waits.recheck_soon()  # in a later pass: BACKOFF ones are stopped already
@@ -331,6 +379,9 @@ class Supervisor:
         changed.  Queued behind a reload in progress; SIGHUPs already queued coalesce."""
         if self._shutting_down:
             return
+        if self._restarting:
+            self.logger.info("received SIGHUP while restarting: the restart reads the file")
+            return
         if self._reloader is None:
             self.logger.warning("received SIGHUP, but there is no configuration to reload")
             return
@@ -350,20 +401,74 @@ class Supervisor:
         self._reloads.ask(answer, apply)
 
     def reread_diff(self, answer: DiffAnswer) -> None:
-        """Read the configuration again, keep it as the one configured, apply nothing."""
-        answer(None, ["initsup cannot read the configuration apart from a reload yet"])
+        """Read the configuration again, keep it as the one configured, apply nothing:
+        answer((added, changed, removed), []) later, or (None, problems)."""
+        if self._reloader is None:
+            answer(None, ["initsup runs without a configuration to reread"])
+            return
+        self._reloads.ask_diff(answer)
 
     def add_configured_group(self, name: str) -> str:
-        """Add and start a group of the configuration last read."""
+        """Add a group of the configuration last read and start its autostart programs:
+        ADDED, ALREADY_ADDED (it runs), BAD_NAME (not in that configuration)."""
+        for group in self.configured:
+            if group.name == name:
+                if name in self.groups:
+                    return "ALREADY_ADDED"
+                self.add_group(group)
+                self.start_group(group)
+                return "ADDED"
         return "BAD_NAME"
 
     def remove_stopped_group(self, name: str) -> str:
-        """Remove a group whose processes are all stopped."""
-        return "BAD_NAME" if name not in self.groups else "STILL_RUNNING"
+        """Remove a group whose processes are all stopped: REMOVED, BAD_NAME (no such
+        group runs) or STILL_RUNNING (one is not STOPPED, EXITED or FATAL)."""
+        group = self.groups.get(name)
+        if group is None:
+            return "BAD_NAME"
+        processes = [self.processes[f"{name}:{config.name}"] for config in group.processes]
+        if any(p.state not in STOPPED_STATES for p in processes):
+            return "STILL_RUNNING"
+        for process in processes:
+            process.stop()  # an EXITED one's pending restart would start it untracked
+        self.remove_group(name)
+        return "REMOVED"
 
     def restart(self) -> None:
-        """Stop every program, read the configuration again, start anew."""
-        self.logger.warning("restart is not supported yet")
+        """supervisord's restart: stop every program in shutdown tiers, read the
+        configuration again, then add and start everything anew.  initsup itself, its
+        control socket and its log stay.  A refused configuration is logged and the
+        previous one starts again; a second restart meanwhile is the same restart."""
+        if self._shutting_down:
+            return
+        if self._restarting:
+            self.logger.info("restart asked while restarting: one restart is under way")
+            return
+        self._restarting = True
+        self.logger.info("restarting: stopping every program, then reading the configuration")
+        self.bus.publish(events.supervisor_state(running=False))
+        self.stop_all(self._reloads.restart_read)
+
+    def restarted(self, config: Config | None) -> None:
+        """The restart's read is done: start config (None: the previous one) anew."""
+        if self._shutting_down or not self._restarting:
+            return
+        if config is None:
+            config = self.config
+            if self._reloader is not None:
+                self.logger.warning("restart: starting the previous configuration again")
+        for name in list(self.groups):
+            self.remove_group(name)
+        self.config = config
+        self.configured = list(config.groups)
+        self.logger.set_level(config.options.loglevel)
+        self._restarting = False
+        for group in config.groups:
+            self.add_group(group)
+        self.logger.info("restarted", groups=[g.name for g in config.groups])
+        self.bus.publish(events.supervisor_state(running=True))
+        for group in config.groups:
+            self.start_group(group)
 
 
 class _Program:

@@ -25,13 +25,28 @@ initsup with its exit code.  `initsup check` validates the configuration and pri
 `initsup ctl` controls a running initsup (`initsup ctl --help`).
 
 options:
-  -c, --config FILE          the configuration file (env INITSUP_CONFIG)
+  -c, --config FILE          the configuration file (env INITSUP_CONFIG); also
+                             supervisord's --configuration
   --log-format FORMAT        json, text or raw; in single-command mode also inherit,
                              the default there: COMMAND writes to initsup's stdout and
                              stderr directly (env INITSUP_LOG_FORMAT)
   -v, --verbose              log debug messages
   -h, --help                 show this help and exit
   --version                  print the version and exit
+
+supervisord's options (with programs to supervise; each beats the file):
+  -n, --nodaemon             accepted: initsup never daemonizes
+  -e, --loglevel LEVEL       critical, error, warn, info, debug, trace or blather
+  -u, --user USER            run every program without its own user= as USER
+  -m, --umask UMASK          initsup's umask, inherited by programs (022)
+  -d, --directory DIR        initsup's working directory, inherited by programs
+  -j, --pidfile FILE         write initsup's pid there
+  -i, --identifier ID        the server name event listeners are given
+  -a, --minfds N             raise the open-files limit to at least N, or refuse
+  --minprocs N               raise the processes limit to at least N, or refuse
+  --silent                   keep initsup's own records off stdout (readLog has them)
+  -l -y -z -q -k -t          accepted and ignored, each with a warning saying why
+  (-s and -v are tini's here too; -e takes a level name here, an exit code below)
 
 single-command mode only:
   -g, --kill-process-group   send forwarded signals to COMMAND's whole process group

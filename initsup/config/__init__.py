@@ -52,8 +52,12 @@ def load(
     path: str | None,
     environ: Mapping[str, str],
     main_command: list[str] | None = None,
+    overrides: Mapping[str, str] | None = None,
 ) -> tuple[Config, list[str]]:
-    """Read path (None: variables only) and environ; return (config, warnings) or raise."""
+    """Read path (None: variables only) and environ; return (config, warnings) or raise.
+
+    overrides: [supervisord] keys given on the command line, which beat both.
+    """
     from initsup.config import build
 
-    return build.load(path, environ, main_command)
+    return build.load(path, environ, main_command, overrides)

@@ -16,6 +16,7 @@ from initsup.config import convert
 from initsup.config.programs import listener_config, processes
 from initsup.config.servers import ctl_config, http_servers
 from initsup.config.sources import (
+    Raw,
     Report,
     convert_raw,
     grouped,
@@ -25,43 +26,43 @@ from initsup.config.sources import (
 )
 from initsup.errors import ConfigError
 
+_LIMIT = convert.positive_int(1 << 30)
+
 TYPE_CHECKING = False  # typing costs start-up time; see docs/decisions.md
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
 
-    from initsup.config.sources import Names, Raw, Section
+    from initsup.config.sources import Names, Section
 
 # Sections supervisord (or supervisorctl) reads and initsup has no use for.
 _UNUSED_KINDS = (
     "rpcinterface",
     "ctlplugin",
 )
-# [supervisord] keys about its own log file, pid file and daemonizing: initsup logs to
-# stdout and never daemonizes, so they have no meaning here.
-_SUPERVISORD_ONLY = (
-    "logfile",
-    "logfile_maxbytes",
-    "logfile_backups",
-    "pidfile",
-    "nodaemon",
-    "silent",
-    "minfds",
-    "minprocs",
-    "umask",
-    "user",
-    "directory",
-    "nocleanup",
-    "childlogdir",
-    "strip_ansi",
-)
+# [supervisord] keys initsup reads and ignores, each with the reason (written in the
+# warning a migrating user gets).
+IGNORED_OPTIONS = {
+    "logfile": "initsup's own log is its stdout (readLog reads it from memory)",
+    "logfile_maxbytes": "initsup's own log is its stdout (readLog reads it from memory)",
+    "logfile_backups": "initsup's own log is its stdout (readLog reads it from memory)",
+    "childlogdir": "AUTO child logs go to initsup's stdout, not to files",
+    "nocleanup": "AUTO child logs go to initsup's stdout, not to files",
+    "strip_ansi": "program output is passed on unchanged (JSON escapes control characters)",
+}
+# Read and checked, with no effect: initsup never daemonizes.
+_ACCEPTED = {"nodaemon": convert.boolean}
 
 
 def load(
     path: str | None,
     environ: Mapping[str, str],
     main_command: list[str] | None = None,
+    overrides: Mapping[str, str] | None = None,
 ) -> tuple[model.Config, list[str]]:
-    """Read path (None: variables only) and environ; return (config, warnings) or raise."""
+    """Read path (None: variables only) and environ; return (config, warnings) or raise.
+
+    overrides: [supervisord] keys given on the command line (`--user`), which beat both.
+    """
     report = Report()
     here = os.path.dirname(os.path.abspath(path)) if path else os.getcwd()
     names: Names = {"ENV_" + key: value for key, value in environ.items()}
@@ -73,15 +74,29 @@ def load(
     if path:
         sections, files = read_files(path, names, report)
     from_environment, used = read_environment(environ, sections, here, report)
+    for key, text in (overrides or {}).items():  # the command line beats the rest
+        from_environment[key] = Raw(text, key, var=f"--{key}")
     _check_sections(sections, report)
     options = _init_options(sections, from_environment, names, report)
     # As supervisord 4: [supervisord] environment= is ENV_X for every program's values too.
     names.update({"ENV_" + key: value for key, value in options.environment.items()})
     groups = _groups(sections, names, options.environment, main_command, report)
+    default_user(groups, options.user)
     warnings = one_line_each(report.warnings)
     if report.problems:
         raise ConfigError(one_line_each(report.problems), warnings)
     return model.Config(options, groups, files + used), warnings
+
+
+def default_user(groups: Iterable[model.GroupConfig], user: str | None) -> None:
+    """[supervisord] user=: every program and listener without a user= of its own runs
+    as that user (initsup itself stays root, to reap and signal them)."""
+    if user is None:
+        return
+    for group in groups:
+        for process in group.processes:
+            if process.user is None:
+                process.user = user
 
 
 def _init_options(
@@ -105,24 +120,29 @@ def _init_options(
         "loglevel": convert.loglevel,
         "identifier": convert.text,
         "environment": convert.key_value_pairs,
+        "user": convert.user,
+        "umask": convert.octal_mode,
+        "directory": convert.existing_directory,
+        "pidfile": convert.existing_dirpath,
+        "minfds": _LIMIT,
+        "minprocs": _LIMIT,
+        "silent": convert.boolean,
     }
-    ignored = []
+    ignored: dict[str, list[tuple[str, str]]] = {}
     for key, raw in merged.items():
-        converter = converters.get(key)
+        converter = converters.get(key) or _ACCEPTED.get(key)
         if converter is not None:
             here = heres.get(raw.section, names["here"])
             value = convert_raw(raw, converter, {**names, "here": here}, report)
-            if value is not None:
+            if value is not None and key not in _ACCEPTED:
                 setattr(options, key, value)
-        elif key in _SUPERVISORD_ONLY:
-            ignored.append((f"{raw.file}: [{raw.section}]", key))
+        elif key in IGNORED_OPTIONS:
+            where = (f"{raw.file}: [{raw.section}]", key) if raw.var is None else ("", raw.var)
+            ignored.setdefault(IGNORED_OPTIONS[key], []).append(where)
         else:
             report.warnings.append(raw.say("is not an option initsup knows, ignored"))
-    if ignored:
-        report.warnings.append(
-            f"{grouped(ignored, ' ')}: supervisord options with no meaning in initsup"
-            " (it logs to stdout and never daemonizes), ignored"
-        )
+    for reason, places in ignored.items():
+        report.warnings.append(f"{grouped(places, ' ').strip()}: ignored: {reason}")
     options.http_servers = http_servers(sections, names, report)
     options.ctl = ctl_config(sections, names, report)
     _control_socket(sections.get("unix_http_server"), options)

@@ -210,6 +210,22 @@ def directory(text: str) -> str | None:
     return text.strip() or None
 
 
+def existing_directory(text: str) -> str:
+    """supervisord's existing_directory: a directory that exists (~ expanded, absolute)."""
+    path = normpath(text)
+    if not os.path.isdir(path):
+        raise ValueError("must be a directory that exists")
+    return path
+
+
+def existing_dirpath(text: str) -> str:
+    """supervisord's existing_dirpath: a file whose directory exists (~ expanded, absolute)."""
+    path = normpath(text)
+    if not os.path.isdir(os.path.dirname(path)):
+        raise ValueError(f"must be in a directory that exists ({os.path.dirname(path)} does not)")
+    return path
+
+
 def key_value_pairs(text: str) -> dict[str, str]:
     """KEY=val,KEY2="val 2" into a dict, as supervisord's dict_of_key_value_pairs."""
     import shlex
@@ -373,6 +389,13 @@ def password(text: str) -> str:
         if len(digest) != 40 or not all(c in "0123456789abcdefABCDEF" for c in digest):
             raise ValueError("must be {SHA} followed by 40 hex digits (a SHA-1), or plain text")
     return text
+
+
+def serverurl(text: str) -> str | None:
+    """A program's serverurl=: given to it as SUPERVISOR_SERVER_URL as written (as
+    supervisord, which checks nothing); AUTO or empty: None, initsup's own server."""
+    value = text.strip()
+    return None if not value or value.upper() == "AUTO" else value
 
 
 def server_url(text: str) -> str:

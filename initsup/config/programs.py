@@ -42,6 +42,7 @@ _PROCESS_OPTIONS: dict[str, Callable[[str], object]] = {
     "forward_signals": convert.signal_set,
     "backoff_max": convert.seconds,
     "backoff_reset": convert.seconds,
+    "serverurl": convert.serverurl,
 }
 # stdout_<option> / stderr_<option> -> (LogTarget field, converter)
 _LOG_OPTIONS: dict[str, tuple[str, Callable[[str], object]]] = {
@@ -65,7 +66,6 @@ PROGRAM_KEYS = frozenset(
         "numprocs_start",
         "priority",
         "environment",
-        "serverurl",  # no XML-RPC server to point at yet: accepted silently
     ]
 )
 # [eventlistener:x] takes every program key plus these (result_handler: with a warning).

@@ -25,7 +25,19 @@ if TYPE_CHECKING:
     T = TypeVar("T")
     Names = dict[str, object]  # %(name)s expansions: name -> value
 
-_GLOBAL_KEYS = ("log_format", "loglevel", "identifier", "environment")
+_GLOBAL_KEYS = (
+    "log_format",
+    "loglevel",
+    "identifier",
+    "environment",
+    "user",
+    "umask",
+    "directory",
+    "pidfile",
+    "minfds",
+    "minprocs",
+    "silent",
+)
 _GLOBAL_VARS = {"INITSUP_" + key.upper(): key for key in _GLOBAL_KEYS}
 # Read by other parts of initsup (cli, the control client): not configuration, no warning.
 _OTHER_VARS = ("INITSUP_CONFIG", "INITSUP_SOCKET", "INITSUP_KILL_PROCESS_GROUP")

@@ -1,6 +1,7 @@
-"""Properties of reloads: whatever the order of SIGHUPs, `ctl reread`/`update`, finished
-reads and applies and a shutdown, one reload runs at a time, SIGHUPs coalesce and every
-ctl request is answered once, in order; and whatever bytes the configuration's reader
+"""Properties of reloads: whatever the order of SIGHUPs, `ctl reread`/`update`, reloadConfig's
+diffs, restarts, finished reads and applies and a shutdown, one reload runs at a time,
+SIGHUPs coalesce, every ctl request is answered once, in order, and every restart ends in
+one new start; and whatever bytes the configuration's reader
 sends back, the parent gets a configuration or a ConfigError, never anything else."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from initsup import events, model
@@ -21,7 +22,18 @@ from initsup.errors import ConfigError, UsageError
 
 OPS = st.lists(
     st.sampled_from(
-        ["hup", "reread", "update", "read ok", "read bad", "read slow", "applied", "timers"]
+        [
+            "hup",
+            "reread",
+            "update",
+            "diff",
+            "restart",
+            "read ok",
+            "read bad",
+            "read slow",
+            "applied",
+            "timers",
+        ]
     ),
     max_size=40,
 )
@@ -32,6 +44,10 @@ class _Harness:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.shutting_down = False
+        self.restarting = False
+        self.restarts = 0  # restarts asked
+        self.restarted_with: list[object] = []  # each restart's new start: config or None
+        self.configured: list[object] = []
         self.groups: dict[str, object] = {}
         self.timers: list[Callable[[], None]] = []
         self.watches: list[Any] = []  # every read started, the last one current
@@ -69,7 +85,7 @@ class _Harness:
         return timer
 
     def _error(self, message: str) -> None:
-        assert message.startswith("reload refused: ")
+        assert message.startswith(("reload refused: ", "restart refused: "))
         self.refused += 1
 
     def busy(self) -> bool:
@@ -81,6 +97,9 @@ class _Harness:
 
     def answer(self, number: int) -> Callable[[list[str], list[str]], None]:
         return lambda lines, problems: self.answers.append((number, lines, problems))
+
+    def diff_answer(self, number: int) -> Callable[[object, list[str]], None]:
+        return lambda names, problems: self.answers.append((number, [], problems))
 
     def finish_read(self, how: str) -> None:
         watch = next((w for w in self.watches if not w.over), None)
@@ -103,7 +122,23 @@ class _Harness:
         for timer in timers:
             timer()
 
+    def restart(self) -> None:
+        """Supervisor.restart with every program stopped at once."""
+        if self.restarting or self.shutting_down:
+            return
+        self.restarts += 1
+        self.restarting = self.shutting_down = True
+        for subscriber in self.subscribers:
+            subscriber(events.supervisor_state(running=False))
+        self.reloads.restart_read()
+
+    def restarted(self, config: object) -> None:
+        assert self.restarting, "a new start with no restart under way"
+        self.restarted_with.append(config)
+        self.restarting = self.shutting_down = False
+
     def shutdown(self) -> None:
+        self.restarting = False
         self.shutting_down = True
         for subscriber in self.subscribers:
             subscriber(events.supervisor_state(running=False))
@@ -114,6 +149,7 @@ def _bad() -> tuple[model.Config, list[str]]:
 
 
 @given(ops=OPS)
+@example(ops=["update", "read ok", "restart"])  # a shutdown overtakes a queued restart
 def test_one_reload_at_a_time_and_every_request_answered(ops: list[str]) -> None:
     with pytest.MonkeyPatch.context() as monkeypatch:
         h = _Harness(monkeypatch)
@@ -125,6 +161,11 @@ def test_one_reload_at_a_time_and_every_request_answered(ops: list[str]) -> None
             elif op in ("reread", "update"):
                 h.reloads.ask(h.answer(asked), apply=op == "update")
                 asked += 1
+            elif op == "diff":
+                h.reloads.ask_diff(h.diff_answer(asked))
+                asked += 1
+            elif op == "restart":
+                h.restart()
             elif op.startswith("read"):
                 h.finish_read(op)
             elif op == "applied" and h.applies:
@@ -132,16 +173,19 @@ def test_one_reload_at_a_time_and_every_request_answered(ops: list[str]) -> None
             elif op == "timers":
                 h.run_timers()
             queued = h.reloads._queue
-            assert sum(r.answer is None for r in queued) <= 1  # SIGHUPs coalesce
+            assert sum(reloads._is_sighup(r) for r in queued) <= 1  # SIGHUPs coalesce
         # Shutting down answers what waits; an apply still running finishes on its own.
         h.shutdown()
+        reads = len(h.watches)
         while h.applies or h.timers:
             if h.applies:
                 h.applies.pop()([])
             h.run_timers()
         assert [number for number, _, _ in h.answers] == list(range(asked))
         assert not h.reloads._queue and h.reloads._current is None
-        assert len(h.watches) <= asked + hups
+        assert len(h.watches) <= asked + hups + h.restarts
+        assert len(h.watches) == reads  # no read starts once shutting down
+        assert len(h.restarted_with) <= h.restarts  # one new start each, or the shutdown
 
 
 def test_sighups_taken_at_one_wake_up_are_one_reload() -> None:

@@ -232,7 +232,7 @@ def test_d9_children_get_supervisor_environment(supervise: Start) -> None:
         "EMPTY=",
     ):
         assert expected in lines
-    assert not any(line.startswith("SUPERVISOR_SERVER_URL=") for line in lines)
+    assert f"SUPERVISOR_SERVER_URL=unix://{s.socket}" in lines  # every program, as supervisord
 
 
 def test_children_start_with_clean_signal_state(supervise: Start) -> None:

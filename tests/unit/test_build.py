@@ -59,7 +59,8 @@ def test_global_environment_is_env_for_programs(tmp_path: Path) -> None:
 
 
 def test_supervisord_only_keys_warn_once(tmp_path: Path) -> None:
-    """logfile, pidfile, nodaemon and friends are accepted with one warning naming them."""
+    """logfile and friends are accepted with one warning per reason; pidfile and
+    nodaemon are read."""
     path = write(
         tmp_path,
         """\
@@ -74,9 +75,10 @@ def test_supervisord_only_keys_warn_once(tmp_path: Path) -> None:
     )
     assert warnings_of(path) == [
         f"{path}: [supervisord] bogus = '1': is not an option initsup knows, ignored",
-        f"{path}: [supervisord] logfile, pidfile, nodaemon: supervisord options with no"
-        " meaning in initsup (it logs to stdout and never daemonizes), ignored",
+        f"{path}: [supervisord] logfile: ignored: initsup's own log is its stdout"
+        " (readLog reads it from memory)",
     ]
+    assert load(path, {})[0].options.pidfile == "/run/supervisord.pid"
 
 
 # -- sections and warnings ----------------------------------------------------------------
@@ -431,10 +433,13 @@ def test_unchanged_supervisord_conf_loads() -> None:
     cfg, warnings = load(path, {"PORT": "8000", "WEB_WORKERS": "4", "HOME": "/root"})
     assert warnings == [
         f"{path}: [rpcinterface:supervisor]: sections initsup does not use, ignored",
-        f"{path}: [supervisord] logfile, pidfile, childlogdir, nodaemon, user:"
-        " supervisord options with no meaning in initsup (it logs to stdout and never"
-        " daemonizes), ignored",
+        f"{path}: [supervisord] logfile: ignored: initsup's own log is its stdout"
+        " (readLog reads it from memory)",
+        f"{path}: [supervisord] childlogdir: ignored: AUTO child logs go to initsup's"
+        " stdout, not to files",
     ]
+    assert cfg.options.user == "root"
+    assert all(p.user == "root" for p in cfg.processes())
     assert cfg.sources == [path, str(FIXTURES / "conf.d" / "cron.conf")]
     assert [(g.name, g.priority) for g in cfg.groups] == [
         ("cron", 5),

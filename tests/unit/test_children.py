@@ -46,20 +46,30 @@ def _children() -> Children:
 
 
 def test_child_env_layers(monkeypatch: Any) -> None:
-    """initsup's environment, then initsup's additions, then SUPERVISOR_*/INITSUP_*
-    names, then the program's environment=; a listener also gets the server URL."""
+    """initsup's environment, then initsup's additions (the socket, the server URL and its
+    credentials), then SUPERVISOR_*/INITSUP_* names, then the program's environment=."""
     monkeypatch.setenv("FROM_INITSUP", "1")
     monkeypatch.setenv("SUPERVISOR_ENABLED", "outer")
+    monkeypatch.setenv("SUPERVISOR_USERNAME", "outer")
     children = _children()
     children.child_environment["INITSUP_SOCKET"] = "/run/initsup.sock"
-    children.server_url = "unix:///run/initsup.sock"
-    process = ProcessConfig("web", ["serve"], group="site", environment={"INITSUP_SOCKET": "mine"})
-    env = children._child_env(process, listener=False)
+    children.child_environment["SUPERVISOR_SERVER_URL"] = "unix:///run/initsup.sock"
+    children.child_environment["SUPERVISOR_USERNAME"] = "admin"
+    process = ProcessConfig(
+        "web",
+        ["serve"],
+        group="site",
+        environment={"INITSUP_SOCKET": "mine", "SUPERVISOR_SERVER_URL": "http://elsewhere"},
+    )
+    env = children._child_env(process)
     assert env["FROM_INITSUP"] == "1"
     assert env["SUPERVISOR_ENABLED"] == "1"
     assert env["SUPERVISOR_PROCESS_NAME"] == env["INITSUP_PROCESS_NAME"] == "web"
     assert env["SUPERVISOR_GROUP_NAME"] == env["INITSUP_GROUP_NAME"] == "site"
     assert env["INITSUP_SOCKET"] == "mine"
-    assert "SUPERVISOR_SERVER_URL" not in env
-    listener = children._child_env(process, listener=True)
-    assert listener["SUPERVISOR_SERVER_URL"] == "unix:///run/initsup.sock"
+    assert env["SUPERVISOR_SERVER_URL"] == "http://elsewhere"  # environment= wins
+    assert env["SUPERVISOR_USERNAME"] == "admin"
+    plain = children._child_env(ProcessConfig("db", ["serve"]))
+    assert plain["SUPERVISOR_SERVER_URL"] == "unix:///run/initsup.sock"
+    own = children._child_env(ProcessConfig("db", ["serve"], serverurl="http://x:9001"))
+    assert own["SUPERVISOR_SERVER_URL"] == "http://x:9001"  # serverurl= beats initsup's

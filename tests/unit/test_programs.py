@@ -98,6 +98,7 @@ def test_every_option_converted(tmp_path: Path) -> None:
     assert process.user == "0"
     assert process.directory == "/srv"
     assert process.umask == 0o27
+    assert process.serverurl is None  # AUTO: initsup's own server
     assert process.environment == {"A": "1"}
     assert process.redirect_stderr is True
     assert process.stdout == model.LogTarget("/var/log/w.log", 1024 * 1024, 2, 1024, True)
