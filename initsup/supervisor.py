@@ -79,18 +79,12 @@ def run(
 
 
 def _serve(supervisor: Supervisor, config: Config) -> int:
-    """Open the control socket (and its symlink) and the pid file, and supervise."""
-    from initsup.control.server import ControlServer, default_socket_path
-    from initsup.socketlink import link_default_path
+    """Open the ways in (control socket, its symlink, TCP) and the pid file, and supervise."""
+    from initsup.control.serving import Endpoints
 
-    path = config.options.socket or default_socket_path(os.environ)
-    control = link = None
-    try:
-        control = ControlServer(supervisor, path, config.options.socket_mode)
-        supervisor.children.serve_at(path, config.options.http_servers)
-        link = link_default_path(supervisor.logger, path)
-    except OSError as exc:  # a read-only /run, another initsup: run on without control
-        supervisor.logger.warning(f"no control socket at {path} ({exc}): initsup ctl won't work")
+    endpoints = Endpoints(supervisor, config.options)
+    if endpoints.control is not None:
+        supervisor.children.serve_at(endpoints.path, config.options.http_servers)
     pidfile = daemon.PidFile(config.options.pidfile, supervisor.logger)
     try:
         # Orphans are re-parented to initsup (when it is not PID 1) only from here: a
@@ -99,10 +93,7 @@ def _serve(supervisor: Supervisor, config: Config) -> int:
         return supervisor.run()
     finally:
         pidfile.close()
-        if link is not None:
-            link.close()
-        if control is not None:
-            control.close()
+        endpoints.close()
 
 
 def _early_error(where: str, exc: BaseException) -> None:
