@@ -377,13 +377,13 @@ def _check_sections(sections: dict[str, Section], report: Report) -> None:
     """Warn about sections initsup ignores: one warning per kind, one per unknown section."""
     unused = []
     for section in sections.values():
-        if section.title in ("initsup", "supervisord", "unix_http_server", "supervisorctl"):
-            continue
-        if section.title == "inet_http_server":
-            report.warnings.append(
-                f"{section.where()}: initsup does not serve HTTP on a TCP port yet:"
-                " checked, then ignored"
-            )
+        if section.title in (
+            "initsup",
+            "supervisord",
+            "unix_http_server",
+            "inet_http_server",
+            "supervisorctl",
+        ):
             continue
         if section.kind in ("program", "eventlistener", "group"):
             continue

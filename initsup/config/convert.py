@@ -351,13 +351,17 @@ def comma_list(text: str) -> list[str]:
 
 
 def inet_address(text: str) -> tuple[str, int]:
-    """supervisord's port=: `host:port`, `:port`, `*:port` or `port`; host '' means any."""
+    """supervisord's port=: `host:port`, `:port`, `*:port` or `port`; host '' means any.
+
+    A bare port is loopback's, where supervisord listens on every address: an XML-RPC
+    server that can start and stop programs is exposed only when the file says so.
+    """
     host, colon, port = text.strip().rpartition(":")
     if colon and not port:
         raise ValueError("names no port number: expected host:port, :port or port")
     if not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
         raise ValueError("must be a port from 1 to 65535, as host:port, :port or port")
-    host = host.lower()
+    host = host.lower() if colon else "127.0.0.1"
     return ("" if host == "*" else host), int(port)
 
 

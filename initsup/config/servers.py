@@ -20,9 +20,6 @@ if TYPE_CHECKING:
 
     from initsup.config.sources import Names, Report, Section
 
-# Keys of [unix_http_server] that nothing serves yet: said once per key, as before.
-_NOT_SERVED = ("chown", "username", "password")
-
 
 def http_servers(
     sections: dict[str, Section], names: Names, report: Report
@@ -82,11 +79,6 @@ def _unix_server(section: Section, names: Names, report: Report) -> model.HttpSe
         "password": convert.password,
     }
     values, good = _values(section, converters, names, report)
-    for key in _NOT_SERVED:
-        if key in section.options:
-            report.warnings.append(
-                section.options[key].say("is not used by initsup's control socket, ignored")
-            )
     if not (_credentials(section, values, report) and good):
         return None
     mode = values.get("chmod")

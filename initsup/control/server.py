@@ -92,6 +92,9 @@ class Server:
             raise OSError(errno.ENOSYS, "Python's socket module cannot be imported")
         self.sock = _listen(self.sockets, path, mode)
         self.connections: dict[Connection, None] = {}  # in the order they came
+        # Whose clients are answered: root, initsup's own user (checked at each accept),
+        # and the users the configuration gave the socket or the programs to.
+        self.allowed = {0}
         self.queued = 0  # bytes waiting in every connection's outbox
         self._starved = False  # accept has failed since it last succeeded
         self._crowded = False  # a client has been turned away since one was admitted
@@ -163,7 +166,7 @@ class Server:
     def _admit(self, conn: Any) -> None:
         conn.setblocking(False)
         uid = peer_uid(self.sockets, conn)
-        if uid not in (0, os.geteuid()):
+        if uid not in self.allowed and uid != os.geteuid():
             self.logger.warning(f"control socket: refused a client of uid {uid}")
             Connection(self, conn).refuse(f"uid {uid} may not control initsup")
             return

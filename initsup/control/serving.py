@@ -50,6 +50,30 @@ class Endpoints:
             host.logger.warning(f"no control socket at {self.path} ({exc}): initsup ctl won't work")
             return
         self.link = link_default_path(host.logger, self.path)
+        if unix is not None and unix.owner is not None:
+            self._chown(host, unix.owner, unix.group)
+        if options.user is not None:
+            self._allow(host, options.user, "[supervisord] user=")
+
+    def _chown(self, host: Host, owner: str, group: str | None) -> None:
+        """[unix_http_server] chown=: the socket's owner, whose clients are answered too
+        (supervisord's socket is theirs to use: the peer check must not undo that)."""
+        import grp
+
+        try:
+            gid = -1 if group is None else _id(group, lambda g: grp.getgrnam(g).gr_gid)
+            os.chown(self.path, _uid(owner), gid)
+        except (OSError, KeyError) as exc:
+            host.logger.warning(f"could not chown {self.path} to {owner} ({exc})")
+            return
+        self._allow(host, owner, "chown=")
+
+    def _allow(self, host: Host, user: str, why: str) -> None:
+        assert self.control is not None
+        try:
+            self.control.allowed.add(_uid(user))
+        except KeyError:
+            host.logger.warning(f"{why}{user} names no user: its clients are refused")
 
     def _unix_factory(
         self, host: Host, config: HttpServerConfig | None
@@ -89,3 +113,14 @@ class Endpoints:
             self.link.close()
         if self.control is not None:
             self.control.close()
+
+
+def _uid(user: str) -> int:
+    import pwd
+
+    return _id(user, lambda name: pwd.getpwnam(name).pw_uid)
+
+
+def _id(text: str, look_up: Callable[[str], int]) -> int:
+    """A numeric id as written, else the id of the name (KeyError if there is none)."""
+    return int(text) if text.isdigit() else look_up(text)

@@ -107,8 +107,6 @@ def test_ignored_sections_one_warning(tmp_path: Path) -> None:
         """,
     )
     assert warnings_of(path) == [
-        f"{path}: [inet_http_server]: initsup does not serve HTTP on a TCP port yet:"
-        " checked, then ignored",
         f"{path}: [fcgi-program:php]: initsup does not run FastCGI programs:"
         " the processes of this section will NOT run",
         f"{path}: [mystery]: not a section initsup knows, ignored",
@@ -132,9 +130,10 @@ def test_unix_http_server_places_the_control_socket(tmp_path: Path) -> None:
     cfg, warnings = load(path, {})
     assert cfg.options.socket == str(tmp_path / "ctl.sock")
     assert cfg.options.socket_mode == 0o660
-    assert any("chown" in w and "not used" in w for w in warnings)
+    assert warnings == []  # chown= is served now
     (server,) = cfg.options.http_servers
     assert (server.kind, server.address, server.mode) == ("unix", str(tmp_path / "ctl.sock"), 0o660)
+    assert (server.owner, server.group) == ("nobody", "nogroup")
 
 
 def test_http_servers_and_supervisorctl(tmp_path: Path) -> None:
@@ -509,3 +508,12 @@ def test_group_may_name_an_ignored_fcgi_program(tmp_path: Path) -> None:
         f"{path}: [fcgi-program:php]: initsup does not run FastCGI programs:"
         " the processes of this section will NOT run"
     ]
+
+
+def test_a_bare_inet_port_is_loopback_and_an_explicit_any_address_is_kept(tmp_path: Path) -> None:
+    """port=9001 listens on 127.0.0.1 (supervisord: every address); *:9001 and :9001 mean
+    every address because the file says so."""
+    for port, address in (("9001", "127.0.0.1"), ("*:9001", ""), (":9001", "")):
+        path = write(tmp_path, f"[inet_http_server]\nport={port}\n[program:web]\ncommand=run\n")
+        (server,) = load(path, {})[0].options.http_servers
+        assert (server.address, server.port) == (address, 9001), port
