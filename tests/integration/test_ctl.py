@@ -265,16 +265,21 @@ def test_shutdown(running: Supervised) -> None:
     assert (result.returncode, result.stdout) == (0, "Shut down\n")
     assert running.finish() == 0
     gone = running.ctl("shutdown")
-    assert gone.returncode == 1 and "(already shut down?)" in gone.stderr
+    url = f"unix://{running.socket}"
+    assert (gone.returncode, gone.stdout) == (
+        1,
+        f"ERROR: {url} no such file (already shut down?)\n",
+    )
     status = running.ctl("status")
-    assert status.returncode == 4 and "no such file" in status.stderr
+    assert (status.returncode, status.stdout) == (4, f"{url} no such file\n")
+    assert "INITSUP_SOCKET" in status.stderr
 
 
 def test_unknown_command(running: Supervised) -> None:
     """An unknown command is reported, as supervisorctl does."""
-    result = running.ctl("frobnicate")
+    result = running.ctl("frobnicate", "now")
     assert result.returncode == 1
-    assert result.stderr == "*** Unknown syntax: frobnicate\n"
+    assert result.stdout == "*** Unknown syntax: frobnicate now\n"
 
 
 # -- hostile and broken clients ----------------------------------------------------------
