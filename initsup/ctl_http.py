@@ -53,7 +53,7 @@ def request(url: str, line: bytes, username: str | None, password: str | None) -
             head.append(f"Authorization: Basic {token}")
         sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode() + line)
         body = Body(sock)
-        status, headers = body.read_head()
+        status, _ = body.read_head()
         if status == 401:
             raise HttpError("Server requires authentication", 1)
         if status == 404:
@@ -61,9 +61,6 @@ def request(url: str, line: bytes, username: str | None, password: str | None) -
         if status != 200:
             raise HttpError(f"{url} answered HTTP {status}: {body.read_some(512)!r}", 1)
         body.sock.settimeout(None)
-        body.chunked = "chunked" in headers.get("transfer-encoding", "").lower()
-        length = headers.get("content-length")
-        body.left = int(length) if length and length.isdigit() and not body.chunked else None
         return body
     except BaseException:
         sock.close()
@@ -94,7 +91,8 @@ class Body:
         return bool(data)
 
     def read_head(self) -> tuple[int, dict[str, str]]:
-        """The status code and the headers (lower-case names)."""
+        """The status code and the headers (lower-case names); the body is read as they say
+        (chunked, Content-Length, or to the end)."""
         while b"\r\n\r\n" not in self.buffer:
             if len(self.buffer) > MAX_HEAD:
                 raise HttpError("the server's answer has an oversized head", 1)
@@ -109,6 +107,10 @@ class Body:
         for header in lines[1:]:
             name, _, value = header.partition(":")
             headers[name.strip().lower()] = value.strip()
+        self.chunked = "chunked" in headers.get("transfer-encoding", "").lower()
+        length = headers.get("content-length", "")
+        self.left = int(length) if length.isdigit() and not self.chunked else None
+        self.done = self.left == 0
         return int(parts[1]), headers
 
     def read_some(self, limit: int) -> bytes:
