@@ -127,6 +127,7 @@ STEPS: list[tuple[str, str]] = [
     ("reread", ""),
     ("reread x", ""),
     ("update", ""),
+    ("update nosuch", ""),
     ("fg", ""),
     ("fg nosuch", ""),
     ("fg idle", ""),

@@ -200,3 +200,14 @@ def test_help_lists_supervisorctl_commands_then_initsup_ones() -> None:
     assert "initsup commands (type help <topic>):" in listing
     assert helptext.help_lines("nosuch") == ["*** No help on nosuch"]
     assert set(commands.COMMANDS) >= set(helptext.HELP) - {"help", "exit", "quit", "open"}
+
+
+def test_update_of_named_groups() -> None:
+    host = ControlHost()
+    host.add("web")
+    assert _answer(_run(host, "update", "nosuch", "web", "other")) == (
+        ["ERROR: no such group: nosuch", "ERROR: no such group: other"],
+        1,
+    )
+    assert _run(host, "update", "web").code == 2 and host.rereads == []
+    assert _run(host, "update", "all").code == 0 and host.rereads == [True]
