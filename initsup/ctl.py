@@ -1,9 +1,11 @@
-"""`initsup ctl`: the client of a running initsup's control socket.
+"""`initsup ctl`: the client of a running initsup's control socket, as supervisorctl.
 
 It finds the socket with no flags wherever initsup would have put it, sends one request,
 prints what the server answers and exits with the code it gives.  The server words every
-line as supervisorctl does; this side only prints.  Kept small: it runs for every
-`docker exec ... initsup ctl status` and every Kubernetes exec probe.
+line as supervisorctl does; this side only prints.  supervisorctl's flags (`-c FILE`,
+`-s URL`, `-u`, `-p`, `-i`, `-r`) and its shell are here too, each in a module imported
+only when asked for (initsup.ctl_find, initsup.ctl_http, initsup.ctl_shell): this one
+runs for every `docker exec ... initsup ctl status` and every Kubernetes exec probe.
 """
 
 from __future__ import annotations
@@ -14,30 +16,84 @@ import os
 import socket
 import sys
 
-USAGE = """usage: initsup ctl [--socket PATH] COMMAND [ARG...]
+TYPE_CHECKING = False  # typing is not imported at run time: docs/decisions.md, "Runtime"
+if TYPE_CHECKING:
+    from typing import Any
 
-commands (NAME is a process, GROUP:NAME, GROUP:* or all):
-  status [--json] [NAME...]     states of the processes (exit 3 if one is not running)
-  health                        exit 0 when every essential program (or, with none
-                                essential, every autostart program) is RUNNING
-  start NAME...                 start, and wait until RUNNING
-  stop NAME...                  stop, and wait until stopped
-  restart NAME...               stop, then start
-  signal SIG NAME...            send a signal
-  pid [NAME...]                 initsup's pid, or the processes'
-  tail [-f] [-BYTES] NAME [stdout|stderr]
-                                recent output (and, with -f, what follows)
-  events [-f]                   recent lifecycle events as JSON (and, with -f, new ones)
-  reread                        what changed in the configuration
-  update                        apply it: restart changed groups, add and remove others
-  avail                         every configured process
-  version                       initsup's version
-  sendcomm TYPE DATA            send listeners a REMOTE_COMMUNICATION event
-  shutdown                      stop every program and end initsup
+    from initsup.ctl_find import Target
 
-The socket: --socket, else INITSUP_SOCKET, else /run/initsup.sock, else
-$TMPDIR/initsup.sock (or /tmp/initsup.sock).
+USAGE = """usage: initsup ctl [OPTIONS] [COMMAND [ARG...]]
+
+options (supervisorctl's):
+  -c, --configuration FILE  read FILE's [supervisorctl] (serverurl, username, password,
+                            prompt, history_file); without serverurl, its
+                            [unix_http_server] file=
+  -s, --serverurl URL       unix:///path/to/socket or http://host:port
+  -u, --username USER       for an http:// server with [inet_http_server] username=
+  -p, --password PASSWORD
+  -i, --interactive         the shell, after a command too
+  -r, --history-file FILE   the shell's history (readline)
+  --socket PATH             the control socket (as -s unix://PATH)
+  -h, --help                this text
+
+commands (NAME is a process, GROUP:NAME, GROUP:* or all; `help CMD` for each):
+  status [--json] [NAME...]   start NAME...      stop NAME...      restart NAME...
+  signal SIG NAME...          pid [NAME|all]     tail [-f] [-BYTES] NAME [stdout|stderr]
+  fg NAME                     maintail [-f] [-BYTES]               clear NAME...|all
+  reread   update   avail   add NAME...   remove NAME...   reload   shutdown   version
+  health                      exit 0 when every essential program (or, with none
+                              essential, every autostart program) is RUNNING
+  events [-f]                 recent lifecycle events as JSON (and, with -f, new ones)
+  sendcomm TYPE DATA          send listeners a REMOTE_COMMUNICATION event
+
+With no command: supervisorctl's shell when stdin is a terminal (or -i), else commands
+read from stdin, one a line.  The socket: --socket, else INITSUP_SOCKET, else
+/run/initsup.sock, else $TMPDIR/initsup.sock (or /tmp/initsup.sock).
 """
+
+# Commands the server knows; anything else is supervisorctl's "*** Unknown syntax" here.
+COMMANDS = frozenset(
+    {
+        "add", "avail", "clear", "events", "fg", "health", "maintail", "pid", "reload",
+        "remove", "reread", "restart", "sendcomm", "shutdown", "signal", "start", "status",
+        "stop", "tail", "update", "version",
+    }
+)  # fmt: skip
+# Flags and whether they take a value, by every name they go by.
+_FLAGS = {
+    "-c": "c", "--configuration": "c", "-s": "s", "--serverurl": "s", "-u": "u",
+    "--username": "u", "-p": "p", "--password": "p", "-r": "r", "--history-file": "r",
+    "--history_file": "r", "--socket": "socket",
+}  # fmt: skip
+_SWITCHES = {"-i": "i", "--interactive": "i", "-h": "h", "--help": "h"}
+
+
+def parse_flags(args: list[str]) -> tuple[dict[str, str], list[str]]:
+    """supervisorctl's options before the command, and the command's words after them;
+    ValueError naming a flag that is not one or lacks its value."""
+    flags: dict[str, str] = {}
+    index = 0
+    while index < len(args) and args[index].startswith("-") and args[index] != "-":
+        word = args[index]
+        if word == "--":
+            index += 1
+            break
+        name, equals, value = word.partition("=") if word.startswith("--") else (word, "", "")
+        if len(name) > 2 and not name.startswith("--"):  # -cFILE, as getopt takes it
+            name, equals, value = name[:2], "=", name[2:]
+        if name in _SWITCHES and not equals:
+            flags[_SWITCHES[name]] = ""
+        elif name in _FLAGS:
+            if not equals:
+                index += 1
+                if index >= len(args):
+                    raise ValueError(f"option {name} requires argument")
+                value = args[index]
+            flags[_FLAGS[name]] = value
+        else:
+            raise ValueError(f"option {name} not recognized")
+        index += 1
+    return flags, args[index:]
 
 
 def find_socket(environ: dict[str, str] | os._Environ[str]) -> str:
@@ -53,39 +109,122 @@ def find_socket(environ: dict[str, str] | os._Environ[str]) -> str:
 
 
 def main(args: list[str]) -> int:
-    """Run one ctl command; returns its exit code."""
-    path = None
-    if args[:1] == ["--socket"] and len(args) > 1:
-        path, args = args[1], args[2:]
-    elif args[:1] and args[0].startswith("--socket="):
-        path, args = args[0].split("=", 1)[1], args[1:]
-    if not args or args[0] in ("-h", "--help", "help"):
-        sys.stdout.write(USAGE)
-        return 0 if args else 2
-    path = path or find_socket(os.environ)
-    command, rest = args[0], args[1:]
+    """Run `initsup ctl`: one command, or the shell; returns the exit code."""
     try:
-        sock = _connect(path)
+        flags, words = parse_flags(args)
+    except ValueError as exc:
+        sys.stdout.write(f"Error: {exc}\nFor help, use initsup ctl -h\n")
+        return 2
+    if "h" in flags:
+        sys.stdout.write(USAGE)
+        return 0
+    try:
+        target = _target(flags)
+    except Exception as exc:  # ctl_find.FindError: a bad -s URL, an unreadable -c FILE
+        sys.stdout.write(f"Error: {exc}\nFor help, use initsup ctl -h\n")
+        return 2
+    if words:  # supervisorctl: a command runs once, -i or not
+        return run(target, words)
+    from initsup.ctl_shell import Shell
+
+    return Shell(target, run, tty="i" in flags or sys.stdin.isatty()).run()
+
+
+def _target(flags: dict[str, str]) -> Target | _Socket:
+    if not set(flags) & {"c", "s", "u", "p", "r"}:
+        return _Socket(flags.get("socket") or find_socket(os.environ))
+    from initsup.ctl_find import find
+
+    return find(flags, os.environ, find_socket(os.environ))
+
+
+class _Socket:
+    """The usual target: the control socket, with nothing else to know (no import of
+    initsup.ctl_find on the probe's path)."""
+
+    username = password = history_file = None
+    prompt = "supervisor"
+
+    def __init__(self, path: str) -> None:
+        self.socket_path: str | None = path
+        self.url = "unix://" + path
+
+
+def run(target: Target | _Socket, words: list[str]) -> int:
+    """One command against the target: the server's answer printed; its exit code."""
+    command = words[0]
+    if command not in COMMANDS:
+        return _local(words)
+    line = (json.dumps({"cmd": command, "args": words[1:]}) + "\n").encode()
+    path = target.socket_path
+    try:
+        source = _over_socket(path, line) if path else _over_http(target, line)
     except OSError as exc:
-        return _unreachable(path, command, exc)
+        return _unreachable(target.url, command, exc)
+    except _Refused as refused:
+        return refused.code
+    try:
+        if command == "fg":
+            from initsup.ctl_shell import print_fg
+
+            return print_fg(source, words[1:], _print_reply)
+        return _print_replies(source)
+    except KeyboardInterrupt:  # ^C ends `tail -f`, `maintail -f`, `fg` and `events -f`
+        if command == "fg":
+            sys.stdout.write("Exiting foreground\n")
+        elif command in ("tail", "maintail"):
+            sys.stdout.write("\n")
+        return 0
+    except OSError as exc:
+        sys.stdout.write(f"error: lost the connection to initsup: {exc}\n")
+        return 1
+    finally:
+        source.close()
+
+
+def _local(words: list[str]) -> int:
+    """What needs no server: help, exit and quit (one-shot), and unknown commands."""
+    if words[0] == "help":
+        from initsup.control.helptext import help_lines, listing
+
+        topic = " ".join(words[1:]).strip()
+        sys.stdout.write("\n".join(help_lines(topic) if topic else listing()) + "\n")
+        return 0
+    if words[0] in ("exit", "quit", "EOF"):
+        sys.stdout.write("\n")
+        return 0
+    sys.stdout.write(f"*** Unknown syntax: {' '.join(words)}\n")
+    return 1
+
+
+class _Refused(Exception):
+    """Already answered (an impostor's socket, an HTTP error): only the exit code is left."""
+
+    def __init__(self, code: int) -> None:
+        self.code = code
+
+
+def _over_socket(path: str, line: bytes) -> Any:
+    sock = _connect(path)
     owner = _server_uid(sock)
     if owner not in (0, os.geteuid()):
         sock.close()
-        return _impostor(path, command, owner)
+        raise _Refused(_impostor(path, json.loads(line)["cmd"], owner))
     try:
-        request = json.dumps({"cmd": command, "args": rest}) + "\n"
-        try:
-            sock.sendall(request.encode())
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # turned away before the request went out: its answer says why
-        return _print_replies(sock)
-    except KeyboardInterrupt:  # ^C ends `tail -f` and `events -f`
-        return 0
-    except OSError as exc:
-        sys.stderr.write(f"error: lost the connection to initsup: {exc}\n")
-        return 1
-    finally:
-        sock.close()
+        sock.sendall(line)
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # turned away before the request went out: its answer says why
+    return sock
+
+
+def _over_http(target: Target | _Socket, line: bytes) -> Any:
+    from initsup.ctl_http import HttpError, request
+
+    try:
+        return request(target.url, line, target.username, target.password)
+    except HttpError as exc:
+        sys.stdout.write(f"{exc}\n")
+        raise _Refused(exc.code) from None
 
 
 def _connect(path: str) -> socket.socket:
@@ -118,8 +257,9 @@ def _impostor(path: str, command: str, uid: int) -> int:
     return 4 if command in ("status", "health") else 7
 
 
-def _unreachable(path: str, command: str, exc: OSError) -> int:
-    """supervisorctl's words and exit codes for a server that is not there."""
+def _unreachable(url: str, command: str, exc: OSError) -> int:
+    """supervisorctl's words and exit codes for a server that is not there (its line on
+    stdout, as supervisorctl prints it; initsup's hint on stderr)."""
     if exc.errno == errno.ENOENT:
         reason = "no such file"
     elif exc.errno == errno.ECONNREFUSED:
@@ -129,39 +269,53 @@ def _unreachable(path: str, command: str, exc: OSError) -> int:
     else:
         reason = exc.strerror or str(exc)
     if command == "shutdown":
-        sys.stderr.write(f"ERROR: unix://{path} {reason} (already shut down?)\n")
+        sys.stdout.write(f"ERROR: {url} {reason} (already shut down?)\n")
         return 1
-    sys.stderr.write(f"unix://{path} {reason} (is initsup running? see INITSUP_SOCKET)\n")
+    sys.stdout.write(f"{url} {reason}\n")
+    hint = "see INITSUP_SOCKET" if url.startswith("unix://") else "see [inet_http_server]"
+    sys.stderr.write(f"(is initsup running? {hint})\n")
     if command in ("status", "health") or exc.errno == errno.ECONNREFUSED:
         return 4
     return 7
 
 
-def _print_replies(sock: socket.socket) -> int:
+MAX_LINE = 16 << 20  # a reply line longer than this is not initsup's
+
+
+def _print_replies(source: Any) -> int:
+    """Print the server's reply lines as they come; the exit code of the last one."""
     buffered = b""
     while True:
-        chunk = sock.recv(65536)
+        chunk = source.recv(65536)
         if not chunk:
             sys.stderr.write("error: initsup closed the connection without an answer\n")
             return 1
         buffered += chunk
         *lines, buffered = buffered.split(b"\n")
+        if len(buffered) > MAX_LINE:
+            lines.append(buffered[:200])
         for line in lines:
-            try:
-                reply = json.loads(line)
-                if not isinstance(reply, dict):
-                    raise ValueError("not an object")
-            except ValueError:
-                sys.stderr.write(f"error: initsup sent a malformed answer: {line[:200]!r}\n")
-                return 1
-            if "out" in reply:
-                sys.stdout.write(reply["out"] + "\n")
-            if "err" in reply:
-                sys.stderr.write(reply["err"] + "\n")
-            if "data" in reply:
-                sys.stdout.write(reply["data"])
-            if "json" in reply:
-                sys.stdout.write(json.dumps(reply["json"], ensure_ascii=False) + "\n")
-            sys.stdout.flush()
-            if "exit" in reply:
-                return int(reply["exit"])
+            code = _print_reply(line)
+            if code is not None:
+                return code
+
+
+def _print_reply(line: bytes) -> int | None:
+    """Print one reply line; its exit code when it is the last (1: malformed)."""
+    try:
+        reply = json.loads(line)
+        if not isinstance(reply, dict):
+            raise ValueError("not an object")
+    except ValueError:
+        sys.stderr.write(f"error: initsup sent a malformed answer: {line[:200]!r}\n")
+        return 1
+    if "out" in reply:
+        sys.stdout.write(reply["out"] + "\n")
+    if "err" in reply:
+        sys.stderr.write(reply["err"] + "\n")
+    if "data" in reply:
+        sys.stdout.write(reply["data"])
+    if "json" in reply:
+        sys.stdout.write(json.dumps(reply["json"], ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+    return int(reply["exit"]) if "exit" in reply else None

@@ -93,9 +93,11 @@ class ControlHost(FakeHost):
     # -- building and driving ----------------------------------------------------------
 
     def add(self, name: str, group: str | None = None, **options: Any) -> Process:
-        """A STOPPED process of a program called name (startsecs 1 unless told)."""
+        """A STOPPED process of a program called name (startsecs 1 unless told; its
+        command is /bin/sh unless told, a file that is there, as `start` checks)."""
         options.setdefault("startsecs", 1)
-        config = ProcessConfig(name, [f"/usr/bin/{name}"], group=group, **options)
+        command = options.pop("command", ["/bin/sh"])
+        config = ProcessConfig(name, command, group=group, **options)
         process = Process(config, self)
         self.processes[f"{process.group}:{process.name}"] = process
         if process.group not in self.groups:

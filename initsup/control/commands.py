@@ -13,28 +13,17 @@ import os
 import time
 
 from initsup import __version__
-from initsup.control import api
-from initsup.states import STOPPED_STATES
+from initsup.control import admin, api
+from initsup.control.reply import in_turn, miss, usage
+from initsup.states import RUNNING_STATES, STOPPED_STATES
 
 TYPE_CHECKING = False  # typing is not imported at run time: docs/decisions.md, "Runtime"
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import Any, Protocol
 
     from initsup.control.api import EventFeed, Host, Result
+    from initsup.control.reply import Reply
     from initsup.process import Process
-
-    class Reply(Protocol):
-        """Where a command's answer goes, line by line, then its exit code."""
-
-        def out(self, text: str) -> None: ...  # a line for stdout
-        def err(self, text: str) -> None: ...  # a line for stderr
-        def data(self, text: str) -> None: ...  # text to write as it is (tail)
-        def json(self, value: Any) -> None: ...  # a value to print as JSON
-        def finish(self, code: int) -> None: ...  # the exit code: the answer is complete
-        def fail(self, event: str, what: str, exc: BaseException) -> None: ...  # log, answer
-        def when_gone(self, forget: Callable[[], None]) -> None: ...  # on the client's end
-        def stream(self, forget: Callable[[], None]) -> None: ...  # answer until it goes
 
     Command = Callable[[Host, EventFeed, Reply, list[str]], None]
 
@@ -50,22 +39,12 @@ _SIGNALLED = {
     api.NOT_RUNNING: ("ERROR (not running)", 7),
     api.BAD_SIGNAL: ("ERROR (bad signal name)", 1),
 }
-_NO_SUCH = {
-    api.NO_SUCH_GROUP: "no such group",
-    api.NO_SUCH_PROCESS: "no such process",
-    api.AMBIGUOUS: "ambiguous: use GROUP:NAME",
-}
 
 
 def _line(result: Result, words: dict[str, tuple[str, int]]) -> tuple[str, int]:
     process, status = result
     text, code = words[status]
     return f"{api.namespec(process)}: {text}", code
-
-
-def _miss(reason: tuple[str, str]) -> str:
-    name, why = reason
-    return f"{name}: ERROR ({_NO_SUCH[why]})"
 
 
 # -- status ----------------------------------------------------------------------------
@@ -77,9 +56,9 @@ def cmd_status(host: Host, feed: EventFeed, reply: Reply, args: list[str]) -> No
     chosen: list[Process] = []
     code = 0
     for name in names or ["all"]:
-        found, miss = api.resolve(host, name)
-        if miss:
-            reply.out(_miss(miss))
+        found, missed = api.resolve(host, name)
+        if missed:
+            reply.out(miss(missed))
             code = 4
         chosen += [p for p in found if p not in chosen]
     chosen.sort(key=lambda p: (p.group, p.name))
@@ -113,37 +92,44 @@ def cmd_health(host: Host, feed: EventFeed, reply: Reply, args: list[str]) -> No
 # -- start, stop, restart, signal ------------------------------------------------------
 
 
-def _targets(
-    host: Host, reply: Reply, args: list[str], verb: str, missing: int
-) -> list[Process] | None:
-    """The processes args name, in order, once each; None when answered with an error."""
-    if not args:
-        reply.err(f"Error: {verb} requires a process name")
-        reply.finish(missing)
+def _named(host: Host, reply: Reply, name: str) -> tuple[list[Process], bool] | None:
+    """(the processes a name means, whether it means a group or all); None when it means
+    none, answered with supervisorctl's line."""
+    found, missed = api.resolve(host, name)
+    if missed:
+        reply.out(miss(missed))
         return None
-    chosen: list[Process] = []
-    for name in args:
-        found, miss = api.resolve(host, name)
-        if miss:
-            reply.out(_miss(miss))
-            reply.finish(2 if api.is_group(name) else 1)
-            return None
-        chosen += [p for p in found if p not in chosen]
-    return chosen
+    return found, api.is_group(name)
+
+
+def _unstartable(process: Process) -> str | None:
+    """supervisord's NO_FILE and NOT_EXECUTABLE, found before the start as it finds them:
+    the command is looked up on the program's PATH."""
+    from initsup.spawn import ExecError, find_executable
+
+    command = process.config.command[0] if process.config.command else ""
+    if "/" in command and not command.startswith("/"):
+        return None  # relative to the program's directory: the start itself will tell
+    path = process.config.environment.get("PATH", os.environ.get("PATH"))
+    try:
+        find_executable(command, path)
+    except ExecError as exc:
+        return "no such file" if exc.exit_code == 127 else "file is not executable"
+    return None
 
 
 def _settled(
     reply: Reply, words: dict[str, tuple[str, int]], then: Callable[[int], None]
 ) -> Callable[[list[Result]], None]:
     """Print the waited-for results in the order of the processes, as supervisorctl prints
-    a group call's, then go on with the highest exit code among them."""
+    a group call's, then go on with the last error's exit code among them."""
 
     def done(results: list[Result]) -> None:
         code = 0
         for result in results:
             line, result_code = _line(result, words)
             reply.out(line)
-            code = max(code, result_code)
+            code = result_code or code
         then(code)
 
     return done
@@ -158,12 +144,34 @@ def _waiting_failed(reply: Reply) -> Callable[[BaseException], None]:
     return on_error
 
 
-def _start(host: Host, reply: Reply, processes: list[Process], then: Callable[[int], None]) -> None:
+def _start_one(host: Host, reply: Reply, name: str, then: Callable[[int], None]) -> None:
+    """supervisorctl's start of one name: a group or all starts what is not running."""
+    named = _named(host, reply, name)
+    if named is None:
+        then(2 if api.is_group(name) else 1)
+        return
+    processes, group = named
+    code = 0
+    startable = []
+    for p in processes:
+        if p.state in RUNNING_STATES and group:
+            continue
+        why = None if p.state in RUNNING_STATES else _unstartable(p)
+        if why:
+            reply.out(f"{api.namespec(p)}: ERROR ({why})")
+            code = 1
+        else:
+            startable.append(p)
+
     def refused(result: Result) -> None:
         reply.out(_line(result, _START_REFUSED)[0])
 
     forget = api.start(
-        host, processes, refused, _settled(reply, _STARTED, then), _waiting_failed(reply)
+        host,
+        startable,
+        refused,
+        _settled(reply, _STARTED, lambda last: then(last or code)),
+        _waiting_failed(reply),
     )
     if forget is None:
         reply.err("Error: initsup is shutting down")
@@ -172,47 +180,70 @@ def _start(host: Host, reply: Reply, processes: list[Process], then: Callable[[i
         reply.when_gone(forget)
 
 
-def _stop(host: Host, reply: Reply, processes: list[Process], then: Callable[[int], None]) -> None:
-    def refused(result: Result) -> None:
-        reply.out(_line(result, _STOP_REFUSED)[0])
+def _stop_one(host: Host, reply: Reply, name: str, then: Callable[[int], None]) -> None:
+    """supervisorctl's stop of one name: a group or all stops what is running."""
+    named = _named(host, reply, name)
+    if named is None:
+        then(1)
+        return
+    processes, group = named
 
-    forget = api.stop(
-        host, processes, refused, _settled(reply, _STOPPED, then), _waiting_failed(reply)
-    )
+    def refused(result: Result) -> None:
+        if not group:  # stopProcessGroup passes over what is not running
+            reply.out(_line(result, _STOP_REFUSED)[0])
+
+    settled = _settled(reply, _STOPPED, then)
+    forget = api.stop(host, processes, refused, settled, _waiting_failed(reply))
     reply.when_gone(forget)
 
 
 def cmd_start(host: Host, feed: EventFeed, reply: Reply, args: list[str]) -> None:
-    processes = _targets(host, reply, args, "start", 2)
-    if processes is not None:
-        _start(host, reply, processes, reply.finish)
+    if not args:
+        usage(reply, "Error: start requires a process name", "start", 2)
+        return
+    in_turn(args, lambda name, then: _start_one(host, reply, name, then), reply.finish)
 
 
 def cmd_stop(host: Host, feed: EventFeed, reply: Reply, args: list[str]) -> None:
-    processes = _targets(host, reply, args, "stop", 1)
-    if processes is not None:
-        _stop(host, reply, processes, reply.finish)
+    if not args:
+        usage(reply, "Error: stop requires a process name", "stop")
+        return
+    in_turn(args, lambda name, then: _stop_one(host, reply, name, then), reply.finish)
 
 
 def cmd_restart(host: Host, feed: EventFeed, reply: Reply, args: list[str]) -> None:
-    processes = _targets(host, reply, args, "restart", 2)
-    if processes is not None:
-        _stop(host, reply, processes, lambda code: _start(host, reply, processes, reply.finish))
+    """supervisorctl's restart: `stop NAMES`, then `start NAMES`."""
+    if not args:
+        usage(reply, "Error: restart requires a process name", "restart")
+        return
+
+    def start(stop_code: int) -> None:
+        in_turn(
+            args,
+            lambda name, then: _start_one(host, reply, name, then),
+            lambda code: reply.finish(code or stop_code),
+        )
+
+    in_turn(args, lambda name, then: _stop_one(host, reply, name, then), start)
 
 
 def cmd_signal(host: Host, feed: EventFeed, reply: Reply, args: list[str]) -> None:
     if len(args) < 2:
-        reply.err("Error: signal requires a signal name and a process name")
-        reply.finish(2)
-        return
-    processes = _targets(host, reply, args[1:], "signal", 2)
-    if processes is None:
+        usage(reply, "Error: signal requires a signal name and a process name", "signal")
         return
     code = 0
-    for result in api.send_signal(processes, args[0]):
-        line, result_code = _line(result, _SIGNALLED)
-        reply.out(line)
-        code = max(code, result_code)
+    for name in args[1:]:
+        named = _named(host, reply, name)
+        if named is None:
+            code = 1
+            continue
+        processes, group = named
+        if group:  # signalProcessGroup passes over what is not running
+            processes = [p for p in processes if p.state in RUNNING_STATES]
+        for result in api.send_signal(processes, args[0]):
+            line, result_code = _line(result, _SIGNALLED)
+            reply.out(line)
+            code = result_code or code
     reply.finish(code)
 
 
@@ -221,61 +252,73 @@ def cmd_pid(host: Host, feed: EventFeed, reply: Reply, args: list[str]) -> None:
         reply.out(str(os.getpid()))
         reply.finish(0)
         return
+    if "all" in args:  # supervisorctl: every process, whatever else is named
+        for p in api.by_name(host):
+            reply.out(str(p.pid))
+        reply.finish(0)
+        return
     code = 0
     for name in args:
-        found, miss = api.resolve(host, name)
-        if miss:
-            reply.out(_miss(miss))
-            code = max(code, 1)
-        for p in found:
-            reply.out(str(p.pid))
-            if not p.pid and name != "all":
-                code = 7
+        found, missed = api.resolve(host, name)
+        if missed or len(found) != 1:
+            reply.out(f"No such process {name}")
+            code = 1
+            continue
+        reply.out(str(found[0].pid))
+        if not found[0].pid:
+            code = 7
     reply.finish(code)
 
 
 # -- tail and events ---------------------------------------------------------------------
 
 
-def _tail_args(reply: Reply, args: list[str]) -> tuple[list[str], int] | None:
-    """(NAME and maybe the stream, the byte count), or None when answered with an error."""
-    count = 1600
-    rest = []
-    for arg in args:
-        if arg == "-f":
-            continue
-        if not arg.startswith("-"):
-            rest.append(arg)
-        elif arg[1:].isascii() and arg[1:].isdigit():  # int() takes "²" and "_" too
-            count = int(arg[1:])
-        else:
-            reply.err(f"Error: tail: bad option {arg} (use -f, or -BYTES with BYTES a number)")
-            reply.finish(2)
-            return None
-    if not rest or len(rest) > 2 or (len(rest) == 2 and rest[1] not in ("stdout", "stderr")):
-        reply.err("Error: tail requires a process name, and optionally stdout or stderr")
-        reply.finish(2)
+def _tail_args(reply: Reply, args: list[str]) -> tuple[str, str, int | None] | None:
+    """(NAME, stdout or stderr, the byte count or None to follow), as supervisorctl reads
+    them; None when answered with an error."""
+    if not args or len(args) > 3:
+        few = "few" if not args else "many"
+        usage(reply, f"Error: too {few} arguments", "tail")
         return None
-    return rest, count
+    modifier = args[0] if args[0].startswith("-") else None
+    rest = args[1:] if modifier else args
+    if not rest:
+        reply.out("Error: tail requires process name")
+        reply.finish(1)
+        return None
+    channel = rest[-1].lower() if len(rest) > 1 else "stdout"
+    if channel not in ("stdout", "stderr"):
+        reply.out(f"Error: bad channel {channel!r}")
+        reply.finish(1)
+        return None
+    try:
+        count = admin.byte_count(modifier)
+    except ValueError:
+        reply.out(f"Error: bad argument {modifier}")
+        reply.finish(1)
+        return None
+    return rest[0], channel, count
 
 
 def cmd_tail(host: Host, feed: EventFeed, reply: Reply, args: list[str]) -> None:
     parsed = _tail_args(reply, args)
     if parsed is None:
         return
-    rest, count = parsed
-    found, miss = api.resolve(host, rest[0])
-    if miss or len(found) != 1:
-        reply.out(f"{rest[0]}: ERROR (no such process name)")
+    name, stream, count = parsed
+    found, missed = api.resolve(host, name)
+    if missed or len(found) != 1:
+        reply.out(f"{name}: ERROR (no such process name)")
         reply.finish(1)
         return
-    stream = rest[1] if len(rest) == 2 else "stdout"
-    recent = api.recent_output(host, found[0], stream, count)
-    if recent:
-        reply.data(recent.decode("utf-8", "backslashreplace"))
-    if "-f" not in args:
+    if count is not None:
+        recent = api.recent_output(host, found[0], stream, count)
+        reply.data(recent.decode("utf-8", "backslashreplace") + "\n")  # supervisorctl's
         reply.finish(0)
         return
+    reply.out("==> Press Ctrl-C to exit <==")
+    recent = api.recent_output(host, found[0], stream, admin.FOLLOW_HEAD)
+    if recent:
+        reply.data(recent.decode("utf-8", "backslashreplace"))
 
     def more(data: bytes) -> None:
         reply.data(data.decode("utf-8", "backslashreplace"))
@@ -308,20 +351,31 @@ def _reread(host: Host, reply: Reply, apply: bool) -> None:
     api.reread(host, answer, apply)
 
 
+def _no_arguments(reply: Reply, command: str, args: list[str]) -> bool:
+    """supervisorctl's answer to arguments for a command that takes none; True if given."""
+    if args:
+        usage(reply, f"Error: {command} accepts no arguments", command)
+    return bool(args)
+
+
 def cmd_reread(host: Host, feed: EventFeed, reply: Reply, args: list[str]) -> None:
-    _reread(host, reply, apply=False)
+    if not _no_arguments(reply, "reread", args):
+        _reread(host, reply, apply=False)
 
 
 def cmd_update(host: Host, feed: EventFeed, reply: Reply, args: list[str]) -> None:
-    _reread(host, reply, apply=True)
-
-
-def cmd_avail(host: Host, feed: EventFeed, reply: Reply, args: list[str]) -> None:
-    for p in api.by_name(host):
-        auto = "auto" if p.config.autostart else "manual"
-        priorities = f"{api.group_priority(host, p)}:{p.config.priority}"
-        reply.out(f"{api.namespec(p):<30} in use    {auto:<9} {priorities}")
-    reply.finish(0)
+    names = [name for name in args if name != "all"]
+    known = {*host.groups, *(group.name for group in host.configured)}
+    unknown = [name for name in names if name not in known]
+    if unknown:  # supervisorctl checks every name before it changes anything
+        for name in unknown:
+            reply.out(f"ERROR: no such group: {name}")
+        reply.finish(1)
+    elif names:
+        reply.err("Error: initsup updates every group at once: use `update` or `update all`")
+        reply.finish(2)
+    else:
+        _reread(host, reply, apply=True)
 
 
 def cmd_sendcomm(host: Host, feed: EventFeed, reply: Reply, args: list[str]) -> None:
@@ -335,11 +389,14 @@ def cmd_sendcomm(host: Host, feed: EventFeed, reply: Reply, args: list[str]) -> 
 
 
 def cmd_version(host: Host, feed: EventFeed, reply: Reply, args: list[str]) -> None:
-    reply.out(__version__)
-    reply.finish(0)
+    if not _no_arguments(reply, "version", args):
+        reply.out(__version__)
+        reply.finish(0)
 
 
 def cmd_shutdown(host: Host, feed: EventFeed, reply: Reply, args: list[str]) -> None:
+    if _no_arguments(reply, "shutdown", args):
+        return
     reply.out("Shut down")
     reply.finish(0)
     api.shutdown(host, "asked to by initsup ctl")
@@ -357,8 +414,8 @@ COMMANDS: dict[str, Command] = {
     "events": cmd_events,
     "reread": cmd_reread,
     "update": cmd_update,
-    "avail": cmd_avail,
     "version": cmd_version,
     "sendcomm": cmd_sendcomm,
     "shutdown": cmd_shutdown,
+    **admin.COMMANDS,
 }

@@ -26,17 +26,19 @@ def _running(host: ControlHost, *names: str) -> list[Process]:
     return processes
 
 
-def test_start_answers_refusals_at_once_and_the_rest_once_settled() -> None:
-    """`start a b`: b already runs, so its line comes at once; a's once it is RUNNING."""
+def test_start_handles_one_name_at_a_time() -> None:
+    """`start a b`, as supervisorctl: a's line once it is RUNNING, then b's (already
+    started) at once; `start all` passes over what runs."""
     host = ControlHost()
     a = host.add("a")
     _running(host, "b")
     reply = _run(host, "start", "a", "b")
-    assert reply.out_lines() == ["b: ERROR (already started)"]
-    assert reply.code is None
+    assert reply.out_lines() == [] and reply.code is None
     host.advance(1)  # a's startsecs
-    assert reply.out_lines() == ["b: ERROR (already started)", "a: started"]
+    assert reply.out_lines() == ["a: started", "b: ERROR (already started)"]
     assert reply.code == 0 and a.state.name == "RUNNING"
+    reply = _run(host, "start", "all")
+    assert reply.out_lines() == [] and reply.code == 0
 
 
 def test_a_spawn_error_is_exit_7() -> None:
@@ -53,9 +55,9 @@ def test_stop_and_restart_wait_for_the_exit() -> None:
     _running(host, "a")
     host.add("b")
     reply = _run(host, "stop", "a", "b")
-    assert reply.out_lines() == ["b: ERROR (not running)"] and reply.code is None
+    assert reply.out_lines() == [] and reply.code is None
     host.exit("a", 0)
-    assert reply.out_lines() == ["b: ERROR (not running)", "a: stopped"] and reply.code == 0
+    assert reply.out_lines() == ["a: stopped", "b: ERROR (not running)"] and reply.code == 0
     reply = _run(host, "restart", "a")
     assert reply.out_lines() == ["a: ERROR (not running)"] and reply.code is None
     host.advance(1)
@@ -119,13 +121,18 @@ def test_tail_reads_recent_output_and_follows_it() -> None:
     host.add("b", redirect_stderr=True)
     host.output.record(("a:a", "stdout"), b"hello world\n")
     host.output.record(("b:b", "stdout"), b"both\n")
-    assert _run(host, "tail", "-6", "a").lines == [("data", "world\n")]
-    assert _run(host, "tail", "-0", "a").lines == [("data", "hello world\n")]
-    assert _run(host, "tail", "b", "stderr").lines == [("data", "both\n")]
-    assert _run(host, "tail", "a", "stderr").lines == []
-    reply = _run(host, "tail", "-f", "-1", "a")
+    # supervisorctl prints what it read as a line: one newline more
+    assert _run(host, "tail", "-6", "a").lines == [("data", "world\n\n")]
+    assert _run(host, "tail", "-0", "a").lines == [("data", "hello world\n\n")]
+    assert _run(host, "tail", "b", "stderr").lines == [("data", "both\n\n")]
+    assert _run(host, "tail", "a", "stderr").lines == [("data", "\n")]
+    reply = _run(host, "tail", "-f", "a")
     host.output.record(("a:a", "stdout"), b"more\xff")
-    assert reply.lines == [("data", "\n"), ("data", "more\\xff")]
+    assert reply.lines == [
+        ("out", "==> Press Ctrl-C to exit <=="),
+        ("data", "hello world\n"),
+        ("data", "more\\xff"),
+    ]
     assert reply.following and reply.code is None
     reply.gone()
     host.output.record(("a:a", "stdout"), b"unseen")
