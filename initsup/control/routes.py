@@ -2,7 +2,8 @@
 
 The routes are one table for every way in: `/RPC2` (supervisord's XML-RPC interface),
 `/logtail/<name>[/<stream>]` and `/mainlogtail` (the streams of supervisorctl's `tail -f`
-and `maintail -f`), and, once `initsup ctl` speaks over HTTP, its own requests.  The
+and `maintail -f`), and `/initsup/ctl` (`initsup ctl`'s own requests, for a server it
+reaches by URL).  The
 control socket makes its HTTP server on its first HTTP client (`unix_factory`); an
 [inet_http_server] gets one of its own at start (`serve_tcp`).  Each server has the
 credentials of its own section, as supervisord's two servers do.
@@ -13,7 +14,7 @@ Imported only when HTTP is first needed, like initsup.control.http: the XML-RPC 
 
 from __future__ import annotations
 
-from initsup.control import logtail
+from initsup.control import http_ctl, logtail
 from initsup.control.http import HttpServer
 
 TYPE_CHECKING = False  # typing is not imported at run time: docs/decisions.md, "Runtime"
@@ -27,7 +28,11 @@ if TYPE_CHECKING:
 
 def routes(host: Host, feed: EventFeed) -> tuple[dict[str, Handler], dict[str, Handler]]:
     """(exact paths, path prefixes) and their handlers."""
-    handlers = {"/RPC2": rpc(host, feed), "/mainlogtail": logtail.mainlogtail(host)}
+    handlers = {
+        "/RPC2": rpc(host, feed),
+        "/mainlogtail": logtail.mainlogtail(host),
+        "/initsup/ctl": http_ctl.handler(host, feed),
+    }
     return handlers, {"/logtail/": logtail.logtail(host)}
 
 
