@@ -253,7 +253,7 @@ def transcript(client: str, kind: str, directory: Path) -> dict[str, tuple[str, 
 
 
 REFERENCE = ("supervisorctl", "supervisord")
-PAIRS = [("initsup ctl", "initsup")]  # and ("supervisorctl", "initsup") once it serves XML-RPC
+PAIRS = [("initsup ctl", "initsup"), ("supervisorctl", "initsup")]
 
 
 Transcripts = dict[tuple[str, str], dict[str, tuple[str, int]]]
