@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from initsup import events
+from initsup import events, logs
 from initsup.control.api import EventFeed
 from initsup.feeds import OutputFeeds
 from initsup.model import Config, GroupConfig, ProcessConfig
@@ -32,8 +32,9 @@ class ControlHost(FakeHost):
         self.bus.subscribe(self.events.append)
         self.waits = Waits(lambda callback: self.call_later(0, callback))
         self.output = OutputFeeds()
-        self.loop: Any = None  # control's commands never touch the loop or the logger
-        self.logger: Any = None
+        self.loop: Any = None  # control's commands never touch the loop
+        self.logged: list[logs.Record] = []  # what the logger wrote
+        self.logger: Any = logs.Logger(self.logged.append, "debug")  # tests may swap it
         self.rereads: list[bool] = []  # the `apply` of each reread asked for
         self.shutdowns: list[str] = []
         self.restarts = 0

@@ -128,7 +128,8 @@ def invoke(host: Host, name: str, params: tuple[Any, ...]) -> Any:
     """The method's value or Later; Fault UNKNOWN_METHOD for any name not in the tables,
     INCORRECT_PARAMETERS for arguments its signature does not take."""
     method = METHODS.get(name) or SYSTEM.get(name)
-    if method is None:
+    if method is None:  # a probe of private names (CVE-2017-11610) is worth a line
+        host.logger.warning(f"XML-RPC: refused a call of {name[:100]!r}: no such method")
         raise Fault("UNKNOWN_METHOD")
     given, most = len(params), len(method.params)
     if not most - method.optional <= given <= most:
