@@ -517,3 +517,9 @@ def test_a_bare_inet_port_is_loopback_and_an_explicit_any_address_is_kept(tmp_pa
         path = write(tmp_path, f"[inet_http_server]\nport={port}\n[program:web]\ncommand=run\n")
         (server,) = load(path, {})[0].options.http_servers
         assert (server.address, server.port) == (address, 9001), port
+
+
+def test_an_inet_server_without_a_port_is_an_error(tmp_path: Path) -> None:
+    """As supervisord: [inet_http_server] must say where to listen."""
+    path = write(tmp_path, "[inet_http_server]\n[program:web]\ncommand=run\n")
+    assert problems(path) == [f"{path}: [inet_http_server]: has no port (e.g. port=127.0.0.1:9001)"]
