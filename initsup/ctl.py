@@ -183,7 +183,8 @@ def run(target: Target | _Socket, words: list[str]) -> int:
 
 
 def _local(words: list[str]) -> int:
-    """What needs no server: help, exit and quit (one-shot), and unknown commands."""
+    """What needs no server of its own: help, exit and quit (one-shot), `open URL` (which
+    names one), and unknown commands."""
     if words[0] == "help":
         from initsup.control.helptext import help_lines, listing
 
@@ -192,6 +193,15 @@ def _local(words: list[str]) -> int:
         return 0
     if words[0] in ("exit", "quit", "EOF"):
         sys.stdout.write("\n")
+        return 0
+    if words[0] == "open":  # one-shot: the other server's status, as supervisorctl's
+        url = " ".join(words[1:]).strip()
+        if not url.startswith(("unix://", "http://")):
+            sys.stdout.write("ERROR: url must be http:// or unix://\n")
+            return 1
+        from initsup.ctl_find import Target
+
+        run(Target(url), ["status"])
         return 0
     sys.stdout.write(f"*** Unknown syntax: {' '.join(words)}\n")
     return 1

@@ -143,6 +143,8 @@ STEPS: list[tuple[str, str]] = [
     ("help nosuch", ""),
     ("bogus", ""),
     ("exit", ""),
+    ("open", ""),
+    ("open ftp://x", ""),
     ("", "status web\nversion\nbogus\n"),  # no command: commands from stdin, as a shell
     ("add", ""),
     ("add nosuch", ""),
