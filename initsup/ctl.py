@@ -18,6 +18,7 @@ import sys
 
 TYPE_CHECKING = False  # typing is not imported at run time: docs/decisions.md, "Runtime"
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
     from initsup.ctl_find import Target
@@ -150,15 +151,21 @@ class _Socket:
         self.url = "unix://" + path
 
 
-def run(target: Target | _Socket, words: list[str]) -> int:
-    """One command against the target: the server's answer printed; its exit code."""
+def run(
+    target: Target | _Socket, words: list[str], login: Callable[[Any], None] | None = None
+) -> int:
+    """One command against the target: the server's answer printed; its exit code.
+
+    login(target), when given (the shell), asks for a username and password after a 401
+    and the command is sent again, as supervisorctl's shell does.
+    """
     command = words[0]
     if command not in COMMANDS:
         return _local(words)
     line = (json.dumps({"cmd": command, "args": words[1:]}) + "\n").encode()
     path = target.socket_path
     try:
-        source = _over_socket(path, line) if path else _over_http(target, line)
+        source = _over_socket(path, line) if path else _over_http(target, line, login)
     except OSError as exc:
         return _unreachable(target.url, command, exc)
     except _Refused as refused:
@@ -183,7 +190,8 @@ def run(target: Target | _Socket, words: list[str]) -> int:
 
 
 def _local(words: list[str]) -> int:
-    """What needs no server: help, exit and quit (one-shot), and unknown commands."""
+    """What needs no server of its own: help, exit and quit (one-shot), `open URL` (which
+    names one), and unknown commands."""
     if words[0] == "help":
         from initsup.control.helptext import help_lines, listing
 
@@ -192,6 +200,15 @@ def _local(words: list[str]) -> int:
         return 0
     if words[0] in ("exit", "quit", "EOF"):
         sys.stdout.write("\n")
+        return 0
+    if words[0] == "open":  # one-shot: the other server's status, as supervisorctl's
+        url = " ".join(words[1:]).strip()
+        if not url.startswith(("unix://", "http://")):
+            sys.stdout.write("ERROR: url must be http:// or unix://\n")
+            return 1
+        from initsup.ctl_find import Target
+
+        run(Target(url), ["status"])
         return 0
     sys.stdout.write(f"*** Unknown syntax: {' '.join(words)}\n")
     return 1
@@ -217,14 +234,18 @@ def _over_socket(path: str, line: bytes) -> Any:
     return sock
 
 
-def _over_http(target: Target | _Socket, line: bytes) -> Any:
+def _over_http(target: Target | _Socket, line: bytes, login: Callable[[Any], None] | None) -> Any:
     from initsup.ctl_http import HttpError, request
 
-    try:
-        return request(target.url, line, target.username, target.password)
-    except HttpError as exc:
-        sys.stdout.write(f"{exc}\n")
-        raise _Refused(exc.code) from None
+    for attempt in range(3):
+        try:
+            return request(target.url, line, target.username, target.password)
+        except HttpError as exc:
+            sys.stdout.write(f"{exc}\n")
+            if exc.status != 401 or login is None or attempt == 2:
+                raise _Refused(exc.code) from None
+            login(target)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _connect(path: str) -> socket.socket:

@@ -21,9 +21,10 @@ TIMEOUT = 30.0  # for connecting and for the answer's head; the body may take fo
 class HttpError(Exception):
     """The server answered, but not with reply lines: the line to print and the exit code."""
 
-    def __init__(self, message: str, code: int) -> None:
+    def __init__(self, message: str, code: int, status: int = 0) -> None:
         super().__init__(message)
         self.code = code
+        self.status = status  # the HTTP status, when that is what went wrong
 
 
 def split_url(url: str) -> tuple[str, int]:
@@ -55,7 +56,7 @@ def request(url: str, line: bytes, username: str | None, password: str | None) -
         body = Body(sock)
         status, _ = body.read_head()
         if status == 401:
-            raise HttpError("Server requires authentication", 1)
+            raise HttpError("Server requires authentication", 1, status)
         if status == 404:
             raise HttpError(f"{url} does not serve initsup ctl (not an initsup?)", 1)
         if status != 200:

@@ -20,11 +20,14 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
+    # initsup.ctl.run: (target, words, login) -> exit code
+    Runner = Callable[[Any, list[str], Callable[[Any], None]], int]
+
 
 class Shell:
     """supervisorctl's command loop, each command run by initsup.ctl.run."""
 
-    def __init__(self, target: Any, run: Callable[[Any, list[str]], int], tty: bool) -> None:
+    def __init__(self, target: Any, run: Runner, tty: bool) -> None:
         self.target = target
         self.run_command = run  # initsup.ctl.run: one command against a target
         self.tty = tty
@@ -74,7 +77,7 @@ class Shell:
         if command == "open":
             self._open(args)
             return False
-        self.run_command(self.target, words)
+        self.run_command(self.target, words, login)
         return False
 
     def _really(self) -> bool:
@@ -98,7 +101,16 @@ class Shell:
         target.username, target.password = self.target.username, self.target.password
         target.history_file = self.target.history_file
         self.target = target
-        self.run_command(self.target, ["status"])
+        self.run_command(self.target, ["status"], login)
+
+
+def login(target: Any) -> None:
+    """supervisorctl's shell after a 401: ask for a username and a password, keep them."""
+    import getpass
+
+    target.username = input("Username:")
+    target.password = getpass.getpass(prompt="Password:")
+    sys.stdout.write("\n")
 
 
 def _readline(history: str | None) -> Any:

@@ -9,6 +9,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -191,3 +192,18 @@ def test_ctl_main_over_http(
     assert capsys.readouterr().out == "0\n"
     assert ctl.main(["-s", url, "pid"]) == 1  # no username: no Authorization, a 401
     assert capsys.readouterr().out == "Server requires authentication\n"
+
+
+def test_the_shell_logs_in_after_a_401(
+    served: tuple[str, ControlHost, list[_Request]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    url, host, seen = served
+    host.add("web")
+    target = find({"s": url}, {}, "/d.sock")
+
+    def login(asked: Any) -> None:
+        asked.username, asked.password = "admin", "pw"
+
+    assert ctl.run(target, ["pid", "web"], login) == 7
+    assert capsys.readouterr().out == "Server requires authentication\n0\n"
+    assert [r.headers.get("authorization") for r in seen] == [None, "Basic YWRtaW46cHc="]
