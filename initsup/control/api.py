@@ -14,6 +14,7 @@ NOT_RUNNING, ...), which are what its XML-RPC interface reports too.
 
 from __future__ import annotations
 
+import os
 import time
 
 from initsup import events, feeds
@@ -77,6 +78,8 @@ ALREADY_STARTED = "ALREADY_STARTED"
 NOT_RUNNING = "NOT_RUNNING"
 SPAWN_ERROR = "SPAWN_ERROR"
 BAD_SIGNAL = "BAD_SIGNAL"
+NO_FILE = "NO_FILE"
+NOT_EXECUTABLE = "NOT_EXECUTABLE"
 
 # What became of a group asked to be added or removed.
 ADDED = "ADDED"
@@ -265,6 +268,25 @@ def send_signal(processes: list[Process], signame: str) -> list[Result]:
     except ValueError:
         return [(p, BAD_SIGNAL) for p in processes]
     return [(p, SIGNALLED if p.signal(signum) else NOT_RUNNING) for p in processes]
+
+
+def unstartable(process: Process) -> tuple[str, str] | None:
+    """Why the process's command cannot be started, found before any start as supervisord
+    finds it (NO_FILE or NOT_EXECUTABLE, and its text), looked up on the program's PATH;
+    None when it can (or when only the start can tell: a path relative to its directory)."""
+    from initsup.spawn import ExecError, find_executable
+
+    command = process.config.command[0] if process.config.command else ""
+    if "/" in command and not command.startswith("/"):
+        return None
+    path = process.config.environment.get("PATH", os.environ.get("PATH"))
+    try:
+        find_executable(command, path)
+    except ExecError as exc:
+        if exc.exit_code == 127:
+            return NO_FILE, f"can't find command {command!r}"
+        return NOT_EXECUTABLE, f"command at {command!r} is not executable"
+    return None
 
 
 # -- output and events -------------------------------------------------------------------

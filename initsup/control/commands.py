@@ -102,20 +102,8 @@ def _named(host: Host, reply: Reply, name: str) -> tuple[list[Process], bool] | 
     return found, api.is_group(name)
 
 
-def _unstartable(process: Process) -> str | None:
-    """supervisord's NO_FILE and NOT_EXECUTABLE, found before the start as it finds them:
-    the command is looked up on the program's PATH."""
-    from initsup.spawn import ExecError, find_executable
-
-    command = process.config.command[0] if process.config.command else ""
-    if "/" in command and not command.startswith("/"):
-        return None  # relative to the program's directory: the start itself will tell
-    path = process.config.environment.get("PATH", os.environ.get("PATH"))
-    try:
-        find_executable(command, path)
-    except ExecError as exc:
-        return "no such file" if exc.exit_code == 127 else "file is not executable"
-    return None
+# supervisorctl's words for the faults of a command that cannot be started.
+_UNSTARTABLE = {api.NO_FILE: "no such file", api.NOT_EXECUTABLE: "file is not executable"}
 
 
 def _settled(
@@ -156,9 +144,9 @@ def _start_one(host: Host, reply: Reply, name: str, then: Callable[[int], None])
     for p in processes:
         if p.state in RUNNING_STATES and group:
             continue
-        why = None if p.state in RUNNING_STATES else _unstartable(p)
+        why = None if p.state in RUNNING_STATES else api.unstartable(p)
         if why:
-            reply.out(f"{api.namespec(p)}: ERROR ({why})")
+            reply.out(f"{api.namespec(p)}: ERROR ({_UNSTARTABLE[why[0]]})")
             code = 1
         else:
             startable.append(p)

@@ -74,13 +74,17 @@ def each(processes: list[Process], one: Callable[[Process], Any]) -> Any:
 
     def run(finish: Finish) -> None:
         left = [len(pending)]
+        waited: dict[int, dict[str, Any]] = {}
+        position = {id(p): i for i, p in enumerate(processes)}
 
         def member(process: Process) -> Finish:
             def answered(outcome: Any) -> None:
-                results.append(group_result(process, outcome))
+                waited[position[id(process)]] = group_result(process, outcome)
                 left[0] -= 1
                 if not left[0]:
-                    finish(results)
+                    # In the group's order, as supervisord's poll of its callbacks lists
+                    # processes that settle together (a group stopped at once).
+                    finish(results + [waited[i] for i in sorted(waited)])
 
             return once(answered)
 
@@ -124,6 +128,9 @@ def _start(host: Host, process: Process, wait: bool) -> Later:
         raise Fault("ALREADY_STARTED", name)
     if process.state == ProcessState.UNKNOWN:
         raise Fault("FAILED", f"{name} is in an unknown process state")
+    unstartable = api.unstartable(process)
+    if unstartable is not None:  # supervisord finds these before it spawns anything
+        raise Fault(*unstartable)
 
     def run(finish: Finish) -> None:
         finish = once(finish)

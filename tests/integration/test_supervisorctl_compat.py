@@ -4,10 +4,9 @@ exit code for exit code with the reference (the real supervisorctl against the r
 supervisord), timestamps, pids, uptimes, versions and the run's directory aside.
 
 A pair is (client, server).  The reference is ("supervisorctl", "supervisord"); PAIRS
-lists the pairs compared with it: `initsup ctl` against initsup today, and, once initsup
-serves XML-RPC on its socket, ("supervisorctl", "initsup") too (add it to PAIRS).  A
-difference kept on purpose is in KEPT, with its reason; one waiting for a piece that is
-not on this branch yet is in PENDING.
+lists the pairs compared with it: `initsup ctl` against initsup, and the real
+supervisorctl against initsup (its XML-RPC on the same socket).  A difference kept on
+purpose is in KEPT, with its reason.
 """
 
 from __future__ import annotations
@@ -176,10 +175,6 @@ KEPT: dict[str, tuple[str, Callable[[str], str]]] = {
     ),
 }
 
-# Steps that need the supervisor's add_configured_group, remove_stopped_group and
-# restart (placeholders on this branch; built by another part of the same issue).
-PENDING = {"add web", "add idle", "remove idle"}
-
 
 def normalise(text: str, directory: Path) -> str:
     """The transcript without what differs from run to run (and the version: `version`
@@ -290,8 +285,6 @@ def test_same_lines_and_exit_code_as_supervisorctl(
 ) -> None:
     expected = transcripts[REFERENCE][step]
     got = transcripts[pair][step]
-    if step in PENDING and got != expected:
-        pytest.xfail("needs the supervisor's group add/remove (another part of this issue)")
     if step in KEPT:
         _, compare = KEPT[step]
         expected, got = (compare(expected[0]), expected[1]), (compare(got[0]), got[1])
