@@ -373,6 +373,20 @@ def _check_unique(group: model.GroupConfig, owners: dict[str, Section], report: 
         seen[process.name] = process.program
 
 
+# The rpcinterface every supervisord.conf names: the XML-RPC interface initsup serves.
+_STANDARD_RPC = "supervisor.rpcinterface:make_main_rpcinterface"
+
+
+def _standard_rpc(section: Section) -> bool:
+    """[rpcinterface:supervisor] asking for supervisord's own interface: served, no warning."""
+    factory = section.options.get("supervisor.rpcinterface_factory")
+    return (
+        section.kind == "rpcinterface"
+        and factory is not None
+        and (factory.text.strip() == _STANDARD_RPC and set(section.options) == {factory.key})
+    )
+
+
 def _check_sections(sections: dict[str, Section], report: Report) -> None:
     """Warn about sections initsup ignores: one warning per kind, one per unknown section."""
     unused = []
@@ -385,7 +399,7 @@ def _check_sections(sections: dict[str, Section], report: Report) -> None:
             "supervisorctl",
         ):
             continue
-        if section.kind in ("program", "eventlistener", "group"):
+        if section.kind in ("program", "eventlistener", "group") or _standard_rpc(section):
             continue
         place = (str(section.file), f"[{section.title}]")
         if section.kind == "fcgi-program":

@@ -176,8 +176,6 @@ def test_debians_stock_supervisord_conf_checks_with_true_warnings(tmp_path: Path
     done = run(["check", "-c", str(path)])
     assert done.returncode == 0, done.stderr
     assert done.stderr.decode().splitlines() == [
-        f"initsup: warning: {path}: [rpcinterface:supervisor]: sections initsup does not use,"
-        " ignored",
         f"initsup: warning: {path}: [supervisord] logfile: ignored: initsup's own log is its"
         " stdout (readLog reads it from memory)",
         f"initsup: warning: {path}: [supervisord] childlogdir: ignored: AUTO child logs go to"

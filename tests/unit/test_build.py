@@ -95,6 +95,8 @@ def test_ignored_sections_one_warning(tmp_path: Path) -> None:
         port=9001
         [rpcinterface:supervisor]
         supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+        [rpcinterface:twiddler]
+        supervisor.rpcinterface_factory = supervisor_twiddler.rpcinterface:make_twiddler
         [supervisorctl]
         serverurl=unix:///run/supervisor.sock
         [fcgi-program:php]
@@ -110,7 +112,7 @@ def test_ignored_sections_one_warning(tmp_path: Path) -> None:
         f"{path}: [fcgi-program:php]: initsup does not run FastCGI programs:"
         " the processes of this section will NOT run",
         f"{path}: [mystery]: not a section initsup knows, ignored",
-        f"{path}: [rpcinterface:supervisor]: sections initsup does not use, ignored",
+        f"{path}: [rpcinterface:twiddler]: sections initsup does not use, ignored",
     ]
 
 
@@ -430,8 +432,7 @@ def test_unchanged_supervisord_conf_loads() -> None:
     """A typical container supervisord.conf loads with the expected warnings only."""
     path = str(FIXTURES / "supervisord.conf")
     cfg, warnings = load(path, {"PORT": "8000", "WEB_WORKERS": "4", "HOME": "/root"})
-    assert warnings == [
-        f"{path}: [rpcinterface:supervisor]: sections initsup does not use, ignored",
+    assert warnings == [  # [rpcinterface:supervisor] asks for what initsup serves
         f"{path}: [supervisord] logfile: ignored: initsup's own log is its stdout"
         " (readLog reads it from memory)",
         f"{path}: [supervisord] childlogdir: ignored: AUTO child logs go to initsup's"
