@@ -15,13 +15,13 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from initsup.control.http import HttpServer, Request, Responder
+from initsup.control.http import HttpServer
 from initsup.logs import Logger
 from initsup.loop import EventLoop
 from initsup.signals import SignalReceiver
 
 if TYPE_CHECKING:
-    from initsup.control.http import Handler
+    from initsup.control.handlers import Handler, Request, Responder
 
 T = TypeVar("T")
 

@@ -28,15 +28,13 @@ from initsup.control.server import socket_module
 
 TYPE_CHECKING = False  # typing is not imported at run time: docs/decisions.md, "Runtime"
 if TYPE_CHECKING:
-    from collections.abc import Callable
     from typing import Any
 
+    from initsup.control.handlers import Handler
     from initsup.logs import Logger
     from initsup.loop import EventLoop, Timer
 
-    Handler = Callable[[Request, Responder], None]
-
-__all__ = ["HttpServer", "Request", "Responder"]  # and, for type checking, Handler
+__all__ = ["HttpServer", "Request", "Responder"]
 
 MAX_BODY = 4 << 20
 MAX_CONNECTIONS = 64

@@ -17,36 +17,11 @@ from initsup.control.connection import MAX_REQUEST, BadRequest, parse_request, w
 TYPE_CHECKING = False  # typing is not imported at run time: docs/decisions.md, "Runtime"
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import Any, Protocol
+    from typing import Any
 
     from initsup.control.api import EventFeed, Host
+    from initsup.control.handlers import Handler, Request, Responder
     from initsup.logs import Logger
-
-    class Request(Protocol):
-        """One HTTP request, as the HTTP server hands it on."""
-
-        method: str
-        path: str
-        query: str
-        headers: dict[str, str]  # lower-case names
-        body: bytes
-
-    class Responder(Protocol):
-        """The answer to one HTTP request: whole, or streamed."""
-
-        def send(
-            self,
-            status: int,
-            body: bytes,
-            content_type: str = "text/plain",
-            headers: dict[str, str] | None = None,
-        ) -> None: ...
-        def start(self, status: int, content_type: str) -> None: ...
-        def write(self, data: bytes) -> None: ...
-        def end(self) -> None: ...
-        def when_gone(self, forget: Callable[[], None]) -> None: ...
-
-    Handler = Callable[[Request, Responder], None]
 
 CONTENT_TYPE = "application/x-ndjson"
 

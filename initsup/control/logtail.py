@@ -17,32 +17,10 @@ from initsup.control.rpcprocesses import lookup
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import Protocol
 
     from initsup.control.api import Host
+    from initsup.control.handlers import Handler, Request, Responder
     from initsup.process import Process
-
-    class Request(Protocol):
-        method: str
-        path: str
-        query: str
-        headers: dict[str, str]
-        body: bytes
-
-    class Responder(Protocol):
-        def send(
-            self,
-            status: int,
-            body: bytes,
-            content_type: str = "text/plain",
-            headers: dict[str, str] | None = None,
-        ) -> None: ...
-        def start(self, status: int, content_type: str) -> None: ...
-        def write(self, data: bytes) -> None: ...
-        def end(self) -> None: ...
-        def when_gone(self, forget: Callable[[], None]) -> None: ...
-
-    Handler = Callable[[Request, Responder], None]
 
 HEAD = 1024  # bytes of what was written before that a tail starts with (supervisord's)
 CONTENT_TYPE = "text/plain;charset=utf-8"

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from initsup.control.api import EventFeed, Host
-    from initsup.control.http import Handler, Request, Responder
+    from initsup.control.handlers import Handler, Request, Responder
     from initsup.model import HttpServerConfig
 
 

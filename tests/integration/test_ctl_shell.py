@@ -4,19 +4,15 @@ question, and the ways out."""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import pty
-import select
-import signal
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import INITSUP, env, kill_tree
+from tests.helpers import INITSUP, env
+from tests.ptys import exit_code, read_until, under_pty
 from tests.supervised import Supervised
 
 Start = Callable[..., Supervised]
@@ -39,79 +35,35 @@ def running(supervise: Start) -> Iterator[Supervised]:
     yield s
 
 
-@contextlib.contextmanager
-def _under_pty(args: list[str], socket: str) -> Iterator[tuple[int, int]]:
-    """Run args as the session leader of a new pseudo-terminal; yield (pid, master fd)."""
-    pid, master = pty.fork()
-    if pid == 0:  # pragma: no cover - the child execs at once
-        try:
-            os.execve(args[0], args, env(INITSUP_SOCKET=socket))
-        finally:
-            os._exit(127)
-    try:
-        yield pid, master
-    finally:
-        kill_tree(pid)
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, 0)
-        os.close(master)
-
-
-def _read_until(master: int, marker: bytes, timeout: float = 10.0) -> bytes:
-    seen = b""
-    deadline = time.monotonic() + timeout
-    while marker not in seen:
-        remaining = deadline - time.monotonic()
-        assert remaining > 0, f"no {marker!r} within {timeout} s; saw {seen!r}"
-        if select.select([master], [], [], remaining)[0]:
-            try:
-                seen += os.read(master, 4096)
-            except OSError:  # EIO: the terminal's other side is gone
-                break
-    return seen
-
-
-def _exit_code(pid: int, timeout: float = 10.0) -> int:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return os.waitstatus_to_exitcode(status) % 256
-        time.sleep(0.01)
-    raise AssertionError(f"pid {pid} did not exit within {timeout} s")
-
-
 def test_the_shell_under_a_terminal(running: Supervised, tmp_path: Path) -> None:
     """status first, then the prompt; help; reload asks and `n` keeps initsup as it is;
     the history is saved; quit ends it with 0."""
     history = tmp_path / "history"
     web = running.ctl("pid", "web").stdout
     args = [*INITSUP, "ctl", "-r", str(history)]
-    with _under_pty(args, running.socket) as (pid, master):
-        seen = _read_until(master, b"supervisor> ")
+    with under_pty(args, env(INITSUP_SOCKET=running.socket)) as (pid, master):
+        seen = read_until(master, b"supervisor> ")
         assert b"web" in seen and b"RUNNING" in seen and b"ticker" in seen
         os.write(master, b"help start\n")
-        seen = _read_until(master, b"supervisor> ")
+        seen = read_until(master, b"supervisor> ")
         assert b"start <gname>:*\t\tStart all processes in a group" in seen
         os.write(master, b"reload\n")
-        _read_until(master, b"Really restart the remote supervisord process y/N? ")
+        read_until(master, b"Really restart the remote supervisord process y/N? ")
         os.write(master, b"n\n")
-        _read_until(master, b"supervisor> ")
+        read_until(master, b"supervisor> ")
         os.write(master, b"version\n")
-        _read_until(master, b"supervisor> ")
+        read_until(master, b"supervisor> ")
         os.write(master, b"quit\n")
-        assert _exit_code(pid) == 0
+        assert exit_code(pid) == 0
     assert "version" in history.read_text().split()
     assert running.ctl("pid", "web").stdout == web  # reload was not sent
 
 
 def test_eof_ends_the_shell(running: Supervised) -> None:
-    with _under_pty([*INITSUP, "ctl"], running.socket) as (pid, master):
-        _read_until(master, b"supervisor> ")
+    with under_pty([*INITSUP, "ctl"], env(INITSUP_SOCKET=running.socket)) as (pid, master):
+        read_until(master, b"supervisor> ")
         os.write(master, b"\x04")  # ^D
-        assert _exit_code(pid) == 0
+        assert exit_code(pid) == 0
 
 
 def test_commands_from_a_pipe(running: Supervised) -> None:

@@ -10,14 +10,17 @@ import sys
 import xmlrpc.client
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from initsup.control.http import Request, Responder
 from initsup.control.server import ControlServer
 from tests.control_host import ControlHost
 from tests.helpers import env
 from tests.http_harness import Served
+
+if TYPE_CHECKING:
+    from initsup.control.handlers import Request, Responder
 
 SUPERVISORCTL = Path(sys.executable).parent / "supervisorctl"
 

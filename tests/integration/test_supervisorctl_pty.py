@@ -4,25 +4,20 @@ supervisord and against initsup on the same file: the same prompts, lines and an
 
 from __future__ import annotations
 
-import contextlib
 import os
-import pty
-import select
-import signal
 import subprocess
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import env, kill_tree, wait_for
+from tests.helpers import env, wait_for
 from tests.integration.test_supervisorctl_compat import (
     SUPERVISORCTL,
     Server,
     client_argv,
     normalise,
 )
+from tests.ptys import exit_code, read_until, under_pty
 
 pytestmark = pytest.mark.skipif(
     not SUPERVISORCTL.exists(), reason="supervisor is not installed next to this Python"
@@ -48,50 +43,6 @@ TYPED = [
 ]
 
 
-@contextlib.contextmanager
-def under_pty(args: list[str]) -> Iterator[tuple[int, int]]:
-    """args as the session leader of a new pseudo-terminal: (pid, master fd)."""
-    pid, master = pty.fork()
-    if pid == 0:  # pragma: no cover - the child execs at once
-        try:
-            os.execve(args[0], args, env())
-        finally:
-            os._exit(127)
-    try:
-        yield pid, master
-    finally:
-        kill_tree(pid)
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, 0)
-        os.close(master)
-
-
-def read_until(master: int, marker: bytes, timeout: float = 15.0) -> bytes:
-    seen = b""
-    deadline = time.monotonic() + timeout
-    while not seen.endswith(marker):
-        remaining = deadline - time.monotonic()
-        assert remaining > 0, f"no {marker!r} within {timeout} s; saw {seen!r}"
-        if select.select([master], [], [], remaining)[0]:
-            try:
-                seen += os.read(master, 4096)
-            except OSError:  # EIO: the terminal's other side is gone
-                break
-    return seen
-
-
-def exit_code(pid: int, timeout: float = 15.0) -> int:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return os.waitstatus_to_exitcode(status)
-        time.sleep(0.01)
-    raise AssertionError(f"pid {pid} did not exit within {timeout} s")
-
-
 def running(argv: list[str]) -> int:
     """How many programs `supervisorctl status` shows RUNNING (0 before the server is up)."""
     done = subprocess.run([*argv, "status"], capture_output=True, text=True, env=env(), timeout=30)
@@ -104,7 +55,7 @@ def session(kind: str, directory: Path) -> tuple[list[str], int]:
     try:
         argv = client_argv("supervisorctl", server)
         wait_for(lambda: running(argv) == 4, timeout=30, interval=0.2)
-        with under_pty(argv) as (pid, master):
+        with under_pty(argv, env()) as (pid, master):
             answers = [read_until(master, PROMPT, timeout=30)]  # status, then the prompt
             for typed, marker in TYPED:
                 os.write(master, typed)

@@ -5,10 +5,14 @@ that hangs up is followed no more."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from initsup import feeds
 from initsup.control import logtail
 from tests.control_host import ControlHost
+
+if TYPE_CHECKING:
+    from initsup.control.handlers import Handler
 
 
 class Request:
@@ -59,7 +63,7 @@ class Responder:
             forget()
 
 
-def _get(handler: logtail.Handler, path: str, method: str = "GET") -> Responder:
+def _get(handler: Handler, path: str, method: str = "GET") -> Responder:
     responder = Responder()
     handler(Request(path, method), responder)
     return responder
