@@ -9,6 +9,7 @@ from __future__ import annotations
 import socket
 import xmlrpc.client
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -56,8 +57,24 @@ autostart=false
 startsecs=1
 startretries=0
 
+[program:noexec]
+command={dir}/not-executable
+autostart=false
+
+[program:slow]
+command=sleep 1000
+autostart=false
+startsecs=30
+
 [group:pool]
 programs=web,talker
+"""
+
+STUBBORN = """
+[program:stubborn]
+command=sh -c 'trap "" TERM; while :; do sleep 0.1; done'
+startsecs=0
+stopwaitsecs=2
 """
 
 # supervisord's getProcessInfo fields (supervisor/rpcinterface.py), all of them.
@@ -76,10 +93,11 @@ def free_port() -> int:
 class Running:
     """One initsup serving XML-RPC on a unix socket and on TCP."""
 
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, more: str = "") -> None:
         self.port = free_port()
         self.dir = tmp_path
-        self.ini = INI.format(dir=tmp_path, port=self.port, user=USER, password=PASSWORD)
+        (tmp_path / "not-executable").write_text("not a program\n")
+        self.ini = INI.format(dir=tmp_path, port=self.port, user=USER, password=PASSWORD) + more
         self.initsup = Supervised(tmp_path, self.ini)
         self.socket = str(tmp_path / "http.sock")
         for name in ("web", "talker"):
@@ -147,7 +165,8 @@ def test_every_read_method_answers_as_supervisord(running: Running, how: str) ->
     web = rpc.supervisor.getProcessInfo("pool:web")
     assert web["statename"] == "RUNNING" and web["description"].startswith("pid ")
     configs = rpc.supervisor.getAllConfigInfo()
-    assert {c["name"] for c in configs} == {"web", "talker", "idle", "missing", "quick"}
+    names = {"web", "talker", "idle", "missing", "quick", "noexec", "slow"}
+    assert {c["name"] for c in configs} == names
     assert all(c["inuse"] for c in configs)
     wait_for(lambda: "oops" in rpc.supervisor.readProcessStderrLog("pool:talker", 0, 100))
     assert "hello" in rpc.supervisor.readProcessStdoutLog("pool:talker", 0, 100)
@@ -192,7 +211,7 @@ def test_every_changing_method_acts_on_the_processes(running: Running, how: str)
     assert rpc.supervisor.removeProcessGroup("idle") is True
     assert "idle" not in {i["group"] for i in rpc.supervisor.getAllProcessInfo()}
     assert rpc.supervisor.addProcessGroup("idle") is True
-    assert rpc.supervisor.startAllProcesses(True) != []
+    assert rpc.supervisor.startAllProcesses(False) != []  # slow (startsecs=30) too
     assert rpc.supervisor.stopAllProcesses(True) != []
     assert rpc.supervisor.startProcessGroup("pool", True) != []
 
@@ -206,6 +225,7 @@ def test_fault_codes(running: Running) -> None:
     assert fault_code(rpc.supervisor.getProcessInfo, "nosuch") == 10
     assert fault_code(rpc.supervisor.signalProcess, "pool:web", "NOSUCHSIG") == 11
     assert fault_code(rpc.supervisor.startProcess, "missing") == 20
+    assert fault_code(rpc.supervisor.startProcess, "noexec") == 21
     assert fault_code(rpc.supervisor.startProcess, "quick") == 50
     assert fault_code(rpc.supervisor.startProcess, "pool:web") == 60
     assert fault_code(rpc.supervisor.stopProcess, "idle") == 70
@@ -278,10 +298,27 @@ def test_refusals_are_logged(running: Running) -> None:
     assert any("supervisor._dispatch" in e and "no such method" in e for e in events)
 
 
+def test_a_start_stopped_while_starting_is_an_abnormal_termination(running: Running) -> None:
+    """startProcess(wait) of a program with startsecs=30, stopped from another client
+    while it starts: supervisord's ABNORMAL_TERMINATION."""
+    with ThreadPoolExecutor(1) as pool:
+        start = pool.submit(fault_code, running.proxy("unix").supervisor.startProcess, "slow")
+        rpc = running.proxy("tcp")
+        wait_for(lambda: rpc.supervisor.getProcessInfo("slow")["statename"] == "STARTING")
+        assert rpc.supervisor.stopProcess("slow") is True
+        assert start.result(timeout=30) == 40
+
+
 def test_shutdown_over_xmlrpc_ends_initsup(tmp_path: Path) -> None:
-    served = Running(tmp_path)
+    """shutdown answers True; while a program that ignores SIGTERM holds the shutdown up,
+    getState says SHUTDOWN and other methods fault SHUTDOWN_STATE; it ends killed (137)."""
+    served = Running(tmp_path, STUBBORN)
     try:
-        assert served.proxy("tcp").supervisor.shutdown() is True
-        assert served.initsup.finish() == 0
+        served.initsup.wait("PROCESS_STATE_RUNNING", program="stubborn")
+        rpc = served.proxy("tcp")
+        assert rpc.supervisor.shutdown() is True
+        assert rpc.supervisor.getState() == {"statecode": -1, "statename": "SHUTDOWN"}
+        assert fault_code(rpc.supervisor.getProcessInfo, "stubborn") == 6
+        assert served.initsup.finish() == 137
     finally:
         served.initsup.close()
