@@ -5,6 +5,7 @@ supervisord and against initsup on the same file: the same prompts, lines and an
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 from pathlib import Path
 
@@ -73,3 +74,38 @@ def test_the_interactive_shell_says_the_same_against_initsup(tmp_path: Path) -> 
     assert got[1] == expected[1] == 0
     for typed, want, have in zip([b"(start)", *(t for t, _ in TYPED)], expected[0], got[0]):
         assert have == want, typed
+
+
+FOLLOWED = [
+    ("tail -f talker", b"hello"),
+    ("tail -f talker stderr", b"oops"),
+    ("maintail -f", b"RUNNING"),
+]
+
+
+def followed(kind: str, directory: Path) -> list[tuple[str, int]]:
+    """What the real supervisorctl's `tail -f` and `maintail -f` print up to a line they
+    must show, and their exit status after ^C, against one server."""
+    server = Server(kind, directory)
+    try:
+        argv = client_argv("supervisorctl", server)
+        wait_for(lambda: running(argv) == 4, timeout=30, interval=0.2)
+        seen = []
+        for words, marker in FOLLOWED:
+            with under_pty([*argv, *words.split()], env()) as (pid, master):
+                shown = read_until(master, marker, timeout=30)
+                os.kill(pid, signal.SIGINT)
+                code = exit_code(pid)
+            first = shown.decode().replace("\r\n", "\n").splitlines()[0]
+            seen.append((first, code))
+        return seen
+    finally:
+        server.close()
+
+
+def test_tail_f_and_maintail_f_follow_initsup_as_supervisord(tmp_path: Path) -> None:
+    """Each starts with supervisorctl's banner, shows the output (or, for maintail, the main
+    log: initsup's records), and ends on ^C with the same status."""
+    assert followed("initsup", tmp_path / "initsup") == followed(
+        "supervisord", tmp_path / "supervisord"
+    )
