@@ -9,7 +9,7 @@ its arguments, asks initsup.control.api and words the answer for a Reply.
 from __future__ import annotations
 
 from initsup.control import api
-from initsup.control.reply import usage
+from initsup.control.reply import in_turn, usage
 from initsup.states import ProcessState
 
 TYPE_CHECKING = False  # typing is not imported at run time: docs/decisions.md, "Runtime"
@@ -214,3 +214,58 @@ COMMANDS: dict[str, Command] = {
     "fg": cmd_fg,
     "reload": cmd_reload,
 }
+
+
+def update_groups(host: Host, reply: Reply, names: list[str]) -> None:
+    """`update GROUP...`: supervisorctl's own steps, for the named groups only: read the
+    configuration (reloadConfig), then stop and remove those gone, stop, remove and add
+    back those changed, add those new, one at a time; unknown names are said first."""
+
+    def diffed(diff: tuple[list[str], list[str], list[str]] | None, problems: list[str]) -> None:
+        if diff is None:
+            for problem in problems:
+                reply.out(f"ERROR: CANT_REREAD: {problem}")
+            reply.finish(2)
+            return
+        added, changed, removed = diff
+        code = 0
+        for name in names:
+            if name not in host.groups and name not in added:
+                reply.out(f"ERROR: no such group: {name}")
+                code = 1
+        kinds = {n: "removed" for n in removed} | {n: "changed" for n in changed}
+        kinds.update({n: "added" for n in added})
+        order = [n for n in (*removed, *changed, *added) if n in names]
+        in_turn(
+            order,
+            lambda name, answered: _update_one(host, reply, name, kinds[name], answered),
+            lambda last: reply.finish(code or last),
+        )
+
+    api.reread_diff(host, diffed)
+
+
+def _update_one(
+    host: Host, reply: Reply, name: str, kind: str, answered: Callable[[int], None]
+) -> None:
+    if kind == "added":
+        api.add_group(host, name)
+        reply.out(f"{name}: added process group")
+        answered(0)
+        return
+
+    def stopped(results: object) -> None:
+        reply.out(f"{name}: stopped")
+        api.remove_group(host, name)
+        if kind == "removed":
+            reply.out(f"{name}: removed process group")
+        else:
+            api.add_group(host, name)
+            reply.out(f"{name}: updated process group")
+        answered(0)
+
+    def failed(exc: BaseException) -> None:
+        reply.fail("control command failed while waiting", "failed", exc)
+
+    processes = [p for p in host.processes.values() if p.group == name]
+    reply.when_gone(api.stop(host, processes, lambda result: None, stopped, failed))

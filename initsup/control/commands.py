@@ -353,15 +353,8 @@ def cmd_reread(host: Host, feed: EventFeed, reply: Reply, args: list[str]) -> No
 
 def cmd_update(host: Host, feed: EventFeed, reply: Reply, args: list[str]) -> None:
     names = [name for name in args if name != "all"]
-    known = {*host.groups, *(group.name for group in host.configured)}
-    unknown = [name for name in names if name not in known]
-    if unknown:  # supervisorctl checks every name before it changes anything
-        for name in unknown:
-            reply.out(f"ERROR: no such group: {name}")
-        reply.finish(1)
-    elif names:
-        reply.err("Error: initsup updates every group at once: use `update` or `update all`")
-        reply.finish(2)
+    if names:
+        admin.update_groups(host, reply, names)
     else:
         _reread(host, reply, apply=True)
 

@@ -203,11 +203,27 @@ def test_help_lists_supervisorctl_commands_then_initsup_ones() -> None:
 
 
 def test_update_of_named_groups() -> None:
+    """As supervisorctl: read the configuration, say which names are no group, then stop
+    and remove the named groups gone, stop, remove and add back those changed, add those
+    new, in that order; the others are left as they are."""
     host = ControlHost()
-    host.add("web")
-    assert _answer(_run(host, "update", "nosuch", "web", "other")) == (
-        ["ERROR: no such group: nosuch", "ERROR: no such group: other"],
+    for name in ("web", "db", "cache"):
+        host.add(name)
+    host.configured = [host.groups["web"], host.groups["cache"], GroupConfig("new", 999, [])]
+    host.diff = (["new"], ["web", "cache"], ["db"])
+    reply = _run(host, "update", "nosuch", "web", "new", "db", "other")
+    host.advance(1)
+    assert _answer(reply) == (
+        [
+            "ERROR: no such group: nosuch",
+            "ERROR: no such group: other",
+            "db: stopped",
+            "db: removed process group",
+            "web: stopped",
+            "web: updated process group",
+            "new: added process group",
+        ],
         1,
     )
-    assert _run(host, "update", "web").code == 2 and host.rereads == []
-    assert _run(host, "update", "all").code == 0 and host.rereads == [True]
+    assert set(host.groups) == {"web", "cache", "new"}  # cache changed, but was not named
+    assert _run(host, "update", "all").code == 0 and host.rereads == [False, True]
