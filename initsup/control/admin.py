@@ -9,7 +9,7 @@ its arguments, asks initsup.control.api and words the answer for a Reply.
 from __future__ import annotations
 
 from initsup.control import api
-from initsup.control.reply import in_turn, usage
+from initsup.control.reply import FOLLOW_HEAD, byte_count, in_turn, usage
 from initsup.states import ProcessState
 
 TYPE_CHECKING = False  # typing is not imported at run time: docs/decisions.md, "Runtime"
@@ -20,23 +20,6 @@ if TYPE_CHECKING:
     from initsup.control.reply import Reply
 
     Command = Callable[[Host, EventFeed, Reply, list[str]], None]
-
-FOLLOW_HEAD = 1024  # what `-f` shows of the past before following: supervisord's /logtail
-
-
-def byte_count(modifier: str | None) -> int | None:
-    """-BYTES's count (1600 without one), None for -f; ValueError for anything else.
-
-    Only ASCII digits: int() would take "²" and "_" too.
-    """
-    if modifier is None:
-        return 1600
-    what = modifier[1:]
-    if what == "f":
-        return None
-    if modifier.startswith("-") and what.isascii() and what.isdigit():
-        return int(what)
-    raise ValueError(modifier)
 
 
 def _text(data: bytes) -> str:

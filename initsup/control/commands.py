@@ -13,8 +13,8 @@ import os
 import time
 
 from initsup import __version__
-from initsup.control import admin, api
-from initsup.control.reply import in_turn, miss, usage
+from initsup.control import api
+from initsup.control.reply import FOLLOW_HEAD, byte_count, in_turn, miss, usage
 from initsup.states import RUNNING_STATES, STOPPED_STATES
 
 TYPE_CHECKING = False  # typing is not imported at run time: docs/decisions.md, "Runtime"
@@ -280,7 +280,7 @@ def _tail_args(reply: Reply, args: list[str]) -> tuple[str, str, int | None] | N
         reply.finish(1)
         return None
     try:
-        count = admin.byte_count(modifier)
+        count = byte_count(modifier)
     except ValueError:
         reply.out(f"Error: bad argument {modifier}")
         reply.finish(1)
@@ -304,7 +304,7 @@ def cmd_tail(host: Host, feed: EventFeed, reply: Reply, args: list[str]) -> None
         reply.finish(0)
         return
     reply.out("==> Press Ctrl-C to exit <==")
-    recent = api.recent_output(host, found[0], stream, admin.FOLLOW_HEAD)
+    recent = api.recent_output(host, found[0], stream, FOLLOW_HEAD)
     if recent:
         reply.data(recent.decode("utf-8", "backslashreplace"))
 
@@ -354,6 +354,8 @@ def cmd_reread(host: Host, feed: EventFeed, reply: Reply, args: list[str]) -> No
 def cmd_update(host: Host, feed: EventFeed, reply: Reply, args: list[str]) -> None:
     names = [name for name in args if name != "all"]
     if names:
+        from initsup.control import admin
+
         admin.update_groups(host, reply, names)
     else:
         _reread(host, reply, apply=True)
@@ -383,6 +385,20 @@ def cmd_shutdown(host: Host, feed: EventFeed, reply: Reply, args: list[str]) -> 
     api.shutdown(host, "asked to by initsup ctl")
 
 
+# supervisorctl's commands about groups, logs and initsup itself, in control/admin.py:
+# loaded on first use, as most containers never call them.
+ADMIN = ("avail", "add", "remove", "clear", "maintail", "fg", "reload")
+
+
+def _admin(name: str) -> Command:
+    def run(host: Host, feed: EventFeed, reply: Reply, args: list[str]) -> None:
+        from initsup.control import admin
+
+        admin.COMMANDS[name](host, feed, reply, args)
+
+    return run
+
+
 COMMANDS: dict[str, Command] = {
     "status": cmd_status,
     "health": cmd_health,
@@ -398,5 +414,5 @@ COMMANDS: dict[str, Command] = {
     "version": cmd_version,
     "sendcomm": cmd_sendcomm,
     "shutdown": cmd_shutdown,
-    **admin.COMMANDS,
+    **{name: _admin(name) for name in ADMIN},
 }

@@ -10,7 +10,6 @@ time as supervisorctl does.
 from __future__ import annotations
 
 from initsup.control import api
-from initsup.control.helptext import help_lines
 
 TYPE_CHECKING = False  # typing is not imported at run time: docs/decisions.md, "Runtime"
 if TYPE_CHECKING:
@@ -48,6 +47,8 @@ def miss(reason: tuple[str, str]) -> str:
 
 def usage(reply: Reply, error: str, command: str, code: int = 1) -> None:
     """A usage error as supervisorctl answers it: the error line, the command's help."""
+    from initsup.control.helptext import help_lines  # the texts wait for a usage error
+
     reply.out(error)
     for line in help_lines(command):
         reply.out(line)
@@ -84,3 +85,21 @@ def in_turn(names: Iterable[str], each: Each, then: Callable[[int], None]) -> No
         then(code)
 
     advance()
+
+
+FOLLOW_HEAD = 1024  # what `-f` shows of the past before following: supervisord's /logtail
+
+
+def byte_count(modifier: str | None) -> int | None:
+    """-BYTES's count (1600 without one), None for -f; ValueError for anything else.
+
+    Only ASCII digits: int() would take "²" and "_" too.
+    """
+    if modifier is None:
+        return 1600
+    what = modifier[1:]
+    if what == "f":
+        return None
+    if modifier.startswith("-") and what.isascii() and what.isdigit():
+        return int(what)
+    raise ValueError(modifier)

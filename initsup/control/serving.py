@@ -39,8 +39,6 @@ class Endpoints:
                 self._open_tcp(host, server)
 
     def _open_control(self, host: Host, options: InitOptions) -> None:
-        from initsup.socketlink import link_default_path
-
         unix = next((s for s in options.http_servers if s.kind == "unix"), None)
         try:
             self.control = ControlServer(
@@ -49,7 +47,11 @@ class Endpoints:
         except OSError as exc:  # a read-only /run, another initsup: run on without control
             host.logger.warning(f"no control socket at {self.path} ({exc}): initsup ctl won't work")
             return
-        self.link = link_default_path(host.logger, self.path)
+        default = default_socket_path(os.environ)
+        if os.path.realpath(default) != os.path.realpath(self.path):  # else no link to make
+            from initsup.socketlink import link_default_path
+
+            self.link = link_default_path(host.logger, self.path)
         if unix is not None and unix.owner is not None:
             self._chown(host, unix.owner, unix.group)
         if options.user is not None:

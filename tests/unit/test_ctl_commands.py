@@ -227,3 +227,9 @@ def test_update_of_named_groups() -> None:
     )
     assert set(host.groups) == {"web", "cache", "new"}  # cache changed, but was not named
     assert _run(host, "update", "all").code == 0 and host.rereads == [False, True]
+
+
+def test_the_lazy_admin_commands_are_all_in_the_table() -> None:
+    from initsup.control import admin
+
+    assert set(admin.COMMANDS) == set(commands.ADMIN) <= set(commands.COMMANDS)

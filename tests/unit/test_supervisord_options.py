@@ -131,6 +131,7 @@ def test_limits_are_raised_as_supervisord_does_or_refused_when_asked_for(
     logger: Any = _Logger()
     fake = _Limits(soft=100, hard=500, ceiling=500)
     monkeypatch.setitem(sys.modules, "resource", fake)
+    monkeypatch.setattr(daemon, "_enough_already", lambda name, least: False)  # not /proc's
     daemon._raise_limit("RLIMIT_NOFILE", 300, 1024, logger)
     assert fake.limit == (300, 500)
     daemon._raise_limit("RLIMIT_NOFILE", None, 1024, logger)  # the default: as far as it can
@@ -141,3 +142,16 @@ def test_limits_are_raised_as_supervisord_does_or_refused_when_asked_for(
         ("info", "Increased RLIMIT_NOFILE limit to 300"),
         ("info", "Increased RLIMIT_NOFILE limit to 500"),
     ]
+
+
+def test_proc_limits_answer_without_resource_when_they_can() -> None:
+    """/proc/self/limits says whether a soft limit is high enough; beyond what it shows,
+    `resource` decides."""
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        assert daemon._enough_already("RLIMIT_NOFILE", 10**12)
+    else:
+        assert daemon._enough_already("RLIMIT_NOFILE", soft)
+        assert not daemon._enough_already("RLIMIT_NOFILE", soft + 1)
