@@ -7,7 +7,7 @@ its exact path, else of the longest prefix it starts with (`/logtail/`), else 40
 initsup.control.http_connection serves one client's requests and frames the answers.
 The server itself bounds the crowd: at most MAX_CONNECTIONS clients, the longest idle
 (or else the oldest streaming) making room for a new one; out of file descriptors,
-accepting pauses for ACCEPT_PAUSE instead of spinning.
+accepting pauses instead of spinning (initsup.control.accepting).
 
 Imported only when HTTP is first needed (the first HTTP client of the control socket,
 or a configured [inet_http_server]), so start-up does not pay for it.
@@ -15,8 +15,7 @@ or a configured [inet_http_server]), so start-up does not pay for it.
 
 from __future__ import annotations
 
-import os
-
+from initsup.control.accepting import Acceptor
 from initsup.control.http_auth import Credentials
 from initsup.control.http_connection import (
     HttpConnection,
@@ -32,13 +31,12 @@ if TYPE_CHECKING:
 
     from initsup.control.handlers import Handler
     from initsup.logs import Logger
-    from initsup.loop import EventLoop, Timer
+    from initsup.loop import EventLoop
 
 __all__ = ["HttpServer", "Request", "Responder"]
 
 MAX_BODY = 4 << 20
 MAX_CONNECTIONS = 64
-ACCEPT_PAUSE = 0.5
 
 
 class HttpServer:
@@ -69,9 +67,8 @@ class HttpServer:
         self.connections: dict[HttpConnection, None] = {}  # in the order they came
         self.queued = 0  # bytes waiting in every connection's outbox
         self.listeners: list[Any] = []  # TCP listening sockets
-        self._paused: dict[int, Timer] = {}  # listeners resting after accept failed
+        self._acceptors: list[Acceptor] = []  # one per TCP listener
         self._crowded = False  # a client has been turned away since one was admitted
-        self._starved = False  # accept has failed since it last succeeded
 
     def route(self, path: str) -> Handler | None:
         """The handler of a path: exact match first, then the longest prefix."""
@@ -108,11 +105,14 @@ class HttpServer:
             sock.bind(address)
             sock.listen(64)
             sock.setblocking(False)
-            self.loop.add_reader(sock.fileno(), lambda: self._accept(sock))
+            acceptor = Acceptor(
+                self.loop, self.logger, sockets, sock, "http", lambda conn: self.adopt(conn, b"")
+            )
         except BaseException:
             sock.close()
             raise
         self.listeners.append(sock)
+        self._acceptors.append(acceptor)
         if not _loopback(address[0]):
             self.logger.warning(
                 f"http: listening on {address[0]} port {address[1]}, reachable from other "
@@ -126,56 +126,16 @@ class HttpServer:
 
     def close(self) -> None:
         """Stop listening and drop every client."""
-        for timer in self._paused.values():
-            timer.cancel()
-        self._paused.clear()
+        for acceptor in self._acceptors:
+            acceptor.close()
         for sock in self.listeners:
-            self.loop.remove_reader(sock.fileno())
             sock.close()
-        self.listeners = []
+        self._acceptors, self.listeners = [], []
         for connection in list(self.connections):
             connection.close()
 
     def _log_failure(self, event: str, exc: BaseException) -> None:
         self.logger.exception(event, exc)
-
-    def _accept(self, listener: Any) -> None:
-        while True:
-            try:
-                # accept4 with SOCK_CLOEXEC; typeshed does not list the C method.
-                fd, _ = listener._accept()
-            except (BlockingIOError, InterruptedError):
-                return
-            except ConnectionAbortedError:
-                continue
-            except OSError as exc:  # EMFILE, ENFILE, ENOBUFS: pause rather than spin
-                self._pause(listener, exc)
-                return
-            self._starved = False
-            try:
-                conn = self.sockets.socket(fileno=fd)
-            except Exception as exc:
-                os.close(fd)
-                self._log_failure("http: a client failed", exc)
-                continue
-            self.adopt(conn, b"")
-
-    def _pause(self, listener: Any, exc: OSError) -> None:
-        """Stop watching the listener for ACCEPT_PAUSE: it stays readable while fds are
-        short, and a level-triggered loop would spin on it."""
-        fd = listener.fileno()
-        if not self._starved:  # once per episode
-            self.logger.error(
-                f"http: accept failed: {exc}; accepting again every {ACCEPT_PAUSE} s until it works"
-            )
-        self._starved = True
-        self.loop.remove_reader(fd)
-
-        def resume() -> None:
-            self._paused.pop(fd, None)
-            self.loop.add_reader(fd, lambda: self._accept(listener))
-
-        self._paused[fd] = self.loop.call_later(ACCEPT_PAUSE, resume)
 
     def _admit(self, sock: Any, data: bytes) -> None:
         if len(self.connections) >= MAX_CONNECTIONS and not self._make_room():

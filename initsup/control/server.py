@@ -3,8 +3,8 @@
 Nothing a crowd of clients does may stall the loop or lock out the next one: at most
 MAX_CONNECTIONS clients are served at once (the oldest `-f` follower makes room for the
 next, or else the next is told so and closed); out of file descriptors, accepting pauses
-for ACCEPT_PAUSE instead of spinning.  Only root and initsup's own user may connect
-(SO_PEERCRED), and the socket is never replaceable by others.  One client's own limits
+instead of spinning (initsup.control.accepting).  Only root and initsup's own user may
+connect (SO_PEERCRED), and the socket is never replaceable by others.  One client's own limits
 (size, time, memory) are initsup.control.connection's; what a request means is
 initsup.control.commands'.  The same socket serves HTTP (supervisorctl, XML-RPC tools):
 a connection that starts with an HTTP request is handed to the HTTP server the
@@ -19,6 +19,7 @@ import os
 import stat
 import sys
 
+from initsup.control.accepting import Acceptor
 from initsup.control.api import EventFeed
 from initsup.control.connection import BadRequest, Connection, parse_request, wire
 
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 
     from initsup.control.api import Host
     from initsup.logs import Logger
-    from initsup.loop import EventLoop, Timer
+    from initsup.loop import EventLoop
 
     class HttpSide(Protocol):
         """What the control socket needs of initsup.control.http.HttpServer."""
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
     HttpFactory = Callable[[], "HttpSide | None"]
 
 MAX_CONNECTIONS = 64
-ACCEPT_PAUSE = 0.5
 
 # What the server takes from its socket module.
 _NEEDED = ("socket", "AF_UNIX", "SOCK_STREAM", "SOL_SOCKET", "SO_PEERCRED", "SHUT_WR")
@@ -95,10 +95,10 @@ class Server:
         # and the users the configuration gave the socket or the programs to.
         self.allowed = {0}
         self.queued = 0  # bytes waiting in every connection's outbox
-        self._starved = False  # accept has failed since it last succeeded
         self._crowded = False  # a client has been turned away since one was admitted
-        self._resume: Timer | None = None
-        loop.add_reader(self.sock.fileno(), self._accept)
+        self._acceptor = Acceptor(
+            loop, logger, self.sockets, self.sock, "control socket", self._admit
+        )
 
     def handle(self, connection: Connection, line: bytes) -> None:
         """Answer one request line (without its newline)."""
@@ -110,57 +110,12 @@ class Server:
 
     def close(self) -> None:
         """Stop listening and remove the socket file."""
-        if self._resume is not None:
-            self._resume.cancel()
-        self.loop.remove_reader(self.sock.fileno())
+        self._acceptor.close()
         self.sock.close()
         try:
             os.unlink(self.path)
         except OSError:
             pass
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                # accept4 with SOCK_CLOEXEC; typeshed does not list the C method.
-                fd, _ = self.sock._accept()
-            except (BlockingIOError, InterruptedError):
-                return
-            except ConnectionAbortedError:
-                continue
-            except OSError as exc:  # EMFILE, ENFILE, ENOBUFS: pause rather than spin
-                self._pause(exc)
-                return
-            self._starved = False
-            try:
-                conn = self.sockets.socket(fileno=fd)
-            except Exception as exc:
-                os.close(fd)
-                self._log_failure("control socket: a client failed", exc)
-                continue
-            try:
-                self._admit(conn)
-            except Exception as exc:
-                conn.close()
-                self._log_failure("control socket: a client failed", exc)
-
-    def _log_failure(self, event: str, exc: BaseException) -> None:
-        self.logger.exception(event, exc)
-
-    def _pause(self, exc: OSError) -> None:
-        """Stop watching the listener for ACCEPT_PAUSE: the socket stays readable while
-        fds are short, and a level-triggered loop would spin on it."""
-        if not self._starved:
-            self.logger.error(
-                f"control socket: accept failed: {exc}; "
-                f"accepting again every {ACCEPT_PAUSE} s until it works"
-            )
-        self._starved = True
-        loop = self.loop
-        loop.remove_reader(self.sock.fileno())
-        self._resume = loop.call_later(
-            ACCEPT_PAUSE, lambda: loop.add_reader(self.sock.fileno(), self._accept)
-        )
 
     def _admit(self, conn: Any) -> None:
         conn.setblocking(False)
@@ -220,7 +175,7 @@ class ControlServer(Server):
             try:
                 self._http = self._http_factory()
             except Exception as exc:
-                self._log_failure("control socket: the HTTP server could not be made", exc)
+                self.logger.exception("control socket: the HTTP server could not be made", exc)
             if self._http is None:
                 reason = "the HTTP server is not available"
                 connection.send_raw(http_refusal(503, "Service Unavailable", reason))

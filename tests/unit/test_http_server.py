@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from initsup.control import accepting, http_connection
 from initsup.control import http as http_server
-from initsup.control import http_connection
 from tests.http_harness import Served, read_response
 
 CLOSE = b"GET /echo HTTP/1.1\r\nConnection: close\r\n\r\n"
@@ -404,7 +404,7 @@ def test_a_failure_outside_any_handler_costs_one_client(
 def test_out_of_descriptors_accepting_pauses_and_resumes(
     served: Served, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(http_server, "ACCEPT_PAUSE", 0.1)
+    monkeypatch.setattr(accepting, "ACCEPT_PAUSE", 0.1)
     listener = served.server.listeners[0]
 
     class Starved:
@@ -424,7 +424,9 @@ def test_out_of_descriptors_accepting_pauses_and_resumes(
     served.loop.remove_reader(listener.fileno())  # from now on, accepts go through Starved
     future = served.start(_get, served.port, "/echo")  # waits in the backlog
     starved = Starved()
-    served.server._accept(starved)  # paused, not spun on
+    acceptor = served.server._acceptors[0]
+    acceptor.listener = starved
+    acceptor._accept()  # paused, not spun on
     assert not future.done()
     served.pump(future.done)  # each pause ends with one more try; the fourth works
     assert starved.failures == 0
