@@ -416,3 +416,18 @@ COMMANDS: dict[str, Command] = {
     "shutdown": cmd_shutdown,
     **{name: _admin(name) for name in ADMIN},
 }
+
+
+def run(host: Host, feed: EventFeed, reply: Reply, command: str, args: list[str]) -> None:
+    """Answer one control request, whichever transport brought it (the socket, POST
+    /initsup/ctl): supervisorctl's line for an unknown command, and any failure of the
+    command answered on the reply and logged, never raised."""
+    handler = COMMANDS.get(command)
+    if handler is None:
+        reply.err(f"*** Unknown syntax: {command}")
+        reply.finish(1)
+        return
+    try:
+        handler(host, feed, reply, args)
+    except Exception as exc:
+        reply.fail(f"control command {command!r} failed", f"{command} failed", exc)

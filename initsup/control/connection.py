@@ -111,7 +111,40 @@ def _escape(char: str) -> str:
     return char
 
 
-class Connection:
+def send_some(conn: Any, outbox: bytearray) -> int | None:
+    """Send what the socket takes of outbox now, and remove it from outbox: the bytes
+    sent, or None when the client is gone (a send that failed otherwise)."""
+    try:
+        sent = conn.send(outbox) if outbox else 0
+    except (BlockingIOError, InterruptedError):
+        sent = 0
+    except OSError:
+        return None
+    del outbox[:sent]
+    return int(sent)
+
+
+class Lines:
+    """The answer lines of the control protocol, each one JSON object: a Reply's out,
+    err, data and json, over whatever `send` writes them to (a socket, an HTTP body)."""
+
+    def send(self, **message: Any) -> None:
+        raise NotImplementedError
+
+    def out(self, text: str) -> None:
+        self.send(out=text)
+
+    def err(self, text: str) -> None:
+        self.send(err=text)
+
+    def data(self, text: str) -> None:
+        self.send(data=text)
+
+    def json(self, value: Any) -> None:
+        self.send(json=value)
+
+
+class Connection(Lines):
     """One client: read its request, answer it, close; the Reply its command writes to."""
 
     def __init__(self, server: Serving, conn: Any) -> None:
@@ -236,18 +269,6 @@ class Connection:
             return
         self._flush()
 
-    def out(self, text: str) -> None:
-        self.send(out=text)
-
-    def err(self, text: str) -> None:
-        self.send(err=text)
-
-    def data(self, text: str) -> None:
-        self.send(data=text)
-
-    def json(self, value: Any) -> None:
-        self.send(json=value)
-
     def when_gone(self, forget: Callable[[], None]) -> None:
         """Call forget when the client goes (a wait it no longer needs)."""
         self.cleanups.append(forget)
@@ -292,14 +313,10 @@ class Connection:
     def _flush(self) -> None:
         if self.closed:
             return
-        try:
-            sent = self.conn.send(self.outbox) if self.outbox else 0
-        except (BlockingIOError, InterruptedError):
-            sent = 0
-        except OSError:
+        sent = send_some(self.conn, self.outbox)
+        if sent is None:
             self.close()
             return
-        del self.outbox[:sent]
         self.server.queued -= sent
         if self.outbox:
             self.loop.add_writer(self.fd, self._flush)

@@ -18,6 +18,7 @@ and logged; the loop never sees the exception.
 
 from __future__ import annotations
 
+from initsup.control.connection import send_some
 from initsup.control.http_auth import CHALLENGE, MALFORMED, OK
 from initsup.control.http_parse import HttpError, body_length, take_head
 
@@ -424,14 +425,10 @@ class HttpConnection:
     def _flush(self) -> None:
         if self.closed:
             return
-        try:
-            sent = self.conn.send(self.outbox) if self.outbox else 0
-        except (BlockingIOError, InterruptedError):
-            sent = 0
-        except OSError:
+        sent = send_some(self.conn, self.outbox)
+        if sent is None:
             self.close()
             return
-        del self.outbox[:sent]
         self.server.queued -= sent
         if self.outbox:
             self.loop.add_writer(self.fd, self._flush)

@@ -11,8 +11,8 @@ writes their lines to an HTTP response.  A body that is not a request is a 400.
 
 from __future__ import annotations
 
-from initsup.control.commands import COMMANDS
-from initsup.control.connection import MAX_REQUEST, BadRequest, parse_request, wire
+from initsup.control.commands import run
+from initsup.control.connection import MAX_REQUEST, BadRequest, Lines, parse_request, wire
 
 TYPE_CHECKING = False  # typing is not imported at run time: docs/decisions.md, "Runtime"
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 CONTENT_TYPE = "application/x-ndjson"
 
 
-class HttpReply:
+class HttpReply(Lines):
     """A command's Reply that writes each answer line to a streamed HTTP response."""
 
     def __init__(self, responder: Responder, logger: Logger) -> None:
@@ -37,18 +37,6 @@ class HttpReply:
     def send(self, **message: Any) -> None:
         if not self.ended:
             self.responder.write(wire(message))
-
-    def out(self, text: str) -> None:
-        self.send(out=text)
-
-    def err(self, text: str) -> None:
-        self.send(err=text)
-
-    def data(self, text: str) -> None:
-        self.send(data=text)
-
-    def json(self, value: Any) -> None:
-        self.send(json=value)
 
     def finish(self, code: int) -> None:
         """The last line, then the end of the response."""
@@ -91,15 +79,6 @@ def handler(host: Host, feed: EventFeed) -> Handler:
             responder.send(400, f"bad request: {exc}\n".encode())
             return
         responder.start(200, CONTENT_TYPE)
-        reply = HttpReply(responder, host.logger)
-        run = COMMANDS.get(command)
-        if run is None:
-            reply.err(f"*** Unknown syntax: {command}")
-            reply.finish(1)
-            return
-        try:
-            run(host, feed, reply, args)
-        except Exception as exc:
-            reply.fail(f"control command {command!r} failed", f"{command} failed", exc)
+        run(host, feed, HttpReply(responder, host.logger), command, args)
 
     return handle

@@ -175,7 +175,8 @@ class ControlServer(Server):
             try:
                 self._http = self._http_factory()
             except Exception as exc:
-                self.logger.exception("control socket: the HTTP server could not be made", exc)
+                failed = "control socket: the HTTP server could not be made"
+                self.logger.exception(failed, exc)
             if self._http is None:
                 reason = "the HTTP server is not available"
                 connection.send_raw(http_refusal(503, "Service Unavailable", reason))
@@ -193,17 +194,9 @@ class ControlServer(Server):
             return
         # The commands load with the first request: a container nobody controls never
         # pays for them (0.35 MiB of an idle initsup).
-        from initsup.control.commands import COMMANDS
+        from initsup.control.commands import run
 
-        handler = COMMANDS.get(command)
-        if handler is None:
-            connection.err(f"*** Unknown syntax: {command}")
-            connection.finish(1)
-            return
-        try:
-            handler(self.host, self.events, connection, args)
-        except Exception as exc:
-            connection.fail(f"control command {command!r} failed", f"{command} failed", exc)
+        run(self.host, self.events, connection, command, args)
 
 
 def http_refusal(status: int, reason: str, text: str) -> bytes:
