@@ -201,3 +201,18 @@ def state(pid: int) -> str | None:
 def alive(pid: int) -> bool:
     """Whether pid exists and is not a zombie."""
     return state(pid) not in (None, "Z")
+
+
+def imported_by(code: str) -> set[str]:
+    """The modules a bare interpreter (no site, so no editable-install hook) ends up with."""
+    prelude = f"import sys; sys.path.insert(0, {str(ROOT)!r}); "
+    epilogue = "; sys.stdout.write(' '.join(sys.modules))"
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", prelude + code + epilogue],
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    return set(result.stdout.split())

@@ -5,26 +5,9 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
-from tests.helpers import INITSUP, ROOT, env, imported_modules, kill_tree
-
-
-def _imported_by(code: str) -> set[str]:
-    """The modules a bare interpreter (no site) ends up with after code."""
-    prelude = f"import sys; sys.path.insert(0, {str(ROOT)!r}); "
-    epilogue = "; sys.stdout.write(' '.join(sys.modules))"
-    result = subprocess.run(
-        [sys.executable, "-S", "-c", prelude + code + epilogue],
-        env=env(),
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert result.returncode == 0, result.stderr
-    return set(result.stdout.split())
-
+from tests.helpers import INITSUP, env, imported_by, imported_modules, kill_tree
 
 HTTP_MODULES = {
     "initsup.control.http",
@@ -35,13 +18,13 @@ HTTP_MODULES = {
 
 
 def test_the_control_socket_does_not_import_the_http_side() -> None:
-    modules = _imported_by("from initsup import supervisor\nfrom initsup.control import server")
+    modules = imported_by("from initsup import supervisor\nfrom initsup.control import server")
     assert "initsup.control.server" in modules
     assert not modules & (HTTP_MODULES | {"hashlib", "hmac"})
 
 
 def test_the_http_side_imports_no_heavy_standard_module() -> None:
-    modules = _imported_by("from initsup.control import http")
+    modules = imported_by("from initsup.control import http")
     assert modules >= HTTP_MODULES
     assert not modules & {"http", "http.server", "http.client", "email", "re", "socket"}
 

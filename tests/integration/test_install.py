@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT, env, imported_modules
+from tests.helpers import ROOT, env, imported_by, imported_modules
 
 
 def test_installed_command_runs_single_command_mode() -> None:
@@ -20,21 +20,6 @@ def test_installed_command_runs_single_command_mode() -> None:
         pytest.skip(f"initsup is not installed next to {sys.executable} (pip install -e .)")
     result = subprocess.run([str(script), "--", "sh", "-c", "exit 4"], env=env(), timeout=30)
     assert result.returncode == 4
-
-
-def _imported_by(code: str) -> set[str]:
-    """The modules a bare interpreter (no site, so no editable-install hook) ends up with."""
-    prelude = f"import sys; sys.path.insert(0, {str(ROOT)!r}); "
-    epilogue = "; sys.stdout.write(' '.join(sys.modules))"
-    result = subprocess.run(
-        [sys.executable, "-S", "-c", prelude + code + epilogue],
-        env=env(),
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert result.returncode == 0, result.stderr
-    return set(result.stdout.split())
 
 
 @pytest.mark.parametrize("relay", [[], ["--log-format", "raw"], ["--log-format", "json"]])
@@ -64,7 +49,7 @@ def test_the_command_pip_installs_imports_no_re(relay: list[str]) -> None:
 
 def test_a_supervisor_renders_and_parses_json_without_the_json_package() -> None:
     """json and re (0.45 MiB of a supervisor's memory) stay out; the C codec does the work."""
-    modules = _imported_by(
+    modules = imported_by(
         "from initsup import logs, supervisor\n"
         "from initsup.control import server\n"
         "logs.render_json({'event': 'x', 'n': [1, 2.5, None]})\n"
