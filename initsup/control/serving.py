@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 
 from initsup.control.server import ControlServer, default_socket_path
+from initsup.launch import user_ids
 
 TYPE_CHECKING = False  # typing is not imported at run time: docs/decisions.md, "Runtime"
 if TYPE_CHECKING:
@@ -63,7 +64,9 @@ class Endpoints:
         import grp
 
         try:
-            gid = -1 if group is None else _id(group, lambda g: grp.getgrnam(g).gr_gid)
+            gid = -1
+            if group is not None:
+                gid = int(group) if group.isdigit() else grp.getgrnam(group).gr_gid
             os.chown(self.path, _uid(owner), gid)
         except (OSError, KeyError) as exc:
             host.logger.warning(f"could not chown {self.path} to {owner} ({exc})")
@@ -118,11 +121,7 @@ class Endpoints:
 
 
 def _uid(user: str) -> int:
-    import pwd
-
-    return _id(user, lambda name: pwd.getpwnam(name).pw_uid)
-
-
-def _id(text: str, look_up: Callable[[str], int]) -> int:
-    """A numeric id as written, else the id of the name (KeyError if there is none)."""
-    return int(text) if text.isdigit() else look_up(text)
+    """The uid of a user name or number (KeyError for a name nobody has)."""
+    ids = user_ids(user)
+    assert ids is not None
+    return ids[0]
