@@ -7,6 +7,7 @@ import itertools
 import os
 import selectors
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -216,3 +217,16 @@ def imported_by(code: str) -> set[str]:
     )
     assert result.returncode == 0, result.stderr
     return set(result.stdout.split())
+
+
+def drain(sock: socket.socket) -> bytes:
+    """Everything a non-blocking socket has to read now, up to its end."""
+    data = b""
+    while True:
+        try:
+            chunk = sock.recv(65536)
+        except BlockingIOError:
+            return data
+        if not chunk:
+            return data
+        data += chunk

@@ -18,6 +18,7 @@ from initsup.control.connection import (
     parse_request,
     wire,
 )
+from tests.helpers import drain
 
 # Request lines: raw bytes, and bytes near the protocol (JSON-ish text and real requests).
 _JSONISH = st.text(alphabet='{}[]":,0123456789.eE+-tfnrul \\abcdgs\ud800\udcff\x00', max_size=80)
@@ -136,7 +137,7 @@ def test_any_bytes_get_one_answer_or_nothing(pieces: list[bytes], hang_up: bool)
             theirs.shutdown(socket.SHUT_WR)
             _pump(server, connection)
         theirs.setblocking(False)
-        answer = _drain(theirs)
+        answer = drain(theirs)
         sent = b"".join(pieces)
         if b"\n" in sent or len(sent) > MAX_REQUEST:
             # Lines end at b"\n" only (str.splitlines would also split at U+0085 and others).
@@ -156,15 +157,3 @@ def _pump(server: _Server, connection: Connection) -> None:
     reader = server.loop.readers.get(connection.fd)
     if reader is not None and not connection.closed:
         reader()
-
-
-def _drain(sock: socket.socket) -> bytes:
-    data = b""
-    while True:
-        try:
-            chunk = sock.recv(65536)
-        except BlockingIOError:
-            return data
-        if not chunk:
-            return data
-        data += chunk

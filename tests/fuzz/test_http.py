@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from initsup.control.http_parse import MAX_HEADERS, MAX_LINE, HttpError, take_head, take_request
+from tests.helpers import drain
 from tests.http_harness import Served
 
 MAX_BODY = 1000
@@ -94,18 +95,6 @@ def served() -> Iterator[Served]:
         harness.close()
 
 
-def _drain(sock: socket.socket) -> bytes:
-    data = b""
-    while True:
-        try:
-            chunk = sock.recv(65536)
-        except BlockingIOError:
-            return data
-        if not chunk:
-            return data
-        data += chunk
-
-
 @given(st.lists(_BYTES, min_size=1, max_size=4))
 def test_a_connection_fed_any_bytes_answers_and_closes(served: Served, pieces: list[bytes]) -> None:
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -120,10 +109,10 @@ def test_a_connection_fed_any_bytes_answers_and_closes(served: Served, pieces: l
                 break  # the server answered an error and hung up
             for _ in range(3):
                 served.loop.run_once(0)
-                answer += _drain(theirs)
+                answer += drain(theirs)
         theirs.shutdown(socket.SHUT_WR)
         served.pump(lambda: not served.server.connections)
-        answer += _drain(theirs)
+        answer += drain(theirs)
     assert served.errors == []
     assert served.server.queued == 0
     assert answer == b"" or answer.startswith(b"HTTP/1.1 ")
