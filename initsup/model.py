@@ -79,6 +79,54 @@ class LogTarget(Value):
         self.events_enabled = events_enabled  # PROCESS_LOG_* events (listeners)
 
 
+class HealthCheck(Value):
+    """A program's health check (healthcheck=, healthcheck_url= or healthcheck_tcp=) and
+    its timing, as Docker names them."""
+
+    __slots__ = (
+        "command",
+        "host",
+        "interval",
+        "kind",
+        "path",
+        "port",
+        "retries",
+        "start_period",
+        "timeout",
+    )
+
+    def __init__(
+        self,
+        kind: str,
+        *,
+        command: str = "",
+        host: str = "",
+        port: int = 0,
+        path: str = "/",
+        interval: float = 30.0,
+        timeout: float = 30.0,
+        retries: int = 3,
+        start_period: float = 0.0,
+    ) -> None:
+        self.kind = kind  # "command", "http" or "tcp"
+        self.command = command  # command: run by /bin/sh -c, as Docker's string form
+        self.host = host  # http, tcp: where to connect
+        self.port = port
+        self.path = path  # http: the path (and query) of the GET
+        self.interval = interval  # seconds between checks once it has passed
+        self.timeout = timeout  # a check taking longer has failed
+        self.retries = retries  # consecutive failures that make the program unhealthy
+        self.start_period = start_period  # failures this soon after a start do not count
+
+    def target(self) -> str:
+        """What is checked, as a user wrote it: for messages and `ctl status`."""
+        if self.kind == "http":
+            return f"http://{self.host}:{self.port}{self.path}"
+        if self.kind == "tcp":
+            return f"{self.host}:{self.port}"
+        return self.command
+
+
 class ProcessConfig(Value):
     """One process to run: a program section expanded for one `process_num`."""
 
@@ -88,14 +136,18 @@ class ProcessConfig(Value):
         "backoff_max",
         "backoff_reset",
         "command",
+        "depends_on",
         "directory",
         "environment",
         "essential",
         "exitcodes",
         "forward_signals",
         "group",
+        "health",
         "killasgroup",
         "name",
+        "notify",
+        "on_unhealthy",
         "priority",
         "program",
         "redirect_stderr",
@@ -140,6 +192,10 @@ class ProcessConfig(Value):
         backoff_max: float = 60.0,
         backoff_reset: float = 60.0,
         serverurl: str | None = None,
+        health: HealthCheck | None = None,
+        notify: bool = False,
+        depends_on: dict[str, frozenset[str]] | None = None,
+        on_unhealthy: str = "none",
     ) -> None:
         self.name = name  # process name (process_name expanded)
         self.command = command  # argv, split like supervisord (shlex) and expanded
@@ -170,6 +226,12 @@ class ProcessConfig(Value):
         self.forward_signals = forward_signals  # signals initsup passes on to it
         self.backoff_max = backoff_max  # cap of the restart delay after RUNNING crashes
         self.backoff_reset = backoff_reset  # RUNNING this long resets that delay
+        self.health = health  # its check, None: none
+        self.notify = notify  # ready when it sends READY=1 to NOTIFY_SOCKET (sd_notify)
+        # program name -> what starting this one waits for: {"READY"} (ready, or done),
+        # or states it must have reached (dependent_startup_wait_for=a:exited)
+        self.depends_on = depends_on or {}
+        self.on_unhealthy = on_unhealthy  # none, restart or stop: liveness's action
 
 
 class ListenerConfig(Value):
@@ -267,6 +329,7 @@ class InitOptions(Value):
     __slots__ = (
         "ctl",
         "directory",
+        "drain",
         "environment",
         "http_servers",
         "identifier",
@@ -299,6 +362,7 @@ class InitOptions(Value):
         minfds: int | None = None,
         minprocs: int | None = None,
         silent: bool = False,
+        drain: float = 0.0,
     ) -> None:
         self.log_format = log_format  # json, text or raw
         self.loglevel = loglevel  # initsup's own messages: debug, info, warning, error
@@ -318,6 +382,9 @@ class InitOptions(Value):
         self.minfds = minfds
         self.minprocs = minprocs
         self.silent = silent  # initsup's own records are kept for readLog, not written
+        # seconds between the first shutdown signal (readiness fails from then) and the
+        # first stop, so load balancers stop sending first
+        self.drain = drain
 
 
 class Config(Value):

@@ -31,6 +31,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Protocol
 
+    from initsup.health.facts import Facts
+
     class Host(Protocol):
         """What a process needs from whoever runs it."""
 
@@ -83,6 +85,9 @@ class Process:
         self.killed = False  # SIGKILL was needed to stop it
         self._will_restart = False
         self._timer: Timer | None = None
+        # Its health and readiness (initsup.health), when it has a check, notify= or
+        # dependencies; None: RUNNING is ready, and that is all there is to know.
+        self.facts: Facts | None = None
 
     @property
     def name(self) -> str:

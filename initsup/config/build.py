@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 
 from initsup import model
-from initsup.config import convert
+from initsup.config import convert, health
 from initsup.config.programs import listener_config, processes
 from initsup.config.servers import ctl_config, http_servers
 from initsup.config.sources import (
@@ -81,6 +81,8 @@ def load(
     # As supervisord 4: [supervisord] environment= is ENV_X for every program's values too.
     names.update({"ENV_" + key: value for key, value in options.environment.items()})
     groups = _groups(sections, names, options.environment, main_command, report)
+    groups = health.drop_plugin_listener(groups, sections, report)
+    health.check_graph(groups, sections, report)
     default_user(groups, options.user)
     warnings = one_line_each(report.warnings)
     if report.problems:
@@ -127,6 +129,7 @@ def _init_options(
         "minfds": _LIMIT,
         "minprocs": _LIMIT,
         "silent": convert.boolean,
+        "drain": convert.seconds,
     }
     ignored: dict[str, list[tuple[str, str]]] = {}
     for key, raw in merged.items():

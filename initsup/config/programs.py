@@ -10,7 +10,7 @@ warning).  Sections come from sources.py; build.py puts the processes into group
 from __future__ import annotations
 
 from initsup import model
-from initsup.config import convert, limits
+from initsup.config import convert, health, limits
 from initsup.config.sources import convert_raw
 
 TYPE_CHECKING = False  # typing costs start-up time; see docs/decisions.md
@@ -60,6 +60,7 @@ PROGRAM_KEYS = frozenset(
         *_PROCESS_OPTIONS,
         *(f"{stream}_{option}" for stream in ("stdout", "stderr") for option in _LOG_OPTIONS),
         *_IGNORED_WITH_WARNING,
+        *health.KEYS,
         "command",
         "process_name",
         "numprocs",
@@ -230,6 +231,7 @@ def _process(
     # As supervisord: the program's own environment is also ENV_X for its other values.
     names.update({"ENV_" + key: value for key, value in environment.items()})
     kwargs, logs = _process_values(opts, names, listener, report)
+    kwargs.update(health.process_values(opts, names, report, convert_raw))
     _settle_process_values(opts, kwargs, logs, listener, report)
     command = None
     raw = opts.get("command")
