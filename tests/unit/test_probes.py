@@ -674,3 +674,38 @@ def test_error_words() -> None:
     assert probes.error_words(errno.ECONNREFUSED) == "connection refused"
     assert probes.error_words(errno.EACCES) == "permission denied"
     assert probes.error_words(0) == "unknown error"
+
+
+# -- reading an answer (pure) --------------------------------------------------------------
+
+
+def test_verdict_waits_for_the_head_and_the_promised_body() -> None:
+    assert answers.verdict(b"HTTP/1.1 200", False) is None
+    assert answers.verdict(b"HTTP/1.1 200 OK\r\nServer: x\r\n", False) is None
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"
+    assert answers.verdict(head + b"ab", False) is None
+    assert answers.verdict(head + b"abcde", False) == (True, "HTTP 200", "abcde")
+    assert answers.verdict(head + b"ab", True) == (True, "HTTP 200", "ab")  # closed early
+    assert answers.verdict(b"HTTP/1.1 200", True) == (
+        False,
+        "malformed status line",
+        "HTTP/1.1 200",
+    )
+    bare = b"HTTP/1.0 500 Oops\n\nbroken"
+    assert answers.verdict(bare, True) == (False, "HTTP 500", "broken")  # bare newlines
+
+
+def test_parse_status_is_strict_about_the_first_line() -> None:
+    assert answers.parse_status(b"HTTP/1.1 200 OK\r\n") == 200
+    assert answers.parse_status(b"HTTP/1.1 404\r\n") == 404
+    for line in (b"HTTP/1.1 2000 OK\r\n", b"HTTP/1.1 20 OK\r\n", b"HTTP/1.1 700 X\r\n",
+                 b"http/1.1 200 OK\r\n", b"HTTP/11 200 OK\r\n", b" HTTP/1.1 200 OK\r\n",
+                 b"HTTP/1.1 200 OK"):  # fmt: skip
+        assert answers.parse_status(line) is None, line
+
+
+def test_content_length() -> None:
+    assert answers.content_length(b"HTTP/1.1 200 OK\r\ncontent-length:  12 \r\n") == 12
+    assert answers.content_length(b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n") is None
+    assert answers.content_length(b"HTTP/1.1 200 OK\r\nContent-Length: 1e3\r\n") is None
+    assert answers.content_length(b"HTTP/1.1 200 OK\r\nX: 1\r\n") is None
