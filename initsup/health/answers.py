@@ -15,6 +15,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from initsup.model import HealthCheck
 
+_HEX = b"0123456789abcdefABCDEF"
 MAX_ANSWER = 65536  # bytes of an answer read at most: status line, headers, body
 USER_AGENT = "initsup-healthcheck"
 
@@ -79,22 +80,45 @@ def verdict(data: bytes, complete: bool) -> tuple[bool, str, str] | None:
     if head_end < 0:
         return (ok, detail, "") if complete else None
     head, body = data[:head_end], data[head_end:]
-    length = content_length(head)
-    bodiless = status < 200 or status in (204, 304)
-    enough = len(body) >= OUTPUT_TAIL or (length is not None and len(body) >= length)
-    if not (complete or bodiless or enough):
-        return None
-    return ok, detail, "" if bodiless else _text(body)
-
-
-def content_length(head: bytes) -> int | None:
-    """The Content-Length of a head, when it has one valid value."""
-    for line in head.split(b"\n")[1:]:
-        name, colon, value = line.partition(b":")
-        if colon and name.strip().lower() == b"content-length":
-            value = value.strip()
-            return int(value) if value.isdigit() and len(value) <= 18 else None
+    if status < 200 or status in (204, 304):  # no body follows these
+        return ok, detail, ""
+    if (header(head, b"transfer-encoding") or b"").lower().endswith(b"chunked"):
+        body, finished = dechunk(body)
+    else:
+        length = header(head, b"content-length")
+        finished = length is not None and length.isdigit() and len(body) >= int(length)
+    if complete or finished or len(body) >= OUTPUT_TAIL:
+        return ok, detail, _text(body)
     return None
+
+
+def header(head: bytes, name: bytes) -> bytes | None:
+    """The value of the first header called name (lower case) in head, stripped."""
+    for line in head.split(b"\n")[1:]:
+        key, colon, value = line.partition(b":")
+        if colon and key.strip().lower() == name:
+            return value.strip()
+    return None
+
+
+def dechunk(body: bytes) -> tuple[bytes, bool]:
+    """The data of a chunked body as far as it came (and is well-formed), and whether its
+    last chunk came.  Stops at OUTPUT_TAIL bytes: no more is kept."""
+    data = bytearray()
+    at = 0
+    while len(data) < OUTPUT_TAIL:
+        line_end = body.find(b"\n", at)
+        size_text = body[at:line_end].split(b";")[0].strip()
+        if line_end < 0 or not 0 < len(size_text) <= 8 or size_text.strip(_HEX):
+            break  # not there yet, or not a chunk size: what came so far is the output
+        size = int(size_text, 16)
+        if size == 0:
+            return bytes(data), True
+        start = line_end + 1
+        data += body[start : start + size]
+        at = start + size
+        at += 2 if body[at : at + 2] == b"\r\n" else 1
+    return bytes(data[:OUTPUT_TAIL]), False
 
 
 def _head_end(data: bytes) -> int:

@@ -20,6 +20,13 @@ def numbers(low: int, high: int) -> st.SearchStrategy[bytes]:
     return st.integers(low, high).map(lambda n: str(n).encode())
 
 
+def chunked(pieces: st.SearchStrategy[list[bytes]]) -> st.SearchStrategy[bytes]:
+    """A chunked body of pieces, ended by its last chunk."""
+    return pieces.map(
+        lambda parts: b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in parts if p) + b"0\r\n\r\n"
+    )
+
+
 @st.composite
 def http_like(draw: st.DrawFn) -> bytes:
     """Answers that look like HTTP: a status line, headers (Content-Length among them,
@@ -36,9 +43,12 @@ def http_like(draw: st.DrawFn) -> bytes:
     for _ in range(draw(st.integers(0, 4))):
         name = draw(st.sampled_from([b"Content-Length", b"content-length", b"X", b""]))
         head.append(name + b": " + draw(LINE | numbers(0, 10**20)))
+    if draw(st.booleans()):
+        head.append(b"Transfer-Encoding: chunked")
     newline = draw(st.sampled_from([b"\r\n", b"\n"]))
     ending = draw(st.sampled_from([newline, b""]))
     body = st.binary(min_size=OUTPUT_TAIL, max_size=OUTPUT_TAIL + 200) if broken() else SHORT
+    body = body | chunked(st.lists(SHORT, max_size=4))
     return newline.join(head) + newline + ending + draw(body)
 
 
@@ -58,6 +68,23 @@ def test_parse_status_reads_any_status_line(
     separator = b" " if reason else b""
     data = version + b" " + str(code).encode() + separator + reason + b"\r\n" + rest
     assert answers.parse_status(data) == code
+
+
+@given(ANSWERS)
+def test_dechunk_never_raises(data: bytes) -> None:
+    body, finished = answers.dechunk(data)
+    assert len(body) <= OUTPUT_TAIL
+    assert isinstance(finished, bool)
+
+
+@given(st.lists(st.binary(max_size=3000), max_size=6))
+def test_dechunk_gives_back_the_chunks(parts: list[bytes]) -> None:
+    encoded = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in parts if p) + b"0\r\n\r\n"
+    data = b"".join(parts)
+    if len(data) < OUTPUT_TAIL:
+        assert answers.dechunk(encoded) == (data, True)
+    else:
+        assert answers.dechunk(encoded)[0] == data[:OUTPUT_TAIL]
 
 
 @given(ANSWERS, st.booleans())

@@ -704,8 +704,26 @@ def test_parse_status_is_strict_about_the_first_line() -> None:
         assert answers.parse_status(line) is None, line
 
 
-def test_content_length() -> None:
-    assert answers.content_length(b"HTTP/1.1 200 OK\r\ncontent-length:  12 \r\n") == 12
-    assert answers.content_length(b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n") is None
-    assert answers.content_length(b"HTTP/1.1 200 OK\r\nContent-Length: 1e3\r\n") is None
-    assert answers.content_length(b"HTTP/1.1 200 OK\r\nX: 1\r\n") is None
+def test_header_values() -> None:
+    head = b"HTTP/1.1 200 OK\r\ncontent-length:  12 \r\nX-A: 1\r\nX-A: 2\r\n"
+    assert answers.header(head, b"content-length") == b"12"
+    assert answers.header(head, b"x-a") == b"1"
+    assert answers.header(head, b"transfer-encoding") is None
+
+
+def test_a_chunked_body_is_its_data() -> None:
+    assert answers.dechunk(b"4\r\nWiki\r\n5;ext=1\r\npedia\r\n0\r\n\r\n") == (b"Wikipedia", True)
+    assert answers.dechunk(b"4\nWiki\n0\n\n") == (b"Wiki", True)
+    assert answers.dechunk(b"4\r\nWiki\r\n5\r\nped") == (b"Wikiped", False)
+    assert answers.dechunk(b"zz\r\nWiki") == (b"", False)  # not a chunk size
+    assert answers.dechunk(b"-4\r\nWiki\r\n0\r\n\r\n") == (b"", False)
+    assert answers.dechunk(b"") == (b"", False)
+    big = b"".join(b"400\r\n" + b"x" * 1024 + b"\r\n" for _ in range(8))
+    assert answers.dechunk(big) == (b"x" * OUTPUT_TAIL, False)
+
+
+def test_a_chunked_answer_is_decided_at_its_last_chunk() -> None:
+    head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    assert answers.verdict(head + b"2\r\nok\r\n", False) is None
+    assert answers.verdict(head + b"2\r\nok\r\n0\r\n\r\n", False) == (True, "HTTP 200", "ok")
+    assert answers.verdict(head + b"2\r\nok\r\n", True) == (True, "HTTP 200", "ok")
