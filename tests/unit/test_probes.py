@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import pwd
 import select
 import signal
 import socket
@@ -174,6 +175,34 @@ def test_timeout_kills_the_command_and_its_process_group(h: Harness) -> None:
     wait_for(lambda: not alive(background))
 
 
+def test_a_command_that_outlives_its_kill_still_gets_a_result(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A command that does not end when killed (here: started outside a group of its
+    own, so the group kill misses it) cannot hold its check: the result comes after the
+    grace, and its exit, when it comes, is reaped and ignored."""
+    monkeypatch.setattr(probes, "KILL_GRACE", 0.2)
+    started: list[int] = []
+
+    def in_our_group(argv: list[str], out_fd: int) -> int:
+        pid = os.posix_spawn(
+            argv[0], argv, dict(os.environ), file_actions=[(os.POSIX_SPAWN_DUP2, out_fd, 1)]
+        )
+        started.append(pid)
+        return pid
+
+    probe = probes.make(command("exec sleep 60", timeout=0.3), h.loop, h.owners, in_our_group)
+    result = h.result(probe)
+    assert (result.ok, result.detail) == (
+        False,
+        "timed out after 0.3 s (its process did not end when killed)",
+    )
+    assert 0.5 <= result.duration < 5
+    assert alive(started[0])
+    os.kill(started[0], signal.SIGKILL)
+    h.until(lambda: h.reaped(started[0]))  # through Owners: no orphan reported
+
+
 def test_a_background_child_holding_the_pipe_does_not_hold_the_result(h: Harness) -> None:
     """`sleep 60 &` keeps the output pipe open; the result comes at the shell's exit,
     with what was written by then."""
@@ -220,6 +249,20 @@ def test_a_check_runs_as_its_program_does(tmp_path: Path) -> None:
         result = h.result(h.probe(command('echo "$GREETING $SUPERVISOR_PROCESS_NAME"; pwd; umask')))
         assert result.ok
         assert result.output.splitlines() == ["hello web", str(tmp_path), "0027"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="running as another user needs root")
+def test_a_check_runs_as_its_programs_user() -> None:
+    nobody = pwd.getpwnam("nobody")
+    with harness(ProcessConfig("web", ["serve"], user="nobody")) as h:
+        result = h.result(h.probe(command("id -u; id -g")))
+        assert result.output.split() == [str(nobody.pw_uid), str(nobody.pw_gid)]
+
+
+def test_a_user_gone_since_the_configuration_was_read() -> None:
+    with harness(ProcessConfig("web", ["serve"], user="no-such-user-here")) as h:
+        result = h.result(h.probe(command("true")))
+        assert result.detail == "could not run: no user 'no-such-user-here' on this system"
 
 
 def test_stdin_is_dev_null(h: Harness) -> None:
