@@ -425,7 +425,7 @@ def _kill_group(pid: int) -> None:
     if pid > 1:
         try:
             os.killpg(pid, signal.SIGKILL)
-        except OSError:  # ended already (a zombie has no group left to kill)
+        except OSError:  # ESRCH: nothing left in its group
             pass
 
 
