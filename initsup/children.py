@@ -132,6 +132,35 @@ class Children:
             self._logger.exception(f"{config.name}: its output could not be connected", exc)
         return pid
 
+    def check_starter(self, config: ProcessConfig) -> Callable[[list[str], int], int]:
+        """start(argv, out_fd) -> pid: a health check's command, run as the program is
+        (its environment, user, directory and umask, as Docker runs a HEALTHCHECK in the
+        container), stdin /dev/null, stdout and stderr out_fd, in a process group of its
+        own.  Raises ExecError or OSError when it cannot be started."""
+
+        def start(argv: list[str], out_fd: int) -> int:
+            env = self._child_env(config)
+            try:
+                user = launch.user_ids(config.user)
+            except KeyError:  # checked at load; gone from /etc/passwd since
+                raise OSError(f"no user {config.user!r} on this system") from None
+            stdin = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                return self._spawner.spawn(
+                    argv,
+                    env,
+                    stdin=stdin,
+                    stdout=out_fd,
+                    stderr=out_fd,
+                    directory=config.directory,
+                    umask=config.umask,
+                    user=user,
+                )
+            finally:
+                os.close(stdin)
+
+        return start
+
     def _child_env(self, config: ProcessConfig) -> dict[str, str]:
         # [initsup] environment= is already in config.environment (the configuration
         # merges it into every program's): it is not applied a second time here.

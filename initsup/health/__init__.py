@@ -4,6 +4,7 @@
   front end reads: `ctl status`, `ctl health`, XML-RPC descriptions, /livez /readyz
   /startupz);
 - probes.py: one run of one check (a command, an HTTP GET, a TCP connect), on the loop;
+- answers.py: an HTTP check's request and the reading of its answer (pure, fuzzed);
 - notify.py: the NOTIFY_SOCKET datagram socket (sd_notify's protocol);
 - monitor.py: each process's checks on the loop's timers, its failures counted against
   retries, its readiness, liveness's action, and the JSON records of every change;
