@@ -18,17 +18,16 @@ from __future__ import annotations
 
 from initsup.control import api
 from initsup.control.http_auth import CHALLENGE
-from initsup.health.verdicts import QUESTIONS, watched
 
 TYPE_CHECKING = False  # typing is not imported at run time: docs/decisions.md, "Runtime"
 if TYPE_CHECKING:
     from initsup.control.api import Host
     from initsup.control.handlers import Handler, Request, Responder
-    from initsup.process import Process
 
     Check = tuple[str, bool, str]  # (name, good, why not)
 
-# Each path and the question it asks.
+# Each path and the question it asks (initsup.health.verdicts.QUESTIONS, imported with
+# the first probe: a server nobody probes loads none of initsup.health).
 PATHS = {"/livez": "live", "/readyz": "ready", "/startupz": "started"}
 MAX_QUERY = 4096  # characters of a query string read; a probe's is a few words
 TEXT = "text/plain; charset=utf-8"
@@ -76,20 +75,17 @@ def handler(host: Host, path: str) -> Handler:
 def _checks(host: Host, question: str, name: str) -> list[Check] | None:
     """Every check of a probe: the watched programs' (and readyz's shutdown), or the one
     named program's; None when the name is no program."""
-    verdict = QUESTIONS[question]
+    processes = None
     if name:
         name = _unquote(name)
         found, missed = api.resolve(host, name)
         if missed or len(found) != 1 or api.is_group(name):
             return None
-        processes: list[Process] = found
-    else:
-        processes = watched(host.processes.values())
-    checks = [("program:" + api.namespec(p), *verdict(p)) for p in processes]
-    if question == "ready" and not name:
-        stopping = host.shutting_down
-        checks.append(("shutdown", not stopping, "initsup is shutting down" if stopping else ""))
-    return checks
+        processes = found
+    return [
+        ("program:" + api.namespec(p) if p is not None else "shutdown", good, why)
+        for p, good, why in api.judge(host, question, processes)
+    ]
 
 
 def _excluded(name: str, excluded: set[str]) -> bool:
