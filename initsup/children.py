@@ -71,6 +71,7 @@ class Children:
         # credentials): under the SUPERVISOR_* names and the program's environment=,
         # which win, as supervisord sets its server URL before a program's environment.
         self.child_environment: dict[str, str] = {}
+        self.notify_path: str | None = None  # NOTIFY_SOCKET, for notify=true programs
 
     def serve_at(self, path: str, servers: list[HttpServerConfig]) -> None:
         """Tell every child where the control socket is: INITSUP_SOCKET, and what
@@ -145,6 +146,8 @@ class Children:
         )
         if config.serverurl is not None:  # its own serverurl=, under its environment=
             env["SUPERVISOR_SERVER_URL"] = config.serverurl
+        if config.notify and self.notify_path is not None:
+            env["NOTIFY_SOCKET"] = self.notify_path
         env.update(config.environment)
         return env
 

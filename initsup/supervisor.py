@@ -29,8 +29,9 @@ from initsup.process import Process
 from initsup.reload import Reloads
 from initsup.signals import send, signal, signal_name, take_over
 from initsup.spawn import Spawner
-from initsup.states import STOPPED_STATES, ProcessState
-from initsup.waits import Waits, stopped
+from initsup.states import STOPPED_STATES
+from initsup.stopping import Stopping
+from initsup.waits import Waits
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from initsup.control.api import DiffAnswer
+    from initsup.health.monitor import Health
     from initsup.pools import Pools
     from initsup.reload import Answer, Reloader
 
@@ -165,6 +167,10 @@ class Supervisor:
         # Made with the first listener group: without one, listeners.py and pools.py
         # (a quarter of a MiB) are never imported.
         self.pools: Pools | None = None
+        # Made with the first program that has a check, notify= or dependencies: without
+        # one, initsup.health is never imported and makes no wake-up.
+        self.health: Health | None = None
+        self.stopping = Stopping(self)
 
     # -- running ---------------------------------------------------------------------
 
@@ -180,7 +186,10 @@ class Supervisor:
         return self._final_exit_code()
 
     def close(self) -> None:
-        """Close the programs' log files (the loop and the writers are the caller's)."""
+        """Close the programs' log files and health's sockets (the loop and the writers
+        are the caller's)."""
+        if self.health is not None:
+            self.health.close()
         self.children.close()
 
     def _final_exit_code(self) -> int:
@@ -202,19 +211,30 @@ class Supervisor:
         self.groups[group.name] = group
         if group.listener is not None:
             self._pools().add(group)  # a pool hears only what comes after its creation
-        for config in group.processes:
-            self.processes[f"{group.name}:{config.name}"] = Process(config, self)
+        made = [Process(config, self) for config in group.processes]
+        for process in made:
+            self.processes[f"{group.name}:{process.name}"] = process
+        if self.health is not None:
+            for process in made:
+                self.health.add(process)
+        elif any(c.health or c.notify or c.depends_on for c in group.processes):
+            self._health()
         self.bus.publish(events.group_change(group.name, added=True))
 
     def start_group(self, group: GroupConfig) -> None:
-        """Start group's autostart programs, in order, without waiting for any."""
+        """Start group's autostart programs, in order; those with dependencies once what
+        they depend on is ready (initsup.health.order), the others at once."""
         if self.shutting_down:
             return  # an essential program may already have ended everything, or a
             # restart stops everything (a reload's swap finishing then starts nothing)
         for config in group.processes:
             if config.autostart:
+                process = self.processes[f"{group.name}:{config.name}"]
                 try:  # at start-up this runs outside the loop's guard: keep PID 1 up
-                    self.processes[f"{group.name}:{config.name}"].start()
+                    if config.depends_on and self.health is not None:
+                        self.health.order.request(process)
+                    else:
+                        process.start()
                 except Exception as exc:
                     self._internal_error(f"starting {group.name}:{config.name}", exc)
 
@@ -224,8 +244,19 @@ class Supervisor:
         if self.pools is not None:
             self.pools.remove(name)
         for config in group.processes:
-            del self.processes[f"{name}:{config.name}"]
+            process = self.processes.pop(f"{name}:{config.name}")
+            if self.health is not None:
+                self.health.forget(process)
         self.bus.publish(events.group_change(name, added=False))
+
+    def _health(self) -> Health:
+        if self.health is None:
+            from initsup.health.monitor import Health
+
+            self.health = Health(self)
+            for process in self.processes.values():
+                self.health.add(process)
+        return self.health
 
     def _pools(self) -> Pools:
         if self.pools is None:
@@ -287,6 +318,9 @@ class Supervisor:
         self.owners.add(pid, _Program(self, process))
         return pid
 
+    def depths(self) -> dict[str, int]:
+        return self.health.order.depths() if self.health is not None else {}
+
     # -- reaping and signals -----------------------------------------------------------
 
     def _reaped_unknown(self, pid: int, status: int) -> None:
@@ -316,52 +350,23 @@ class Supervisor:
     # -- shutdown ----------------------------------------------------------------------
 
     def shutdown(self, reason: str) -> None:
-        """Stop every program, highest priority first, those of one priority together."""
+        """Drain ([initsup] drain=), then stop every program: highest priority first,
+        those of one priority together, a program before what it depends on."""
         if self._shutting_down:
-            self._kill_all(reason)
+            self.stopping.again(reason, self.loop.stop)
             return
-        self._shutting_down = True
+        self._shutting_down = True  # readiness fails from here: /readyz says 503
         self.logger.info(f"shutting down: {reason}")
         if self._restarting:  # STOPPING was said at the restart's start, as supervisord
             self._reloads.stop_reading("initsup is shutting down")
-        else:
-            self.bus.publish(events.supervisor_state(running=False))
-        self.stop_all(self.loop.stop)
+            self.stopping.stop_all(self.loop.stop)
+            return
+        self.bus.publish(events.supervisor_state(running=False))
+        self.stopping.drain_then_stop(self.config.options.drain, self.loop.stop)
 
     def stop_all(self, done: Callable[[], None]) -> None:
         """Stop every program in shutdown tiers, then done()."""
-        for process in self.processes.values():
-            if process.state == ProcessState.EXITED:
-                process.stop()  # calls off a pending restart
-        self._stop_next_tier(done)
-
-    def _stop_next_tier(self, done: Callable[[], None]) -> None:
-        remaining = [p for p in self.processes.values() if p.state not in STOPPED_STATES]
-        if not remaining:
-            done()
-            return
-        # As supervisord: groups in reverse order of their priority (a [group:x]'s own,
-        # else its program's); within a group, its programs' priorities only order the
-        # requests, all sent at once.  Groups of one priority are stopped together.
-        top = max(self._group_priority(p) for p in remaining)
-        tier = [p for p in remaining if self._group_priority(p) == top]
-        tier.sort(key=lambda p: (p.config.priority, p.name), reverse=True)
-        self.waits.all_settled(tier, stopped, lambda: self._stop_next_tier(done))
-        for process in tier:
-            process.stop()
-        self.waits.recheck_soon()  # in a later pass: BACKOFF ones are stopped already
-
-    def _group_priority(self, process: Process) -> int:
-        group = self.groups.get(process.group)
-        return group.priority if group is not None else process.config.priority
-
-    def _kill_all(self, reason: str) -> None:
-        self.logger.warning(f"{reason} while shutting down: killing every program now")
-        for process in self.processes.values():
-            process.kill_now()
-        self.waits.recheck_soon()
-        if not self.waits.waiting:
-            self.loop.stop()
+        self.stopping.stop_all(done)
 
     # -- reload ------------------------------------------------------------------------
 

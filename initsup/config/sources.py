@@ -37,6 +37,7 @@ _GLOBAL_KEYS = (
     "minfds",
     "minprocs",
     "silent",
+    "drain",
 )
 _GLOBAL_VARS = {"INITSUP_" + key.upper(): key for key in _GLOBAL_KEYS}
 # Read by other parts of initsup (cli, the control client): not configuration, no warning.
