@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import http.client
+import json
 import os
 import signal
 import socket
@@ -73,16 +74,20 @@ class Probed:
             client.close()
 
     def over_socket(self, path: str) -> tuple[int, str]:
-        """GET path on the control socket's HTTP side (no credentials configured there)."""
-        with socket.socket(socket.AF_UNIX) as conn:
-            conn.settimeout(10)
-            conn.connect(self.initsup.socket)
-            conn.sendall(f"GET {path} HTTP/1.0\r\n\r\n".encode())
-            answer = b""
-            while chunk := conn.recv(65536):
-                answer += chunk
-        head, _, body = answer.partition(b"\r\n\r\n")
-        return int(head.split()[1]), body.decode()
+        return over_socket(self.initsup.socket, path)
+
+
+def over_socket(control: str, path: str) -> tuple[int, str]:
+    """GET path on the control socket's HTTP side (no credentials configured there)."""
+    with socket.socket(socket.AF_UNIX) as conn:
+        conn.settimeout(10)
+        conn.connect(control)
+        conn.sendall(f"GET {path} HTTP/1.0\r\n\r\n".encode())
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body.decode()
 
 
 @pytest.fixture
@@ -210,3 +215,40 @@ def test_readyz_fails_from_the_first_sigterm(supervise: Callable[..., Supervised
         1,
         "not ready: initsup is shutting down",
     )
+
+
+WAITING = """\
+[program:slow]
+command=sleep 1000
+startsecs=60
+
+[program:web]
+command=sleep 1000
+startsecs=0
+depends_on=slow
+"""
+
+
+def test_a_waiting_program_says_what_it_waits_for(supervise: Callable[..., Supervised]) -> None:
+    """A dependency that is not ready holds its dependant back, and every front end says
+    why: `ctl status`, `ctl health --ready`, /readyz over the control socket."""
+    initsup = supervise(ini=WAITING)
+    initsup.wait("PROCESS_STATE_STARTING", program="slow")
+    why = "waiting for slow (STARTING, not ready)"
+
+    def line() -> str:
+        text: str = initsup.ctl("status", "web").stdout.rstrip()
+        return text if why in text else ""
+
+    assert wait_for(line).split(None, 2)[1:] == ["STOPPED", f"Not started, {why}"]
+    ready = initsup.ctl("health", "--ready", "web")
+    assert (ready.returncode, ready.stderr) == (1, f"not ready: web: {why}\n")
+    assert over_socket(initsup.socket, "/readyz/web") == (
+        503,
+        f"[-]program:web failed: {why}\nreadyz check failed\n",
+    )
+    rows = json.loads(initsup.ctl("status", "--json").stdout)
+    assert {row["name"]: (row["ready"], row["healthy"]) for row in rows} == {
+        "slow": (False, None),
+        "web": (False, None),
+    }
