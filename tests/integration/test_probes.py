@@ -252,3 +252,20 @@ def test_a_waiting_program_says_what_it_waits_for(supervise: Callable[..., Super
         "slow": (False, None),
         "web": (False, None),
     }
+
+
+def test_during_the_drain_readyz_fails_while_programs_still_run(
+    supervise: Callable[..., Supervised],
+) -> None:
+    """[initsup] drain=: from the first SIGTERM /readyz is 503 and says why, while every
+    program still runs and answers (/readyz/web 200) until the drain is over."""
+    probed = Probed(supervise, "\n[initsup]\ndrain=30\n")
+    os.kill(probed.initsup.pid, signal.SIGTERM)
+    probed.initsup.wait_prefix("draining for 30 s")
+    status, body = probed.get("/readyz", AUTH)
+    assert status == 503 and "[-]shutdown failed: initsup is shutting down\n" in body
+    assert probed.get("/readyz/web") == (200, "ok")
+    assert probed.get("/livez") == (200, "ok")
+    assert probed.initsup.ctl("status", "web").stdout.split()[:2] == ["web", "RUNNING"]
+    os.kill(probed.initsup.pid, signal.SIGTERM)  # a second signal ends the drain
+    assert probed.initsup.finish() == 0
