@@ -58,13 +58,14 @@ def handler(host: Host, path: str) -> Handler:
         if checks is None:
             responder.send(404, f"no such program: {name}\n".encode(), TEXT, HEADERS)
             return
+        unmatched = _unmatched(checks, excluded)
         checks = [check for check in checks if not _excluded(check[0], excluded)]
         good = all(ok for _, ok, _ in checks)
         status = 200 if good else 503
         if good and not verbose:
             body = "ok"
         elif request.authenticated:
-            body = "".join(_line(check) for check in checks) + _verdict(word, good)
+            body = "".join(_line(check) for check in checks) + unmatched + _verdict(word, good)
         else:
             body = _verdict(word, good)
         responder.send(status, body.encode("utf-8", "backslashreplace"), TEXT, HEADERS)
@@ -91,6 +92,18 @@ def _checks(host: Host, question: str, name: str) -> list[Check] | None:
 def _excluded(name: str, excluded: set[str]) -> bool:
     """Whether ?exclude= names the check: `program:web`, or `web` alone."""
     return name in excluded or (name.startswith("program:") and name[8:] in excluded)
+
+
+def _unmatched(checks: list[Check], excluded: set[str]) -> str:
+    """kube-apiserver's warning line for ?exclude= names that are no check ("" if none):
+    a misspelt exclusion would otherwise leave a check in without a word."""
+    names = {name for name, _, _ in checks}
+    names |= {name[8:] for name in names if name.startswith("program:")}
+    missing = sorted(excluded - names)
+    if not missing:
+        return ""
+    quoted = ",".join(f'"{name}"' for name in missing)
+    return f"warn: some health checks cannot be excluded: no matches for {quoted}\n"
 
 
 def _line(check: Check) -> str:

@@ -106,6 +106,8 @@ def test_endpoints_without_credentials_give_statuses_only(probed: Probed) -> Non
     assert probed.get("/readyz/nosuch")[0] == 404
     assert probed.get("/readyz?verbose")[0] == 401
     assert probed.get("/livez", method="POST")[0] == 405
+    assert probed.get("/readyz", method="HEAD") == (503, "")
+    assert probed.get("/livez", method="HEAD") == (200, "")
     assert probed.get("/RPC2", method="POST")[0] == 401  # nothing else opens up
 
 

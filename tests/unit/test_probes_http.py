@@ -111,6 +111,12 @@ def test_exclude_leaves_checks_out(host: ControlHost) -> None:
         "[+]shutdown ok\nreadyz check passed\n"
     )
     assert ask(host, "/readyz?exclude=program:web")[0] == 503
+    assert ask(host, "/livez?verbose&exclude=wbe&exclude=db") == (
+        200,
+        "[+]program:web ok\n"
+        'warn: some health checks cannot be excluded: no matches for "wbe"\n'
+        "livez check passed\n",
+    )
 
 
 def test_readyz_fails_once_shutting_down_but_livez_does_not(host: ControlHost) -> None:
