@@ -43,7 +43,10 @@ commands (NAME is a process, GROUP:NAME, GROUP:* or all; `help CMD` for each):
   fg NAME                     maintail [-f] [-BYTES]               clear NAME...|all
   reread   update   avail   add NAME...   remove NAME...   reload   shutdown   version
   health                      exit 0 when every essential program (or, with none
-                              essential, every autostart program) is RUNNING
+                              essential, every autostart program) is RUNNING or done
+  health --live|--ready|--startup [NAME]
+                              Kubernetes' exec probes: exit 0 when live, ready or
+                              started (those programs, or NAME), else 1 and why
   events [-f]                 recent lifecycle events as JSON (and, with -f, new ones)
   sendcomm TYPE DATA          send listeners a REMOTE_COMMUNICATION event
 

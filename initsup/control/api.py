@@ -41,6 +41,8 @@ if TYPE_CHECKING:
     # answer((added, changed, removed), problems): group names, as supervisord's
     # reloadConfig gives them; None with the reasons the configuration was refused.
     DiffAnswer = Callable[[tuple[list[str], list[str], list[str]] | None, list[str]], None]
+    # A process (None: initsup itself), whether it is good, and why not.
+    Verdict = tuple[Process | None, bool, str]
 
     class Host(Protocol):
         """What control needs of the supervisor, and all it may touch."""
@@ -145,7 +147,16 @@ def group_priority(host: Host, process: Process) -> int:
 
 
 def describe(process: Process, now: float) -> str:
-    """supervisord's description column for a process."""
+    """supervisord's description column for a process, then what its health facts have to
+    say ("pid 12, uptime 0:01:02, ready"; "Not started, waiting for db")."""
+    text = _description(process, now)
+    words = process.facts.words() if process.facts is not None else ""
+    if not words:
+        return text
+    return f"{text}, {words}" if text else words
+
+
+def _description(process: Process, now: float) -> str:
     state = process.state
     if state == ProcessState.RUNNING:
         return f"pid {process.pid}, uptime {_uptime(now - process.start_wall)}"
@@ -167,7 +178,10 @@ def _uptime(seconds: float) -> str:
 
 
 def info(process: Process, now: float) -> dict[str, Any]:
-    """supervisord's process info struct (getProcessInfo)."""
+    """supervisord's process info struct (getProcessInfo), and initsup's own fields:
+    essential, ready (initsup.health.verdicts) and healthy (None: no verdict)."""
+    from initsup.health.verdicts import ready  # a small module; loaded when first asked
+
     logfile = process.config.stdout.path
     return {
         "name": process.name,
@@ -185,19 +199,39 @@ def info(process: Process, now: float) -> dict[str, Any]:
         "stdout_logfile": logfile,
         "stderr_logfile": process.config.stderr.path,
         "essential": process.config.essential,
+        "ready": ready(process)[0],
+        "healthy": process.facts.healthy if process.facts is not None else None,
     }
 
 
 def health(host: Host) -> tuple[bool, list[Process], list[Process]]:
-    """(whether essential programs are the ones watched, those watched, those not RUNNING).
+    """(whether essential programs are the ones watched, those watched, those down: neither
+    RUNNING nor done, as a one-shot that exited as expected is).
 
     The essential programs are watched; with none, every autostart program is.
     """
-    processes = list(host.processes.values())
-    essential = [p for p in processes if p.config.essential]
-    watched = essential or [p for p in processes if p.config.autostart]
-    down = [p for p in watched if p.state != ProcessState.RUNNING]
-    return bool(essential), watched, down
+    from initsup.health import verdicts
+
+    watched = verdicts.watched(host.processes.values())
+    essential = any(p.config.essential for p in watched)
+    down = [p for p in watched if p.state != ProcessState.RUNNING and not verdicts.done(p)]
+    return essential, watched, down
+
+
+def judge(host: Host, question: str, processes: list[Process] | None) -> list[Verdict]:
+    """Each process's answer to a question ("live", "ready" or "started", as
+    initsup.health.verdicts asks it), the watched ones' for None; "ready" of the watched
+    ones has one more check, initsup itself (process None), failed once it shuts down:
+    load balancers stop sending before the programs stop."""
+    from initsup.health import verdicts
+
+    ask = verdicts.QUESTIONS[question]
+    chosen = verdicts.watched(host.processes.values()) if processes is None else processes
+    judged: list[Verdict] = [(p, *ask(p)) for p in chosen]
+    if question == "ready" and processes is None:
+        stopping = host.shutting_down
+        judged.append((None, not stopping, "initsup is shutting down" if stopping else ""))
+    return judged
 
 
 # -- start, stop, signal ---------------------------------------------------------------

@@ -15,7 +15,7 @@ import time
 from initsup import __version__
 from initsup.control import api
 from initsup.control.reply import FOLLOW_HEAD, byte_count, in_turn, miss, usage
-from initsup.states import RUNNING_STATES, STOPPED_STATES
+from initsup.states import RUNNING_STATES, STOPPED_STATES, ProcessState
 
 TYPE_CHECKING = False  # typing is not imported at run time: docs/decisions.md, "Runtime"
 if TYPE_CHECKING:
@@ -76,6 +76,14 @@ def cmd_status(host: Host, feed: EventFeed, reply: Reply, args: list[str]) -> No
 
 
 def cmd_health(host: Host, feed: EventFeed, reply: Reply, args: list[str]) -> None:
+    flags = [a for a in args if a.startswith("-")]
+    names = [a for a in args if not a.startswith("-")]
+    if len(flags) > 1 or any(f not in _QUESTIONS for f in flags) or (names and not flags):
+        usage(reply, "Error: health takes one of --live, --ready, --startup [NAME]", "health", 2)
+        return
+    if flags:
+        _probe(host, reply, _QUESTIONS[flags[0]], names)
+        return
     essential, watched, down = api.health(host)
     if host.shutting_down:
         reply.err("unhealthy: initsup is shutting down")
@@ -85,8 +93,36 @@ def cmd_health(host: Host, feed: EventFeed, reply: Reply, args: list[str]) -> No
         reply.err(f"unhealthy: {api.namespec(p)} is {p.state.name}")
     if not down:
         kind = "essential" if essential else "autostart"
-        reply.out(f"healthy: {len(watched)} {kind} program(s) RUNNING")
+        done = sum(p.state != ProcessState.RUNNING for p in watched)  # one-shots, done
+        ending = f", {done} done" if done else ""
+        reply.out(f"healthy: {len(watched) - done} {kind} program(s) RUNNING{ending}")
     reply.finish(1 if down else 0)
+
+
+# `ctl health`'s flags and the question each asks (initsup.health.verdicts).
+_QUESTIONS = {"--live": "live", "--ready": "ready", "--startup": "started"}
+
+
+def _probe(host: Host, reply: Reply, question: str, names: list[str]) -> None:
+    """An exec probe's answer: 0 and one line when good; 1 and a line per failure, naming
+    the program and why; supervisorctl's line and 4 for a name that means no process."""
+    chosen: list[Process] | None = None
+    for name in names:
+        found, missed = api.resolve(host, name)
+        if missed:
+            reply.out(miss(missed))
+            reply.finish(4)
+            return
+        chosen = (chosen or []) + [p for p in found if p not in (chosen or [])]
+    judged = api.judge(host, question, chosen)
+    failed = [(p, why) for p, good, why in judged if not good]
+    for p, why in failed:
+        reply.err(f"not {question}: {api.namespec(p)}: {why}" if p else f"not {question}: {why}")
+    if not failed:
+        programs = [api.namespec(p) for p, _, _ in judged if p is not None]
+        said = ", ".join(programs) if names else f"{len(programs)} program(s)"
+        reply.out(f"{question}: {said}")
+    reply.finish(1 if failed else 0)
 
 
 # -- start, stop, restart, signal ------------------------------------------------------

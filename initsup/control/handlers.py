@@ -21,6 +21,7 @@ if TYPE_CHECKING:
         query: str
         headers: dict[str, str]  # lower-case names
         body: bytes
+        authenticated: bool  # False: credentials are asked and it gave none (open paths)
 
     class Responder(Protocol):
         """The answer to one request: whole (send), or streamed (start, write..., end)."""

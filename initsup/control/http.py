@@ -50,10 +50,14 @@ class HttpServer:
         prefixes: dict[str, Handler],
         credentials: tuple[str, str] | None,
         max_body: int = MAX_BODY,
+        open_paths: tuple[str, ...] = (),
     ) -> None:
         """handlers: exact paths; prefixes: paths that start with the key (`/logtail/`);
-        credentials: (username, password) for Basic auth on every route, or None."""
+        credentials: (username, password) for Basic auth on every route, or None;
+        open_paths: paths (and what lies under them) a client without credentials may
+        ask too (the probes: kubelet sends none)."""
         self.loop = loop
+        self.open_paths = open_paths
         self.logger = logger
         self.handlers = dict(handlers)
         # Longest first, so the most specific prefix wins.
@@ -79,6 +83,11 @@ class HttpServer:
             if path.startswith(prefix):
                 return handler
         return None
+
+    def is_open(self, path: str) -> bool:
+        """Whether a client without credentials may ask for path: one of open_paths, or
+        below one."""
+        return any(path == p or path.startswith(p + "/") for p in self.open_paths)
 
     def adopt(self, sock: Any, data: bytes) -> None:
         """Serve a client of the control socket whose first bytes (data) were HTTP.

@@ -1,10 +1,12 @@
 """One HTTP client: its requests in order, each handed to a handler, each answer framed.
 
 A connection reads requests (initsup.control.http_parse bounds them), checks Basic auth
-when the server has credentials, and hands each to the handler of its path with a
-Responder.  One request is served at a time: the next, even if already received
-(pipelining), waits until the answer to this one has been sent, so a client that sends
-and never reads holds one answer's worth of memory at most.  Connections stay open
+when the server has credentials (the probe paths answer a client without any, as
+kube-apiserver answers anonymous ones: the request says it is not authenticated), and
+hands each to the handler of its path with a Responder.  One request is served at a
+time: the next, even if already received (pipelining), waits until the answer to this
+one has been sent, so a client that sends and never reads holds one answer's worth of
+memory at most.  Connections stay open
 between requests (HTTP/1.1, or 1.0 with `Connection: keep-alive`) as supervisorctl
 expects for a whole session.
 
@@ -19,7 +21,7 @@ and logged; the loop never sees the exception.
 from __future__ import annotations
 
 from initsup.control.connection import send_some
-from initsup.control.http_auth import CHALLENGE, MALFORMED, OK
+from initsup.control.http_auth import CHALLENGE, MALFORMED, MISSING, OK
 from initsup.control.http_parse import HttpError, body_length, take_head
 
 TYPE_CHECKING = False  # typing is not imported at run time: docs/decisions.md, "Runtime"
@@ -46,6 +48,7 @@ if TYPE_CHECKING:
         queued: int  # bytes waiting in every connection's outbox
 
         def route(self, path: str) -> Handler | None: ...
+        def is_open(self, path: str) -> bool: ...  # answered without credentials too
 
 
 IDLE_TIMEOUT = 30 * 60.0  # a kept-alive connection with no request: supervisord's timeout
@@ -92,7 +95,7 @@ def plain_response(status: int, text: str, headers: dict[str, str] | None = None
 class Request:
     """One request as a handler sees it."""
 
-    __slots__ = ("body", "headers", "method", "path", "query")
+    __slots__ = ("authenticated", "body", "headers", "method", "path", "query")
 
     def __init__(
         self, method: str, path: str, query: str, headers: dict[str, str], body: bytes
@@ -102,6 +105,8 @@ class Request:
         self.query = query
         self.headers = headers  # lower-case names
         self.body = body
+        # False: the server has credentials and this client gave none (an open path)
+        self.authenticated = True
 
 
 class Responder:
@@ -338,7 +343,7 @@ class HttpConnection:
         self._watch("")
         request = Request(method, path, query, headers, body)
         responder = self.responder = Responder(self, request, version)
-        if not self._authorized(headers.get("authorization")):
+        if not self._authorized(request):
             return
         handler = self.server.route(path)
         if handler is None:
@@ -352,13 +357,20 @@ class HttpConnection:
             if not self.closed:
                 self.closing = True
 
-    def _authorized(self, header: str | None) -> bool:
-        """Basic auth on every route, when the server has credentials; refuse otherwise."""
+    def _authorized(self, request: Request) -> bool:
+        """Basic auth on every route, when the server has credentials; refuse otherwise.
+
+        An open path (the probes) takes a client with no credentials, marked as not
+        authenticated; wrong credentials are refused there too, as kube-apiserver does.
+        """
         credentials = self.server.credentials
         if credentials is None:
             return True
-        verdict = credentials.check(header)
+        verdict = credentials.check(request.headers.get("authorization"))
         if verdict == OK:
+            return True
+        if verdict == MISSING and self.server.is_open(request.path):
+            request.authenticated = False
             return True
         if not self._auth_logged:
             self._auth_logged = True

@@ -2,8 +2,9 @@
 
 The routes are one table for every way in: `/RPC2` (supervisord's XML-RPC interface),
 `/logtail/<name>[/<stream>]` and `/mainlogtail` (the streams of supervisorctl's `tail -f`
-and `maintail -f`), and `/initsup/ctl` (`initsup ctl`'s own requests, for a server it
-reaches by URL).  The
+and `maintail -f`), `/initsup/ctl` (`initsup ctl`'s own requests, for a server it
+reaches by URL), and `/livez`, `/readyz`, `/startupz` (Kubernetes' probes, the only
+paths a client without credentials may ask: kubelet sends none).  The
 control socket makes its HTTP server on its first HTTP client (`unix_factory`); an
 [inet_http_server] gets one of its own at start (`serve_tcp`).  Each server has the
 credentials of its own section, as supervisord's two servers do.
@@ -14,7 +15,7 @@ Imported only when HTTP is first needed, like initsup.control.http: the XML-RPC 
 
 from __future__ import annotations
 
-from initsup.control import http_ctl, logtail
+from initsup.control import http_ctl, logtail, probes_http
 from initsup.control.http import HttpServer
 
 TYPE_CHECKING = False  # typing is not imported at run time: docs/decisions.md, "Runtime"
@@ -28,12 +29,18 @@ if TYPE_CHECKING:
 
 def routes(host: Host, feed: EventFeed) -> tuple[dict[str, Handler], dict[str, Handler]]:
     """(exact paths, path prefixes) and their handlers."""
+    probes, probe_prefixes = probes_http.handlers(host)
     handlers = {
         "/RPC2": rpc(host, feed),
         "/mainlogtail": logtail.mainlogtail(host),
         "/initsup/ctl": http_ctl.handler(host, feed),
+        **probes,
     }
-    return handlers, {"/logtail/": logtail.logtail(host)}
+    return handlers, {"/logtail/": logtail.logtail(host), **probe_prefixes}
+
+
+# Paths answered without credentials (and what lies below them): the probes.
+OPEN_PATHS = tuple(probes_http.PATHS)
 
 
 def rpc(host: Host, feed: EventFeed) -> Handler:
@@ -68,7 +75,7 @@ def unix_factory(
 
     def make() -> HttpServer:
         handlers, prefixes = routes(host, feed())
-        return HttpServer(host.loop, host.logger, handlers, prefixes, credentials(config))
+        return _server(host, handlers, prefixes, config)
 
     return make
 
@@ -76,10 +83,21 @@ def unix_factory(
 def serve_tcp(host: Host, feed: EventFeed, config: HttpServerConfig) -> HttpServer:
     """An HTTP server listening where [inet_http_server] says (raises OSError if it cannot)."""
     handlers, prefixes = routes(host, feed)
-    server = HttpServer(host.loop, host.logger, handlers, prefixes, credentials(config))
+    server = _server(host, handlers, prefixes, config)
     try:
         server.listen_tcp(config.address or "", config.port)
     except BaseException:
         server.close()
         raise
     return server
+
+
+def _server(
+    host: Host,
+    handlers: dict[str, Handler],
+    prefixes: dict[str, Handler],
+    config: HttpServerConfig | None,
+) -> HttpServer:
+    return HttpServer(
+        host.loop, host.logger, handlers, prefixes, credentials(config), open_paths=OPEN_PATHS
+    )

@@ -103,6 +103,7 @@ class _Request:
             k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in lines[1:])
         }
         self.body = body
+        self.authenticated = True
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ class FakeRequest:
         self.query = ""
         self.headers: dict[str, str] = {}
         self.body = body
+        self.authenticated = True
 
 
 class FakeResponder:

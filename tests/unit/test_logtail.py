@@ -22,6 +22,7 @@ class Request:
         self.query = ""
         self.headers: dict[str, str] = {}
         self.body = b""
+        self.authenticated = True
 
 
 class Responder:
