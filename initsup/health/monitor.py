@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from typing import Any, Protocol
 
     from initsup.children import Children
+    from initsup.health.notify import NotifySocket
     from initsup.logs import Logger
     from initsup.loop import EventLoop, Timer
     from initsup.process import Process
@@ -91,7 +92,7 @@ class Health:
     def __init__(self, host: Host) -> None:
         self._host = host
         self._tracked: dict[Process, _Tracked] = {}
-        self._notify: Any = None  # TEMP: a NotifySocket
+        self._notify: NotifySocket | None = None
         self._notify_open = False
         self.order = StartOrder(host)
         host.waits.watch(self.changed)
@@ -122,14 +123,13 @@ class Health:
 
     def _open_notify(self) -> None:
         """NOTIFY_SOCKET for notify=true programs, beside the control socket."""
-        import importlib  # TEMP: plain imports once probes.py and notify.py land
+        from initsup.health.notify import NotifySocket
 
-        notify: Any = importlib.import_module("initsup.health.notify")
         host = self._host
         control = host.children.child_environment.get("INITSUP_SOCKET")
         path = f"{control}.notify" if control else f"/tmp/initsup-{os.getpid()}.notify"
         try:
-            self._notify = notify.NotifySocket(host.loop, path, self._notified, host.logger.log)
+            self._notify = NotifySocket(host.loop, path, self._notified, host.logger.log)
         except OSError as exc:
             host.logger.error(f"notify=true programs cannot say READY=1: {path}: {exc}")
             return
@@ -137,14 +137,12 @@ class Health:
 
     def _probe(self, process: Process) -> Probe:
         """process's check (it has one), its commands started as the program is."""
-        import importlib  # TEMP: plain imports once probes.py and notify.py land
+        from initsup.health import probes
 
-        probes: Any = importlib.import_module("initsup.health.probes")
         check = process.config.health
         assert check is not None
-        starter = getattr(self._host.children, "check_starter")(process.config)  # noqa: B009
-        probe: Probe = probes.make(check, self._host.loop, self._host.owners, starter)
-        return probe
+        starter = self._host.children.check_starter(process.config)
+        return probes.make(check, self._host.loop, self._host.owners, starter)
 
     # -- state changes ---------------------------------------------------------------
 
@@ -211,9 +209,8 @@ class Health:
 
     def _notified(self, pid: int, fields: dict[str, str]) -> None:
         """A datagram on NOTIFY_SOCKET from pid (sd_notify)."""
-        import importlib  # TEMP: plain imports once probes.py and notify.py land
+        from initsup.health import notify
 
-        notify: Any = importlib.import_module("initsup.health.notify")
         by_pid = {p.pid: p for p in self._tracked if p.config.notify and p.pid > 0}
         sender = notify.sender_of(pid, by_pid)
         process = by_pid.get(sender) if sender is not None else None
