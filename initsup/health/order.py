@@ -16,6 +16,7 @@ A start asked by hand (`ctl start`, startProcess) does not wait: the operator de
 from __future__ import annotations
 
 from initsup.health.facts import Facts
+from initsup.health.verdicts import ready
 from initsup.states import ProcessState
 
 TYPE_CHECKING = False
@@ -37,23 +38,6 @@ if TYPE_CHECKING:
 
 READY = "READY"  # initsup.config.health's condition: ready now, or done
 STUCK = frozenset({ProcessState.FATAL, ProcessState.STOPPED})
-
-
-def done(process: Process) -> bool:
-    """Ended as expected, with no restart coming: a finished one-shot program."""
-    return (
-        process.state == ProcessState.EXITED
-        and process.ended_for_good
-        and process.exitstatus in process.config.exitcodes
-    )
-
-
-def is_ready(process: Process) -> bool:
-    """Ready now (its facts, else RUNNING), or done."""
-    facts = process.facts
-    if facts is not None:
-        return facts.ready or done(process)
-    return process.state == ProcessState.RUNNING or done(process)
 
 
 class StartOrder:
@@ -168,7 +152,7 @@ class StartOrder:
 def _satisfies(process: Process, wanted: frozenset[str]) -> bool:
     facts = process.facts
     reached = facts.reached if isinstance(facts, Facts) else set()
-    return any(is_ready(process) if w == READY else w in reached for w in wanted)
+    return any(ready(process)[0] if w == READY else w in reached for w in wanted)
 
 
 def _words(process: Process, wanted: frozenset[str]) -> str:

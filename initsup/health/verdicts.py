@@ -64,21 +64,16 @@ def ready(process: Process) -> Verdict:
 
 
 def started(process: Process) -> Verdict:
-    """Done, or ready at least once since it was started (startupProbe's question: once
-    true, Kubernetes stops asking)."""
+    """Done, or ready at least once since initsup started it, later restarts or not
+    (startupProbe's question: once true, Kubernetes stops asking)."""
     if done(process):
         return OK
     facts = process.facts
     if facts is not None:
         return OK if facts.ever_ready else (False, _not_ready(process))
-    if process.state == S.RUNNING or _was_running(process):
+    if process.state == S.RUNNING or process.running_at > 0:  # RUNNING once: started
         return OK
     return False, _not_ready(process)
-
-
-def _was_running(process: Process) -> bool:
-    """Reached RUNNING since its latest spawn (it may have been stopped since)."""
-    return process.started_at > 0 and process.running_at >= process.started_at
 
 
 def _not_ready(process: Process) -> str:
