@@ -14,6 +14,7 @@ from typing import Any
 from initsup import events, logs
 from initsup.control.api import EventFeed
 from initsup.feeds import OutputFeeds
+from initsup.health.monitor import Health
 from initsup.model import Config, GroupConfig, ProcessConfig
 from initsup.process import Process
 from initsup.states import STOPPED_STATES
@@ -31,6 +32,7 @@ class ControlHost(FakeHost):
         self.bus = events.EventBus()
         self.bus.subscribe(self.events.append)
         self.waits = Waits(lambda callback: self.call_later(0, callback))
+        self.health: Health | None = None
         self.output = OutputFeeds()
         self.loop: Any = None  # control's commands never touch the loop
         self.logged: list[logs.Record] = []  # what the logger wrote

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from typing import Any, Protocol
 
     from initsup.feeds import OutputFeeds
+    from initsup.health.monitor import Health
     from initsup.logs import Logger
     from initsup.loop import EventLoop
     from initsup.model import Config, GroupConfig
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
         loop: EventLoop
         logger: Logger
         waits: Waits
+        health: Health | None  # start order, checks: None when nothing asks for them
         output: OutputFeeds
 
         # The groups of the configuration last read (at start, or by the latest reread):
@@ -278,10 +280,13 @@ def stop(
 ) -> Callable[[], None]:
     """Stop processes; as start(), with NOT_RUNNING at once and STOPPED once stopped.
 
-    A process that is not running is still told to stop: that calls off a pending restart.
+    A process that is not running is still told to stop: that calls off a pending restart,
+    and a start that waits for its dependencies or follows on_unhealthy.
     """
     acting = []
     for p in processes:
+        if host.health is not None:
+            host.health.call_off(p)
         if p.state not in RUNNING_STATES:
             p.stop()
             refused((p, NOT_RUNNING))

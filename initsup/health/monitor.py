@@ -115,6 +115,15 @@ class Health:
             self._stop_checks(tracked)
         self.order.forget(process)
 
+    def call_off(self, process: Process) -> None:
+        """A stop asked by hand: no start of process is pending any more (one waiting
+        for its dependencies, or the restart after on_unhealthy)."""
+        self.order.forget(process)
+        tracked = self._tracked.get(process)
+        if tracked is not None and (tracked.wants or process.state == ProcessState.STOPPED):
+            tracked.wants = ""
+            self._stop_checks(tracked)
+
     def close(self) -> None:
         for tracked in self._tracked.values():
             self._stop_checks(tracked)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import signal
 from collections.abc import Callable
 
+from initsup.control import api
 from tests.scenario.harness import Scenario
 
 Story = Callable[..., Scenario]
@@ -132,3 +133,26 @@ def test_a_second_signal_while_draining_stops_at_once(story: Story) -> None:
     s.until_record("received SIGTERM while draining: stopping programs now")
     assert s.finish() == 0
     assert not s.supervisor.processes["web:web"].killed  # stopped, not killed
+
+
+def test_a_stop_by_hand_calls_off_a_start_that_waits(story: Story) -> None:
+    s = story(f"[program:web]\n{QUICK}depends_on=db\n[program:db]\n{SLOW}\n").start()
+    s.until_record("web: waiting for db (STARTING, not ready) before starting")
+    web = s.supervisor.processes["web:web"]
+    refused: list[tuple[object, str]] = []
+
+    def stop_web() -> None:
+        api.stop(s.supervisor, [web], refused.append, lambda _: None, _raise)
+
+    s.turn(stop_web)
+    assert refused == [(web, api.NOT_RUNNING)]  # supervisorctl's answer stays the same
+    s.advance(2.1)
+    s.until(lambda: s.state("db") == "RUNNING")
+    s.step()
+    assert started(s) == ["db"]  # web's start was called off
+    s.signal(signal.SIGTERM)
+    assert s.finish() == 0
+
+
+def _raise(exc: BaseException) -> None:
+    raise exc
