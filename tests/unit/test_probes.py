@@ -4,6 +4,7 @@ sockets answered by the test itself between passes of the loop."""
 
 from __future__ import annotations
 
+import _socket
 import contextlib
 import errno
 import os
@@ -552,6 +553,37 @@ def test_http_to_an_ipv6_literal(h: Harness) -> None:
         assert f"Host: [::1]:{server.port}\r\n".encode() in request
     finally:
         server.close()
+
+
+def test_a_name_that_does_not_resolve(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    def unknown(*args: object) -> list[object]:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(_socket, "getaddrinfo", unknown)
+    result = h.result(h.probe(HealthCheck("tcp", host="db", port=5432)))
+    assert (result.ok, result.detail) == (False, "cannot resolve db: Name or service not known")
+
+
+def test_each_address_of_a_name_is_tried_in_turn(
+    h: Harness, server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A name whose first address refuses (as "localhost" may give ::1 first to a server
+    on 127.0.0.1 only): the next address is tried within the same check."""
+    with socket.socket() as bound:
+        bound.bind(("127.0.0.1", 0))
+        refusing = bound.getsockname()
+        listening = ("127.0.0.1", server.port)
+
+        def two(*args: object) -> list[tuple[int, int, int, str, tuple[str, int]]]:
+            tcp = (socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "")
+            return [(*tcp, refusing), (*tcp, listening)]
+
+        monkeypatch.setattr(_socket, "getaddrinfo", two)
+        result = h.result(h.probe(HealthCheck("tcp", host="app", port=server.port)))
+        assert (result.ok, result.detail) == (True, "connected")
+        listening = refusing  # and when every address refuses, the last error is said
+        result = h.result(h.probe(HealthCheck("tcp", host="app", port=server.port)))
+        assert (result.ok, result.detail) == (False, "connection refused")
 
 
 def test_http_request_names_the_default_port_by_omission() -> None:
