@@ -8,7 +8,8 @@ told of each state change) and keeps its Facts (initsup.health.facts):
 - a check runs from the loop's timers while the process is alive (STARTING or RUNNING):
   0.05 s after the spawn, then twice as long after each failure until the first pass
   (capped at the interval), then every interval;
-- `retries` failures in a row outside the start period make it unhealthy, a pass makes it
+- `retries` failures in a row outside the start period make it unhealthy (before its
+  first pass, the quick checks' failures count once per interval), a pass makes it
   healthy again; each change is a record and, with on_unhealthy=restart or stop, an
   action (a restart waits as the program's own restarts do: at once, then 1, 2, 4... s
   up to backoff_max, counted afresh after backoff_reset healthy seconds);
@@ -73,13 +74,24 @@ STATUS_CHARS = 200  # of sd_notify's STATUS=, shown by ctl status
 class _Tracked:
     """What health keeps of one process beyond its Facts."""
 
-    __slots__ = ("delay", "notified", "passed", "probe", "restarts", "seen", "timer", "wants")
+    __slots__ = (
+        "count_at",
+        "delay",
+        "notified",
+        "passed",
+        "probe",
+        "restarts",
+        "seen",
+        "timer",
+        "wants",
+    )
 
     def __init__(self) -> None:
         self.seen: ProcessState | None = None  # the state last heard of
         self.probe: Probe | None = None  # made at its first check
         self.timer: Timer | None = None  # the next check, or the restart after on_unhealthy
         self.delay = FIRST_CHECK  # until the next check, while it has not passed yet
+        self.count_at = 0.0  # before a first pass, the next failure that counts from here
         self.passed = False  # its check has passed since its start
         self.notified = False  # READY=1 since its start
         self.restarts = 0  # on_unhealthy restarts in a row, for their backoff
@@ -176,6 +188,8 @@ class Health:
             self._stop_checks(tracked)
             tracked.passed = tracked.notified = False
             tracked.delay = FIRST_CHECK
+            if process.config.health is not None:
+                tracked.count_at = self._host.now() + process.config.health.interval
             facts.healthy = None
             facts.failures = 0
             facts.status = ""
@@ -278,12 +292,16 @@ class Health:
         check = process.config.health
         assert check is not None and facts.last is not None
         if started - process.started_at < check.start_period:
-            self._host.log(
-                "debug",
-                f"{process.name}: check failed in its start period: {facts.last.detail}",
-                program=process.name,
-            )
+            self._not_counted(process, "in its start period")
             return
+        if not tracked.passed:
+            # Until a first pass the quick checks look for readiness: their failures
+            # count once per interval, as Docker's would, so `retries` failures still
+            # take `retries` intervals to make a program unhealthy.
+            if started < tracked.count_at:
+                self._not_counted(process, "before its first pass")
+                return
+            tracked.count_at = started + check.interval
         facts.failures += 1
         if facts.failures < check.retries or facts.healthy is False:
             self._host.log(
@@ -296,6 +314,13 @@ class Health:
         facts.healthy = False
         self._host.publish(_check_record("PROCESS_UNHEALTHY", process, facts))
         self._act(process, tracked)
+
+    def _not_counted(self, process: Process, when: str) -> None:
+        last = process.facts.last if process.facts is not None else None
+        detail = last.detail if last is not None else ""
+        self._host.log(
+            "debug", f"{process.name}: check failed {when}: {detail}", program=process.name
+        )
 
     # -- liveness's action ---------------------------------------------------------------
 
