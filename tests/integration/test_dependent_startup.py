@@ -147,10 +147,6 @@ def test_supervisord_with_the_plugin_starts_in_dependency_order(tmp_path: Path) 
         log.close()
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("initsup.health.order") is None,
-    reason="initsup's start order (initsup/health/order.py) is not there yet",
-)
 def test_initsup_runs_the_same_file_in_the_same_order(tmp_path: Path) -> None:
     config = write_config(tmp_path / "initsup")
     run = Supervised(tmp_path, args=["-c", str(config)])
