@@ -27,7 +27,8 @@ with `healthcheck=true` and healthcheck_interval=1, and beside them the same pro
 without checks; once all are RUNNING and a settling pause has passed (the checks' quick
 first runs are over), initsup is watched for a window (full 20 s, tiny 0.5 s): the CPU
 seconds per minute of initsup and of its reaped children (the checks), utime + stime and
-cutime + cstime from /proc/PID/stat.
+cutime + cstime from /proc/PID/stat, together and initsup's own alone.  The checked run
+is left out when the initsup measured has no command checks (initsup/health/probes.py).
 
 Every process of a run is killed and reaped afterwards, and none may be left (found by
 the run's marker in its command line).
@@ -73,6 +74,7 @@ class Readiness:
         Figure("notify_hop", "the same, overhead per hop (with the program's Python start)", "ms"),
         Figure("notify_link", "the same, per hop after the first spawn", "ms"),
         Figure("checks_cpu", "100 programs, 1 s command checks: CPU, own + checks'", "s/min"),
+        Figure("checks_own", "the same, initsup's own CPU", "s/min"),
         Figure("idle_cpu", "the same 100 programs without checks: CPU", "s/min"),
     )
     runs = {"full": 3, "tiny": 1}
@@ -103,8 +105,12 @@ class Readiness:
         total = chain(system, notify_programs(count, tools), tools, ready="PROCESS_READY")
         samples += _chain_samples("notify", system, total, count, DELAY)
         if has_checks(tools):
-            samples.append(Sample("checks_cpu", system, checks_cpu(size, tools, checked=True)))
-        samples.append(Sample("idle_cpu", system, checks_cpu(size, tools, checked=False)))
+            own, checks = checks_cpu(size, tools, checked=True)
+            samples += [
+                Sample("checks_cpu", system, own + checks),
+                Sample("checks_own", system, own),
+            ]
+        samples.append(Sample("idle_cpu", system, sum(checks_cpu(size, tools, checked=False))))
         return samples
 
     def targets(self, medians: Medians) -> list[Target]:
@@ -315,9 +321,9 @@ def _logged(line: bytes) -> float:
 # -- the checks' cost --------------------------------------------------------------------
 
 
-def checks_cpu(size: str, tools: Tools, checked: bool) -> float:
-    """initsup's CPU seconds per minute (its own and its reaped children's) while its
-    programs run and, when checked, each is checked every second."""
+def checks_cpu(size: str, tools: Tools, checked: bool) -> tuple[float, float]:
+    """initsup's CPU seconds per minute, its own and its reaped children's (the checks),
+    while its programs run and, when checked, each is checked every second."""
     count, run = CHECKED[size], marker()
     programs: dict[str, Options] = {}
     for n in range(count):
@@ -330,17 +336,18 @@ def checks_cpu(size: str, tools: Tools, checked: bool) -> float:
         supervised.wait_running(60.0)
         time.sleep(SETTLE[size])
         pid = supervised.proc.pid
-        cpu, began = _cpu_with_children(pid), time.monotonic()
+        own, children, began = *_cpu(pid), time.monotonic()
         time.sleep(WINDOW[size])
-        cpu = _cpu_with_children(pid) - cpu
+        own_now, children_now = _cpu(pid)
         elapsed = time.monotonic() - began
-    return cpu * 60 / elapsed
+    per_minute = 60 / elapsed
+    return (own_now - own) * per_minute, (children_now - children) * per_minute
 
 
-def _cpu_with_children(pid: int) -> float:
-    """utime + stime + cutime + cstime of pid, in seconds."""
-    fields = stat_fields(pid)
-    return sum(int(value) for value in fields[11:15]) / TICK
+def _cpu(pid: int) -> tuple[float, float]:
+    """Seconds of CPU of pid (utime + stime) and of its reaped children (cutime + cstime)."""
+    fields = [int(value) for value in stat_fields(pid)[11:15]]
+    return (fields[0] + fields[1]) / TICK, (fields[2] + fields[3]) / TICK
 
 
 SCENARIO = Readiness()
