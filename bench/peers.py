@@ -101,7 +101,24 @@ def environment() -> tuple[str, str]:
                 _pip(python, "install", "supervisor")
             except subprocess.CalledProcessError:
                 pass  # supervisord is then reported missing, with its reason
+    _install_plugin(python)
     return str(python), str(command)
+
+
+def _install_plugin(python: Path) -> None:
+    """supervisord-dependent-startup for the readiness scenario's supervisord (the version
+    the bench's environment has, if any); without it that scenario leaves supervisord out."""
+    name = "supervisord-dependent-startup"
+    if _imports(str(python), "supervisord_dependent_startup"):
+        return
+    if importlib.util.find_spec("supervisord_dependent_startup") is not None:
+        from importlib.metadata import version
+
+        name = f"{name}=={version(name)}"
+    try:
+        _pip(python, "install", name)
+    except subprocess.CalledProcessError:
+        pass
 
 
 def _sources_digest() -> str:

@@ -17,6 +17,7 @@ NAMES = (
     "scale",
     "events",
     "control",
+    "readiness",
 )
 
 

@@ -7,6 +7,9 @@ or, for the one-shot `migrate` waited for with `:exited`, done.
 The order is heard the same way on both: a listener of our own (tests/bin/listener.py)
 in the same file records every PROCESS_STATE event, and initsup's JSON records say when
 each program started.
+
+Last, depends_on= on a notify=true program: its dependant waits for READY=1 (sd_notify),
+not for RUNNING.
 """
 
 from __future__ import annotations
@@ -147,10 +150,6 @@ def test_supervisord_with_the_plugin_starts_in_dependency_order(tmp_path: Path) 
         log.close()
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("initsup.health.order") is None,
-    reason="initsup's start order (initsup/health/order.py) is not there yet",
-)
 def test_initsup_runs_the_same_file_in_the_same_order(tmp_path: Path) -> None:
     config = write_config(tmp_path / "initsup")
     run = Supervised(tmp_path, args=["-c", str(config)])
@@ -205,3 +204,37 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             kill_tree(proc.pid)
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+NOTIFY_CONFIG = """\
+[program:api]
+command=/bin/sh -c '"{python}" "{notify_ready}" 0.5; true'
+notify=true
+startsecs=0
+
+[program:worker]
+command=sleep 1000
+startsecs=0
+depends_on=api
+"""
+
+
+def test_a_dependant_waits_for_ready_1_not_for_running(tmp_path: Path) -> None:
+    """depends_on= on a notify=true program: the dependant starts at READY=1, which here
+    comes from the program's child (sh runs notify-ready), half a second after RUNNING."""
+    ini = NOTIFY_CONFIG.format(python=PYTHON, notify_ready=BIN / "notify-ready")
+    run = Supervised(tmp_path, ini)
+    try:
+        running = run.wait("PROCESS_STATE_RUNNING", program="api")
+        ready = run.wait("PROCESS_READY", program="api")
+        started = run.wait("PROCESS_STATE_STARTING", program="worker")
+        assert ready["check"] == "notify"
+        assert seconds(ready["timestamp"]) - seconds(running["timestamp"]) >= 0.5
+        assert seconds(started["timestamp"]) >= seconds(ready["timestamp"])
+        assert run.records.index(started) > run.records.index(ready)
+        notify_socket = Path(run.socket + ".notify")
+        assert notify_socket.exists()
+        assert run.stop() == 0
+        assert not notify_socket.exists()  # removed at exit
+    finally:
+        run.close()

@@ -260,6 +260,7 @@ def test_an_abstract_socket(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="sending as another user needs root")
+@pytest.mark.skipif(shutil.which("setpriv") is None, reason="setpriv (util-linux) is missing")
 def test_a_program_of_another_user_can_send() -> None:
     # tmp_path's parents are private to root: a directory others may enter
     directory = tempfile.mkdtemp(prefix="initsup-notify-")
