@@ -230,3 +230,10 @@ def drain(sock: socket.socket) -> bytes:
         if not chunk:
             return data
         data += chunk
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listened on a moment ago."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import sys
 import tempfile
 from collections.abc import Callable
@@ -19,17 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT, wait_for
+from tests.helpers import ROOT, free_port, wait_for
 from tests.supervised import Supervised, seconds
 
 Start = Callable[..., Supervised]
 NOTIFY_READY = ROOT / "tests" / "bin" / "notify-ready"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def position(s: Supervised, event: str, **fields: object) -> int:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.helpers import wait_for
+from tests.helpers import free_port, wait_for
 from tests.supervised import Supervised
 
 USER, PASSWORD = "admin", "s3cret"
@@ -43,12 +43,6 @@ autorestart=false
 command=sleep 1000
 autostart=false
 """
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Probed:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import wait_for
+from tests.helpers import free_port, wait_for
 from tests.supervised import Supervised
 
 transport_module = pytest.importorskip("supervisor.xmlrpc", reason="supervisor is not installed")
@@ -82,12 +82,6 @@ INFO_FIELDS = {
     "name", "group", "start", "stop", "now", "state", "statename", "spawnerr",
     "exitstatus", "logfile", "stdout_logfile", "stderr_logfile", "pid", "description",
 }  # fmt: skip
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Running:
