@@ -19,6 +19,7 @@ import os
 import stat
 import sys
 
+from initsup import sockets
 from initsup.control.accepting import Acceptor
 from initsup.control.api import EventFeed
 from initsup.control.connection import BadRequest, Connection, parse_request, wire
@@ -60,23 +61,9 @@ def default_socket_path(environ: dict[str, str] | os._Environ[str]) -> str:
 
 
 def socket_module() -> Any:
-    """`_socket` when it has everything the server uses, else `socket`, else None.
-
-    `_socket` saves every idle initsup the `socket` module on top of it (enums, selectors,
-    array: about 0.45 MiB of 14.5 MiB with 50 programs), for methods the server does not
-    call.  Any doubt about it means the public module; with neither, initsup runs without
-    a control socket (ControlServer raises OSError).
-    """
-    for name in ("_socket", "socket"):
-        try:
-            module = __import__(name)
-            if all(hasattr(module, attribute) for attribute in _NEEDED) and hasattr(
-                module.socket, "_accept"
-            ):
-                return module
-        except Exception:  # a broken module is one the server does not use
-            continue
-    return None
+    """`_socket` when it has everything the server uses, else `socket`, else None (then
+    initsup runs without a control socket: ControlServer raises OSError)."""
+    return sockets.module(_NEEDED, ("_accept",))
 
 
 class Server:

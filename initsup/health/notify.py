@@ -19,6 +19,8 @@ import os
 import stat
 import struct
 
+from initsup import sockets
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection
@@ -38,21 +40,9 @@ _INT = struct.Struct("i")
 
 
 def socket_module() -> Any:
-    """`_socket` when it has what a datagram socket with credentials needs, else `socket`.
-
-    The `socket` module is 0.3-0.45 MiB of an idle initsup for nothing used here.
-    """
+    """`_socket` when it has what a datagram socket with credentials needs, else `socket`."""
     needed = ("SOCK_DGRAM", "SO_PASSCRED", "SCM_CREDENTIALS", "SCM_RIGHTS", "CMSG_SPACE")
-    try:
-        import _socket
-
-        if all(hasattr(_socket, name) for name in needed) and hasattr(_socket.socket, "recvmsg"):
-            return _socket
-    except Exception:  # a missing or different _socket: the public module
-        pass
-    import socket
-
-    return socket
+    return sockets.module(needed, ("recvmsg",))
 
 
 class NotifySocket:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import errno
 import os
 
-from initsup import exits
+from initsup import exits, sockets
 from initsup.health.answers import MAX_ANSWER, parse_status, request, verdict
 from initsup.health.facts import OUTPUT_TAIL, Result
 from initsup.signals import signal, signal_name
@@ -441,15 +441,5 @@ _NEEDED = ("socket", "getaddrinfo", "SOCK_STREAM", "SOL_SOCKET", "SO_ERROR")
 
 
 def _socket_module() -> Any:
-    """`_socket`, as the control server uses it (the `socket` module on top of it costs
-    every idle initsup memory for nothing a probe calls), or `socket` when in doubt."""
-    try:
-        import _socket
-
-        for name in _NEEDED:
-            getattr(_socket, name)
-        return _socket
-    except Exception:
-        import socket
-
-        return socket
+    """`_socket`, as the control server uses it, or `socket` when in doubt."""
+    return sockets.module(_NEEDED)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import PYTHON, Proc, env, kill_tree
+from tests.helpers import INITSUP, PYTHON, ROOT, Proc, env, free_port, kill_tree
 
 # Python run before initsup: makes the private module unimportable (the public one is
 # imported first where it needs the private one itself), or breaks what initsup uses.
@@ -84,3 +84,53 @@ def test_supervisor_mode_runs_without_the_private_module(tmp_path: Path, prelude
 
 def _reaped(events: list[str]) -> bool:
     return any(e.startswith("reaped unknown pid") for e in events)
+
+
+SOCKET_PRELUDES = {
+    "none": "pass",
+    "no-_socket": "import socket; sys.modules['_socket'] = None",
+    "broken-_socket": "import socket, _socket; del _socket.SO_PEERCRED, _socket.SO_PASSCRED",
+}
+
+
+@pytest.mark.parametrize("prelude", SOCKET_PRELUDES.values(), ids=list(SOCKET_PRELUDES))
+def test_sockets_work_without_the_private_socket_module(tmp_path: Path, prelude: str) -> None:
+    """The control socket, an HTTP check and NOTIFY_SOCKET, on `socket` when `_socket`
+    is missing or lacks what they use."""
+    port = free_port()
+    notify = ROOT / "tests" / "bin" / "notify-ready"
+    ini = tmp_path / "initsup.ini"
+    ini.write_text(
+        f"[program:web]\ncommand={PYTHON} -m http.server --bind 127.0.0.1 {port}\n"
+        f"startsecs=0\nhealthcheck_url=http://127.0.0.1:{port}/\n"
+        f"[program:app]\ncommand={PYTHON} {notify} 0\nstartsecs=30\nnotify=true\n"
+        "depends_on=web\n"
+    )
+    sock = str(tmp_path / "s")
+    proc = Proc(_argv(prelude, "-c", str(ini)), env=env(INITSUP_SOCKET=sock))
+    try:
+        ready: set[str] = set()
+        while ready != {"web", "app"}:
+            record = json.loads(proc.readline(15))
+            assert "internal error" not in str(record["event"]), record
+            if record["event"] == "PROCESS_READY":
+                ready.add(record["program"])
+        status = subprocess.run(
+            [*INITSUP, "ctl", "health", "--ready"],
+            env=env(INITSUP_SOCKET=sock),
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert status.returncode == 0, status
+        os.kill(proc.pid, signal.SIGTERM)
+        try:
+            while True:
+                proc.readline(15)
+        except EOFError:
+            pass
+        assert proc.wait() == 0
+    finally:
+        if proc.popen.poll() is None:
+            kill_tree(proc.pid)
+        proc.kill()
