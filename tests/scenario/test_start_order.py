@@ -156,3 +156,23 @@ def test_a_stop_by_hand_calls_off_a_start_that_waits(story: Story) -> None:
 
 def _raise(exc: BaseException) -> None:
     raise exc
+
+
+def test_a_reload_that_adds_the_first_dependency_waits_for_it(story: Story) -> None:
+    # initsup started without any dependency (no health at all); the reload adds db and
+    # web that depends on it: web starts only once db is ready.
+    s = story(f"[program:old]\n{QUICK}").start()
+    s.until(lambda: s.state("old") == "RUNNING")
+    assert s.supervisor.health is None
+    s.path.write_text(
+        f"[program:old]\n{QUICK}[program:db]\n{SLOW}[program:web]\n{QUICK}depends_on=db\n"
+    )
+    s.signal(signal.SIGHUP)
+    s.until(lambda: "web:web" in s.supervisor.processes and s.state("db") == "STARTING")
+    s.step()
+    assert s.state("web") == "STOPPED"
+    s.advance(2.1)
+    s.until(lambda: s.state("web") == "RUNNING")
+    assert started(s) == ["old", "db", "web"]
+    s.signal(signal.SIGTERM)
+    assert s.finish() == 0
