@@ -60,13 +60,15 @@ class Facts:
         if self.waiting_for:
             return "waiting for " + ", ".join(self.waiting_for)
         parts = []
+        last = self.last
         if self.check is not None:
             if self.healthy is False:
-                parts.append(f"unhealthy ({self.failures} failed checks)")
+                detail = f": {last.detail}" if last is not None else ""
+                parts.append(f"unhealthy ({self.failures} failed checks{detail})")
             elif self.ready:
                 parts.append("ready")
-            elif self.ever_ready or self.failures:
-                parts.append("not ready")
+            elif last is not None and not last.ok:  # a check ran during this run
+                parts.append(f"not ready: {last.detail}")
         if self.status:
             parts.append(self.status)
         return ", ".join(parts)

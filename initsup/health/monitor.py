@@ -198,6 +198,7 @@ class Health:
         elif state not in ALIVE:
             self._stop_checks(tracked)
             facts.healthy = None
+            facts.last = None  # of a run that is over: ctl status says nothing of it
             if state == ProcessState.STOPPED and tracked.wants == "restart":
                 tracked.wants = ""
                 self._restart_later(process, tracked)
@@ -276,6 +277,7 @@ class Health:
             delay = check.interval if tracked.passed else tracked.delay
             tracked.delay = min(check.interval, tracked.delay * 2)
         self._update_ready(process, tracked, facts)
+        self.order.changed()  # a dependant's words say what its dependency's check said
         if process.state in ALIVE and tracked.timer is None:
             tracked.timer = self._host.call_later(delay, lambda: self._check(process))
 

@@ -125,8 +125,12 @@ def test_facts_words_follow_the_description() -> None:
     waiting.facts.waiting_for = ["db"]
     assert api.describe(waiting, now) == "Not started, waiting for db"
     db.facts = Facts("tcp")
-    db.facts.failures = 1
-    assert api.describe(db, now) == "not ready"  # STARTING has no description of its own
+    assert api.describe(db, now) == ""  # STARTING, no check run yet: nothing to say
+    db.facts.last = Result(False, "connection refused")
+    assert api.describe(db, now) == "not ready: connection refused"
+    db.facts.healthy = False
+    db.facts.failures = 3
+    assert api.describe(db, now) == "unhealthy (3 failed checks: connection refused)"
 
 
 def test_info_has_ready_and_healthy() -> None:
