@@ -6,9 +6,8 @@ kube-apiserver answers anonymous ones: the request says it is not authenticated)
 hands each to the handler of its path with a Responder.  One request is served at a
 time: the next, even if already received (pipelining), waits until the answer to this
 one has been sent, so a client that sends and never reads holds one answer's worth of
-memory at most.  Connections stay open
-between requests (HTTP/1.1, or 1.0 with `Connection: keep-alive`) as supervisorctl
-expects for a whole session.
+memory at most.  Connections stay open between requests (HTTP/1.1, or 1.0 with
+`Connection: keep-alive`) as supervisorctl expects for a whole session.
 
 Nothing one client does may stall the loop or grow memory without bound: its socket is
 non-blocking; a started request must be complete within REQUEST_TIMEOUT and a silent
