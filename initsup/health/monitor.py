@@ -188,17 +188,17 @@ class Health:
             self._stop_checks(tracked)
             tracked.passed = tracked.notified = False
             tracked.delay = FIRST_CHECK
-            if process.config.health is not None:
-                tracked.count_at = self._host.now() + process.config.health.interval
             facts.healthy = None
             facts.failures = 0
-            facts.status = ""
-            if process.config.health is not None:
+            check = process.config.health
+            if check is not None:
+                tracked.count_at = self._host.now() + check.interval
                 tracked.timer = self._host.call_later(FIRST_CHECK, lambda: self._check(process))
         elif state not in ALIVE:
             self._stop_checks(tracked)
             facts.healthy = None
             facts.last = None  # of a run that is over: ctl status says nothing of it
+            facts.status = ""
             if state == ProcessState.STOPPED and tracked.wants == "restart":
                 tracked.wants = ""
                 self._restart_later(process, tracked)
