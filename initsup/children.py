@@ -137,9 +137,10 @@ class Children:
         (its environment, user, directory and umask, as Docker runs a HEALTHCHECK in the
         container), stdin /dev/null, stdout and stderr out_fd, in a process group of its
         own.  Raises ExecError or OSError when it cannot be started."""
+        # Made once, not at each run: checks come every interval, the environment stays.
+        env = self._child_env(config)
 
         def start(argv: list[str], out_fd: int) -> int:
-            env = self._child_env(config)
             try:
                 user = launch.user_ids(config.user)
             except KeyError:  # checked at load; gone from /etc/passwd since

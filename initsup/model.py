@@ -17,6 +17,10 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+# A dependency's condition (depends_on=, and dependent_startup_wait_for=x:running):
+# ready now, or done (ended as expected, with no restart coming).
+READY = "READY"
+
 # Where a program's output goes: initsup's stdout stream (as JSON, text or raw lines),
 # nowhere, or a file of its own.
 TO_STREAM = "stream"

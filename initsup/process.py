@@ -61,6 +61,15 @@ class SpawnFailed(Exception):
         self.exit_code = exit_code
 
 
+def backoff(restarts: int, cap: float) -> float:
+    """The delay before the restart-th automatic restart in a row: at once, then 1, 2,
+    4... s, capped.  2.0 ** n overflows at n = 1024 (after ~17 h of flapping, or 1 s
+    with backoff_max=0); past 2 ** 64 s the cap has long been reached anyway."""
+    if restarts <= 1:
+        return 0.0
+    return min(cap, 2.0 ** min(restarts - 2, 64))
+
+
 def _unexpected(name: str, exc: Exception) -> SpawnFailed:
     return SpawnFailed(f"couldn't spawn {name}: {type(exc).__name__}: {exc}", 126)
 
@@ -96,6 +105,12 @@ class Process:
     @property
     def group(self) -> str:
         return self.config.group
+
+    @property
+    def namespec(self) -> str:
+        """`name` when the group has the program's own name, else `group:name`
+        (supervisorctl's way of naming a process)."""
+        return self.name if self.group == self.name else f"{self.group}:{self.name}"
 
     @property
     def ended_for_good(self) -> bool:
@@ -227,11 +242,7 @@ class Process:
         if now - self.running_at >= self.config.backoff_reset:
             self.crashes = 0
         self.crashes += 1
-        if self.crashes == 1:
-            return 0.0
-        # 2.0 ** n overflows at n = 1024 (after ~17 h of flapping, or 1 s with
-        # backoff_max=0); past 2 ** 64 s the cap has long been reached anyway.
-        return min(self.config.backoff_max, 2.0 ** min(self.crashes - 2, 64))
+        return backoff(self.crashes, self.config.backoff_max)
 
     def _restart(self) -> None:
         self._timer = None

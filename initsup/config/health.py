@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 
     from initsup.config.sources import Names, Raw, Report, Section
 
-READY = "READY"  # a dependency's condition: ready (or done: ended as expected for good)
 # dependent_startup_wait_for's states, as the plugin accepts them; RUNNING means ready.
 WAIT_STATES = frozenset({"STARTING", "RUNNING", "BACKOFF", "STOPPING", "EXITED", "FATAL"})
 CHECK_KINDS = {"healthcheck": "command", "healthcheck_url": "http", "healthcheck_tcp": "tcp"}
@@ -126,7 +125,7 @@ def depends_on(text: str) -> dict[str, frozenset[str]]:
             raise ValueError(
                 f"names {name!r}: use program names (no states; see dependent_startup_wait_for)"
             )
-    return {name: frozenset({READY}) for name in names}
+    return {name: frozenset({model.READY}) for name in names}
 
 
 def wait_for(text: str) -> dict[str, frozenset[str]]:
@@ -142,7 +141,7 @@ def wait_for(text: str) -> dict[str, frozenset[str]]:
                 f"names {item!r}: expected program:state[,state] with states among"
                 f" {', '.join(sorted(s.lower() for s in WAIT_STATES))}"
             )
-        found[name] = frozenset(READY if w == "RUNNING" else w for w in words)
+        found[name] = frozenset(model.READY if w == "RUNNING" else w for w in words)
     if not found:
         raise ValueError("must name programs, e.g. db:running migrate:exited")
     return found

@@ -104,7 +104,7 @@ RECENT_EVENTS = 200  # events kept for a client that asks for the latest ones
 
 def namespec(process: Process) -> str:
     """`name` when the group has the program's own name, else `group:name` (supervisorctl)."""
-    return process.name if process.group == process.name else f"{process.group}:{process.name}"
+    return process.namespec
 
 
 def resolve(host: Host, name: str) -> tuple[list[Process], tuple[str, str] | None]:

@@ -158,7 +158,7 @@ def _started(process: Process, name: str, spawning: bool) -> Any:
     if process.state == ProcessState.RUNNING:
         return True
     if process.spawnerr:
-        if spawning and getattr(process, "exit_code", None) == NOT_FOUND:
+        if spawning and process.exit_code == NOT_FOUND:
             return Fault("NO_FILE", process.spawnerr)  # supervisord checks before spawning
         return Fault("SPAWN_ERROR", name)
     return Fault("ABNORMAL_TERMINATION", name)  # stopped while starting

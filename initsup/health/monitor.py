@@ -25,6 +25,7 @@ import os
 from initsup import events
 from initsup.health.facts import Facts, Result
 from initsup.health.order import StartOrder
+from initsup.process import backoff
 from initsup.states import ProcessState
 
 TYPE_CHECKING = False
@@ -287,7 +288,10 @@ class Health:
         if facts.healthy is not True:
             facts.healthy = True
             self._host.publish(_check_record("PROCESS_HEALTHY", process, facts))
-        if tracked.restarts and self._host.now() - process.running_at >= _reset(process):
+        if (
+            tracked.restarts
+            and self._host.now() - process.running_at >= process.config.backoff_reset
+        ):
             tracked.restarts = 0
 
     def _failed(self, process: Process, tracked: _Tracked, facts: Facts, started: float) -> None:
@@ -342,11 +346,7 @@ class Health:
 
     def _restart_later(self, process: Process, tracked: _Tracked) -> None:
         tracked.restarts += 1
-        delay = (
-            0.0
-            if tracked.restarts == 1
-            else min(process.config.backoff_max, 2.0 ** min(tracked.restarts - 2, 64))
-        )
+        delay = backoff(tracked.restarts, process.config.backoff_max)
 
         def restart() -> None:
             tracked.timer = None
@@ -362,10 +362,6 @@ class Health:
                 delay=delay,
             )
         tracked.timer = self._host.call_later(delay, restart)
-
-
-def _reset(process: Process) -> float:
-    return process.config.backoff_reset
 
 
 def _record(ready: bool, process: Process) -> events.Event:

@@ -15,8 +15,8 @@ A start asked by hand (`ctl start`, startProcess) does not wait: the operator de
 
 from __future__ import annotations
 
-from initsup.health.facts import Facts
 from initsup.health.verdicts import ready
+from initsup.model import READY
 from initsup.states import ProcessState
 
 TYPE_CHECKING = False
@@ -36,7 +36,6 @@ if TYPE_CHECKING:
         def log(self, level: str, message: str, **fields: Any) -> None: ...
 
 
-READY = "READY"  # initsup.config.health's condition: ready now, or done
 STUCK = frozenset({ProcessState.FATAL, ProcessState.STOPPED})
 
 
@@ -127,7 +126,7 @@ class StartOrder:
             "warning",
             f"{process.name}: waits for {blocker.name}, which is {blocker.state.name} and"
             " will not become ready by itself (start it: initsup ctl start"
-            f" {_namespec(blocker)})",
+            f" {blocker.namespec})",
             program=process.name,
             dependency=blocker.name,
         )
@@ -151,7 +150,7 @@ class StartOrder:
 
 def _satisfies(process: Process, wanted: frozenset[str]) -> bool:
     facts = process.facts
-    reached = facts.reached if isinstance(facts, Facts) else set()
+    reached = facts.reached if facts is not None else set()
     return any(ready(process)[0] if w == READY else w in reached for w in wanted)
 
 
@@ -162,7 +161,3 @@ def _words(process: Process, wanted: frozenset[str]) -> str:
     if READY in wanted:
         return f"{process.state.name}, not ready"
     return f"{process.state.name}, waiting for {' or '.join(sorted(wanted))}"
-
-
-def _namespec(process: Process) -> str:
-    return process.name if process.group == process.name else f"{process.group}:{process.name}"
