@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from initsup.control import http_ctl
 from tests.control_host import ControlHost
-from tests.unit.test_ctl_http_route import FakeRequest, FakeResponder, _Logger
+from tests.unit.test_ctl_http_route import FakeResponder, _Logger, post
 
 _BODIES = st.one_of(
     st.binary(max_size=300),
@@ -28,7 +28,7 @@ def test_any_body_is_answered_once(body: bytes, method: str) -> None:
     host.logger = _Logger()
     host.add("web")
     responder = FakeResponder()
-    http_ctl.handler(host, host.feed)(FakeRequest(body, method), responder)
+    http_ctl.handler(host, host.feed)(post(body, method), responder)
     if responder.sent is not None:
         assert responder.sent[0] in (400, 405)
         return

@@ -15,6 +15,7 @@ import pytest
 
 from initsup import ctl, ctl_http
 from initsup.control import http_ctl
+from initsup.control.http_connection import Request
 from initsup.ctl_find import FindError, find
 from tests.control_host import ControlHost
 
@@ -94,24 +95,20 @@ class _Responder:
         pass
 
 
-class _Request:
-    def __init__(self, head: bytes, body: bytes) -> None:
-        lines = head.decode().split("\r\n")
-        self.method, self.path, _ = lines[0].split(" ")
-        self.query = ""
-        self.headers = {
-            k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in lines[1:])
-        }
-        self.body = body
-        self.authenticated = True
+def _request(head: bytes, body: bytes) -> Request:
+    """The request initsup ctl sent, read back from its head and body."""
+    lines = head.decode().split("\r\n")
+    method, path, _ = lines[0].split(" ")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in lines[1:])}
+    return Request(method, path, "", headers, body)
 
 
 @pytest.fixture
-def served() -> Iterator[tuple[str, ControlHost, list[_Request]]]:
+def served() -> Iterator[tuple[str, ControlHost, list[Request]]]:
     """http://127.0.0.1:PORT answering one request per connection with the real route,
     401 without `Authorization`, 404 for other paths."""
     host = ControlHost()
-    seen: list[_Request] = []
+    seen: list[Request] = []
     route = http_ctl.handler(host, host.feed)
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(10)
@@ -127,7 +124,7 @@ def served() -> Iterator[tuple[str, ControlHost, list[_Request]]]:
                 while b"\r\n\r\n" not in data:
                     data += conn.recv(65536)
                 head, _, body = data.partition(b"\r\n\r\n")
-                request = _Request(head, body)
+                request = _request(head, body)
                 while len(request.body) < int(request.headers["content-length"]):
                     request.body += conn.recv(65536)
                 seen.append(request)
@@ -157,7 +154,7 @@ def _read_all(body: ctl_http.Body) -> bytes:
     return data
 
 
-def test_a_request_line_over_http(served: tuple[str, ControlHost, list[_Request]]) -> None:
+def test_a_request_line_over_http(served: tuple[str, ControlHost, list[Request]]) -> None:
     url, host, seen = served
     host.add("web")
     body = ctl_http.request(url, b'{"cmd": "status", "args": []}\n', "admin", "pw")
@@ -174,7 +171,7 @@ def test_a_request_line_over_http(served: tuple[str, ControlHost, list[_Request]
 
 
 def test_http_errors_are_said_in_one_line(
-    served: tuple[str, ControlHost, list[_Request]],
+    served: tuple[str, ControlHost, list[Request]],
 ) -> None:
     url, host, _ = served
     with pytest.raises(ctl_http.HttpError, match=r"^Server requires authentication$"):
@@ -185,7 +182,7 @@ def test_http_errors_are_said_in_one_line(
 
 
 def test_ctl_main_over_http(
-    served: tuple[str, ControlHost, list[_Request]], capsys: pytest.CaptureFixture[str]
+    served: tuple[str, ControlHost, list[Request]], capsys: pytest.CaptureFixture[str]
 ) -> None:
     url, host, _ = served
     host.add("web")
@@ -196,7 +193,7 @@ def test_ctl_main_over_http(
 
 
 def test_the_shell_logs_in_after_a_401(
-    served: tuple[str, ControlHost, list[_Request]], capsys: pytest.CaptureFixture[str]
+    served: tuple[str, ControlHost, list[Request]], capsys: pytest.CaptureFixture[str]
 ) -> None:
     url, host, seen = served
     host.add("web")

@@ -10,17 +10,13 @@ from typing import Any
 
 from initsup.control import http_ctl
 from initsup.control.connection import MAX_REQUEST
+from initsup.control.http_connection import Request
 from tests.control_host import ControlHost
 
 
-class FakeRequest:
-    def __init__(self, body: bytes, method: str = "POST") -> None:
-        self.method = method
-        self.path = "/initsup/ctl"
-        self.query = ""
-        self.headers: dict[str, str] = {}
-        self.body = body
-        self.authenticated = True
+def post(body: bytes, method: str = "POST") -> Request:
+    """A request of the route, as the HTTP server hands it on."""
+    return Request(method, "/initsup/ctl", "", {}, body)
 
 
 class FakeResponder:
@@ -64,7 +60,7 @@ class FakeResponder:
 
 def _post(host: ControlHost, body: bytes, method: str = "POST") -> FakeResponder:
     responder = FakeResponder()
-    http_ctl.handler(host, host.feed)(FakeRequest(body, method), responder)
+    http_ctl.handler(host, host.feed)(post(body, method), responder)
     return responder
 
 

@@ -9,20 +9,16 @@ from typing import TYPE_CHECKING
 
 from initsup import feeds
 from initsup.control import logtail
+from initsup.control.http_connection import Request
 from tests.control_host import ControlHost
 
 if TYPE_CHECKING:
     from initsup.control.handlers import Handler
 
 
-class Request:
-    def __init__(self, path: str, method: str = "GET") -> None:
-        self.method = method
-        self.path = path
-        self.query = ""
-        self.headers: dict[str, str] = {}
-        self.body = b""
-        self.authenticated = True
+def get(path: str, method: str = "GET") -> Request:
+    """A request for path, as the HTTP server hands it on."""
+    return Request(method, path, "", {}, b"")
 
 
 class Responder:
@@ -66,7 +62,7 @@ class Responder:
 
 def _get(handler: Handler, path: str, method: str = "GET") -> Responder:
     responder = Responder()
-    handler(Request(path, method), responder)
+    handler(get(path, method), responder)
     return responder
 
 

@@ -11,19 +11,19 @@ from typing import Any
 import pytest
 
 from initsup.control import probes_http, routes
+from initsup.control.http_connection import Request
 from initsup.health.facts import Facts, Result
 from initsup.process import Process
 from tests.control_host import ControlHost
 from tests.http_harness import Served
 
 
-class Request:
-    def __init__(self, target: str, method: str = "GET", authenticated: bool = True) -> None:
-        self.method = method
-        self.path, _, self.query = target.partition("?")
-        self.headers: dict[str, str] = {}
-        self.body = b""
-        self.authenticated = authenticated
+def probe(target: str, method: str = "GET", authenticated: bool = True) -> Request:
+    """A request for target (path?query), as the HTTP server hands it on."""
+    path, _, query = target.partition("?")
+    request = Request(method, path, query, {}, b"")
+    request.authenticated = authenticated
+    return request
 
 
 class Responder:
@@ -51,7 +51,7 @@ def ask(host: ControlHost, target: str, **request: Any) -> tuple[int, str]:
     path = target.partition("?")[0]
     handler = exact.get(path) or next(h for p, h in prefixes.items() if path.startswith(p))
     responder = Responder()
-    handler(Request(target, **request), responder)
+    handler(probe(target, **request), responder)
     assert len(responder.answers) == 1
     status, body, _ = responder.answers[0]
     return status, body
