@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from initsup import model
 from initsup.config import convert
+from initsup.config.sources import convert_raw
 
 TYPE_CHECKING = False  # typing costs start-up time; see docs/decisions.md
 if TYPE_CHECKING:
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
 # dependent_startup_wait_for's states, as the plugin accepts them; RUNNING means ready.
 WAIT_STATES = frozenset({"STARTING", "RUNNING", "BACKOFF", "STOPPING", "EXITED", "FATAL"})
 CHECK_KINDS = {"healthcheck": "command", "healthcheck_url": "http", "healthcheck_tcp": "tcp"}
-_TIMING: dict[str, Callable[[str], object]] = {}  # filled below, once the converters exist
 ON_UNHEALTHY = ("none", "restart", "stop")
 KEYS = frozenset(
     [
@@ -147,12 +147,12 @@ def wait_for(text: str) -> dict[str, frozenset[str]]:
     return found
 
 
-_TIMING.update(
-    healthcheck_interval=positive_seconds,
-    healthcheck_timeout=positive_seconds,
-    healthcheck_retries=retries,
-    healthcheck_start_period=convert.seconds,
-)
+_TIMING: dict[str, Callable[[str], Any]] = {
+    "healthcheck_interval": positive_seconds,
+    "healthcheck_timeout": positive_seconds,
+    "healthcheck_retries": retries,
+    "healthcheck_start_period": convert.seconds,
+}
 _CHECK_CONVERTERS: dict[str, Callable[[str], Any]] = {
     "healthcheck": command_text,
     "healthcheck_url": http_url,
@@ -163,9 +163,7 @@ _CHECK_CONVERTERS: dict[str, Callable[[str], Any]] = {
 # -- one process's values ----------------------------------------------------------
 
 
-def process_values(
-    opts: dict[str, Raw], names: Names, report: Report, convert_raw: Callable[..., Any]
-) -> dict[str, Any]:
+def process_values(opts: dict[str, Raw], names: Names, report: Report) -> dict[str, Any]:
     """ProcessConfig keyword arguments from a section's health and start-order keys."""
     kwargs: dict[str, Any] = {}
     for key in ("notify", "dependent_startup", "dependent_startup_inherit_priority"):
@@ -180,7 +178,7 @@ def process_values(
                 deps[name] = deps.get(name, frozenset()) | wanted
     if deps:
         kwargs["depends_on"] = deps
-    kwargs["health"] = _check(opts, names, report, convert_raw)
+    kwargs["health"] = _check(opts, names, report)
     if kwargs.pop("dependent_startup", False):
         # The plugin asks for autostart=false so that supervisord leaves the start to
         # it; initsup is the one that starts such a program, in its order.
@@ -189,11 +187,9 @@ def process_values(
     return kwargs
 
 
-def _check(
-    opts: dict[str, Raw], names: Names, report: Report, convert_raw: Callable[..., Any]
-) -> model.HealthCheck | None:
+def _check(opts: dict[str, Raw], names: Names, report: Report) -> model.HealthCheck | None:
     given = [key for key in CHECK_KINDS if key in opts]
-    timing = {
+    timing: dict[str, Any] = {
         k[len("healthcheck_") :]: convert_raw(opts[k], c, names, report)
         for k, c in _TIMING.items()
         if k in opts

@@ -231,7 +231,7 @@ def _process(
     # As supervisord: the program's own environment is also ENV_X for its other values.
     names.update({"ENV_" + key: value for key, value in environment.items()})
     kwargs, logs = _process_values(opts, names, listener, report)
-    kwargs.update(health.process_values(opts, names, report, convert_raw))
+    kwargs.update(health.process_values(opts, names, report))
     _settle_process_values(opts, kwargs, logs, listener, report)
     command = None
     raw = opts.get("command")
