@@ -122,3 +122,14 @@ def take_request(buffer: bytes | bytearray, max_body: int) -> tuple[Head, bytes,
     if len(buffer) < size + length:
         return None
     return head, bytes(buffer[size : size + length]), size + length
+
+
+def unquote(text: str, plus: bool = False) -> str:
+    """%-decoding of a path (plus: of a query's field, where `+` is a space); only when
+    there is something to decode, since urllib.parse imports re."""
+    if "%" not in text and not (plus and "+" in text):
+        return text
+    from urllib.parse import unquote as path_unquote
+    from urllib.parse import unquote_plus
+
+    return unquote_plus(text, errors="replace") if plus else path_unquote(text, errors="replace")

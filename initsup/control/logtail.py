@@ -11,6 +11,7 @@ the recent-output rings and their followers (control/api.py), not from files.
 from __future__ import annotations
 
 from initsup.control import api
+from initsup.control.http_parse import unquote
 from initsup.control.rpcbase import Fault
 from initsup.control.rpcprocesses import lookup
 
@@ -68,10 +69,7 @@ def mainlogtail(host: Host) -> Handler:
 def target(host: Host, path: str) -> tuple[Process, str] | None:
     """The process and stream a /logtail path names, or None (404)."""
     rest = path[len(PREFIX) :] if path.startswith(PREFIX) else path
-    if "%" in rest:
-        from urllib.parse import unquote  # only for a quoted name: it imports re
-
-        rest = unquote(rest)
+    rest = unquote(rest)
     name, _, stream = rest.lstrip("/").partition("/")
     stream = stream or "stdout"
     if stream not in STREAMS:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from initsup.control import api
 from initsup.control.http_auth import CHALLENGE
+from initsup.control.http_parse import unquote
 
 TYPE_CHECKING = False  # typing is not imported at run time: docs/decisions.md, "Runtime"
 if TYPE_CHECKING:
@@ -78,7 +79,7 @@ def _checks(host: Host, question: str, name: str) -> list[Check] | None:
     named program's; None when the name is no program."""
     processes = None
     if name:
-        name = _unquote(name)
+        name = unquote(name)
         found, missed = api.resolve(host, name)
         if missed or len(found) != 1 or api.is_group(name):
             return None
@@ -125,18 +126,9 @@ def parse_query(query: str) -> tuple[bool, set[str]]:
     excluded: set[str] = set()
     for field in query[:MAX_QUERY].split("&"):
         key, _, value = field.partition("=")
-        key = _unquote(key)
+        key = unquote(key, plus=True)
         if key == "verbose":
             verbose = True
         elif key == "exclude" and value:
-            excluded.add(_unquote(value))
+            excluded.add(unquote(value, plus=True))
     return verbose, excluded
-
-
-def _unquote(text: str) -> str:
-    """%-decoding, only when there is any (urllib.parse imports re)."""
-    if "%" not in text and "+" not in text:
-        return text
-    from urllib.parse import unquote_plus
-
-    return unquote_plus(text, errors="replace")
