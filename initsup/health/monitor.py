@@ -35,19 +35,12 @@ if TYPE_CHECKING:
 
     from initsup.children import Children
     from initsup.health.notify import NotifySocket
+    from initsup.health.probes import Probe
     from initsup.logs import Logger
     from initsup.loop import EventLoop, Timer
     from initsup.process import Process
     from initsup.reaper import Owners
     from initsup.waits import Waits
-
-    class Probe(Protocol):
-        """One check of one process (initsup.health.probes)."""
-
-        running: bool
-
-        def run(self, done: Callable[[Result], None]) -> None: ...
-        def cancel(self) -> None: ...
 
     class Host(Protocol):
         """What health needs of the supervisor."""
