@@ -205,14 +205,16 @@ def test_runs_with_standard_fds_closed(tmp_path: Path) -> None:
     assert single.returncode == 5
 
 
+# "started" goes out before the fork: were the child first, its unterminated words would
+# run into the line and make it "last words without a newlinestarted".
 LINGERING_CHILD = """
 import os, sys
+os.write(1, b"started\\n")
 if os.fork() == 0:  # outlives the program, holding its stdout open
     with open(sys.argv[1], "w") as f:
         f.write(str(os.getpid()))
     os.write(1, b"last words without a newline")
     os.execvp("sleep", ["sleep", "60"])
-os.write(1, b"started\\n")
 os.execvp("sleep", ["sleep", "60"])
 """
 
