@@ -11,7 +11,9 @@ several milliseconds of every container's start-up.
 
 from __future__ import annotations
 
+from initsup.model_notify import NotifierConfig
 from initsup.signals import signal
+from initsup.values import Value
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -25,42 +27,6 @@ READY = "READY"
 # nowhere, or a file of its own.
 TO_STREAM = "stream"
 TO_NOWHERE = "none"
-
-
-class Value:
-    """Equality, repr and a dict view over __slots__, for the classes below.
-
-    config/packing.py sends subclasses through the forked reader's pipe field by field.
-    """
-
-    __slots__: tuple[str, ...] = ()
-
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not type(self):
-            return NotImplemented
-        return all(getattr(self, n) == getattr(other, n) for n in self.__slots__)
-
-    __hash__ = None  # type: ignore[assignment]  # mutable values compared by content
-
-    def __repr__(self) -> str:
-        fields = ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__)
-        return f"{type(self).__name__}({fields})"
-
-    def as_dict(self) -> dict[str, Any]:
-        """Every field, for `initsup check --json`."""
-        return {n: _plain(getattr(self, n)) for n in self.__slots__}
-
-
-def _plain(value: object) -> object:
-    if isinstance(value, Value):
-        return value.as_dict()
-    if isinstance(value, (set, frozenset)):
-        return sorted(value)
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
 
 
 class LogTarget(Value):
@@ -149,6 +115,9 @@ class ProcessConfig(Value):
         "group",
         "health",
         "killasgroup",
+        "max_tries",
+        "max_tries_if_coredumped",
+        "max_tries_window",
         "name",
         "notify",
         "on_unhealthy",
@@ -200,6 +169,9 @@ class ProcessConfig(Value):
         notify: bool = False,
         depends_on: dict[str, frozenset[str]] | None = None,
         on_unhealthy: str = "none",
+        max_tries: int = 0,
+        max_tries_window: float = 60.0,
+        max_tries_if_coredumped: int = 0,
     ) -> None:
         self.name = name  # process name (process_name expanded)
         self.command = command  # argv, split like supervisord (shlex) and expanded
@@ -236,6 +208,12 @@ class ProcessConfig(Value):
         # or states it must have reached (dependent_startup_wait_for=a:exited)
         self.depends_on = depends_on or {}
         self.on_unhealthy = on_unhealthy  # none, restart or stop: liveness's action
+        # meetbill/supervise's give-up policy: at most this many automatic restarts (of
+        # any exit; of exits that dumped core) within max_tries_window seconds, then
+        # FATAL; 0: no limit (startretries still applies to starts that fail)
+        self.max_tries = max_tries
+        self.max_tries_window = max_tries_window
+        self.max_tries_if_coredumped = max_tries_if_coredumped
 
 
 class ListenerConfig(Value):
@@ -394,17 +372,19 @@ class InitOptions(Value):
 class Config(Value):
     """Everything a run of initsup supervises."""
 
-    __slots__ = ("groups", "options", "sources")
+    __slots__ = ("groups", "notifiers", "options", "sources")
 
     def __init__(
         self,
         options: InitOptions | None = None,
         groups: list[GroupConfig] | None = None,
         sources: list[str] | None = None,
+        notifiers: list[NotifierConfig] | None = None,
     ) -> None:
         self.options = options or InitOptions()
         self.groups = groups or []  # in (priority, name) order
         self.sources = sources or []  # files and variables read, for messages
+        self.notifiers = notifiers or []  # [notify:x] sections, by name
 
     def processes(self) -> list[ProcessConfig]:
         """Every process of every group, in start order."""

@@ -15,14 +15,15 @@ import marshal
 
 from initsup import model
 from initsup.errors import ConfigError, UsageError
+from initsup.values import Value
 
 TYPE_CHECKING = False  # typing costs start-up time; see docs/decisions.md
 if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-_PACKED = "\0initsup.model"  # marks a packed model.Value: no configuration value is this string
-_CLASSES = {cls.__name__: cls for cls in model.Value.__subclasses__()}  # for unpack
+_PACKED = "\0initsup.model"  # marks a packed model Value: no configuration value is this string
+_CLASSES = {cls.__name__: cls for cls in Value.__subclasses__()}  # for unpack
 
 
 def answer(load: Callable[[], tuple[model.Config, list[str]]]) -> bytes:
@@ -65,7 +66,7 @@ def decode(data: bytes) -> tuple[model.Config, list[str]]:
 
 def pack(value: object) -> Any:
     """value with every model object in it turned into marshal-able tuples (see unpack)."""
-    if isinstance(value, model.Value):
+    if isinstance(value, Value):
         fields = tuple(pack(getattr(value, n)) for n in value.__slots__)
         return (_PACKED, type(value).__name__, fields)
     if isinstance(value, list):
