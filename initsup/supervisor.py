@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
+    from initsup.alerts.hub import Alerts
     from initsup.control.api import DiffAnswer
     from initsup.health.monitor import Health
     from initsup.pools import Pools
@@ -171,6 +172,10 @@ class Supervisor:
         # one, initsup.health is never imported and makes no wake-up.
         self.health: Health | None = None
         self.stopping = Stopping(self)
+        # Made when the configuration has a [notify:x]: initsup.alerts is imported then only.
+        self.alerts: Alerts | None = None
+        if config.notifiers:
+            self._alerts(config)
 
     # -- running ---------------------------------------------------------------------
 
@@ -190,6 +195,8 @@ class Supervisor:
         are the caller's)."""
         if self.health is not None:
             self.health.close()
+        if self.alerts is not None:
+            self.alerts.close()
         self.children.close()
 
     def _final_exit_code(self) -> int:
@@ -258,6 +265,11 @@ class Supervisor:
                 self.health.add(process)
         return self.health
 
+    def _alerts(self, config: Config) -> None:
+        from initsup.alerts.hub import Alerts
+
+        self.alerts = Alerts(self, config.notifiers, os.environ)
+
     def _pools(self) -> Pools:
         if self.pools is None:
             from initsup.pools import Pools
@@ -309,7 +321,11 @@ class Supervisor:
         self.waits.changed(process)
         if process.config.essential and process.ended_for_good and not self.shutting_down:
             self.exit_code = process.exit_code if process.exit_code is not None else 1
-            self.shutdown(f"essential program {process.name} ended ({process.state.name})")
+            state = process.state.name
+            self.bus.publish(
+                events.essential_exit(process.name, process.group, state, self.exit_code)
+            )
+            self.shutdown(f"essential program {process.name} ended ({state})")
 
     def spawn(self, process: Process) -> int:
         pools = self.pools
@@ -362,7 +378,9 @@ class Supervisor:
             self.stopping.stop_all(self.loop.stop)
             return
         self.bus.publish(events.supervisor_state(running=False))
-        self.stopping.drain_then_stop(self.config.options.drain, self.loop.stop)
+        alerts = self.alerts
+        stopped = self.loop.stop if alerts is None else lambda: alerts.flush(self.loop.stop)
+        self.stopping.drain_then_stop(self.config.options.drain, stopped)
 
     def stop_all(self, done: Callable[[], None]) -> None:
         """Stop every program in shutdown tiers, then done()."""
