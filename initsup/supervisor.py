@@ -21,7 +21,7 @@ import time
 
 from initsup import daemon, events, exits, logs, reaper
 from initsup.children import Children
-from initsup.feeds import MAIN_LOG, OutputFeeds
+from initsup.feeds import OutputFeeds, own_records
 from initsup.loop import EventLoop, Timer
 from initsup.model import Config, GroupConfig
 from initsup.output import OutputWriter
@@ -105,22 +105,6 @@ def _early_error(where: str, exc: BaseException) -> None:
     os.write(2, f"initsup: internal error in {where}: {exc!r}\n".encode())
 
 
-def _own_records(
-    render: Callable[[logs.Record], bytes], out: OutputWriter, feeds: OutputFeeds, silent: bool
-) -> Callable[[logs.Record], None]:
-    """The sink of initsup's own records: each, as rendered, is written (unless silent=)
-    and kept in the main log's feed (readLog, `maintail`).  Programs' output never
-    passes here."""
-
-    def write(record: logs.Record) -> None:
-        data = render(record)
-        feeds.record(MAIN_LOG, data)
-        if not silent:
-            out.write(data)
-
-    return write
-
-
 class Supervisor:
     """Runs a Config's programs until shutdown; `run()` returns initsup's exit code."""
 
@@ -147,7 +131,7 @@ class Supervisor:
         log_format = config.options.log_format
         self.output = OutputFeeds()
         self.logger = logs.Logger(
-            _own_records(
+            own_records(
                 logs.message_renderer(log_format), stderr, self.output, config.options.silent
             ),
             config.options.loglevel,
@@ -172,10 +156,8 @@ class Supervisor:
         # one, initsup.health is never imported and makes no wake-up.
         self.health: Health | None = None
         self.stopping = Stopping(self)
-        # Made when the configuration has a [notify:x]: initsup.alerts is imported then only.
-        self.alerts: Alerts | None = None
-        if config.notifiers:
-            self._alerts(config)
+        # Made with a [notify:x] only: without one, initsup.alerts is never imported.
+        self.alerts = self._alerts(config) if config.notifiers else None
 
     # -- running ---------------------------------------------------------------------
 
@@ -265,10 +247,10 @@ class Supervisor:
                 self.health.add(process)
         return self.health
 
-    def _alerts(self, config: Config) -> None:
+    def _alerts(self, config: Config) -> Alerts:
         from initsup.alerts.hub import Alerts
 
-        self.alerts = Alerts(self, config.notifiers, os.environ)
+        return Alerts(self, config.notifiers, os.environ)
 
     def _pools(self) -> Pools:
         if self.pools is None:
