@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from initsup import model
+from initsup.model_notify import NotifierConfig
 from initsup.config import load
 from initsup.config.packing import pack, unpack
 from tests.unit.configs import (
@@ -22,7 +22,7 @@ PROGRAM = "[program:web]\ncommand=/bin/app\n"
 
 def notifiers(
     tmp_path: Path, body: str, environ: dict[str, str] | None = None
-) -> list[model.NotifierConfig]:
+) -> list[NotifierConfig]:
     cfg, _ = load(write(tmp_path, PROGRAM + body), environ or {})
     return cfg.notifiers
 
@@ -33,7 +33,7 @@ def test_no_notifier_by_default(tmp_path: Path) -> None:
 
 def test_a_webhook_with_the_defaults(tmp_path: Path) -> None:
     [hook] = notifiers(tmp_path, "[notify:hook]\ntype=webhook\nurl=https://example.com/in\n")
-    assert hook == model.NotifierConfig("hook", "webhook", "https://example.com/in")
+    assert hook == NotifierConfig("hook", "webhook", "https://example.com/in")
     assert hook.events == frozenset({"PROCESS_STATE_EXITED", "PROCESS_STATE_FATAL"})
     assert (hook.alarm_interval, hook.rate_limit, hook.batch) == (0.0, 0, 0.0)
     assert (hook.timeout, hook.retries, hook.queue, hook.stderr_lines) == (5.0, 3, 100, 20)
