@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from initsup.model_notify import NotifierConfig
 from initsup.config import load
 from initsup.config.packing import pack, unpack
+from initsup.model_notify import NotifierConfig
 from tests.unit.configs import (
     _commands_resolve,  # noqa: F401  (autouse: the made-up commands resolve)
     problems,
