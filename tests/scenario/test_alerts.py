@@ -29,7 +29,7 @@ class Receiver:
         bodies = self.bodies
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 bodies.append(json.loads(self.rfile.read(length)))
                 self.send_response(204)
