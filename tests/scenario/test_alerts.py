@@ -8,6 +8,7 @@ says so and not before.
 from __future__ import annotations
 
 import json
+import signal
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -127,3 +128,24 @@ def test_the_essential_programs_end_is_told_before_initsup_exits(
     [body] = receiver.bodies
     assert (body["event"], body["program"], body["exit_code"]) == ("ESSENTIAL_EXIT", "main", 7)
     assert s.find("ALERT_SENT", alert="ESSENTIAL_EXIT") is not None
+
+
+def test_a_reload_moves_alerts_to_the_new_notifier(story: Story, tmp_path: Any) -> None:
+    first, second = Receiver(), Receiver()
+    try:
+        program = "[program:web]\ncommand=sleep 1000\nstartsecs=0\n"
+        s = story(program + f"[notify:hook]\ntype=webhook\nurl={first.url}\n").start()
+        s.until(lambda: s.state("web") == "RUNNING")
+        s.kill("web", signal.SIGKILL)
+        s.until(lambda: len(sent(s)) == 1, timeout=10)
+        s.path.write_text(program + f"[notify:hook]\ntype=webhook\nurl={second.url}\n")
+        s.signal(signal.SIGHUP)
+        s.until_record("configuration reloaded: 0 added, 0 changed, 0 removed")
+        s.until(lambda: s.state("web") == "RUNNING")
+        s.kill("web", signal.SIGKILL)
+        s.until(lambda: len(sent(s)) == 2, timeout=10)
+        assert [b["signal"] for b in first.bodies + second.bodies] == ["SIGKILL", "SIGKILL"]
+        assert (len(first.bodies), len(second.bodies)) == (1, 1)
+    finally:
+        first.close()
+        second.close()
