@@ -10,6 +10,10 @@ tests use a fake one.  That keeps this file the whole behaviour, top to bottom:
     exit    RUNNING -> EXITED, then restarted per autorestart: at once the first time,
             then after 1, 2, 4... s capped at backoff_max (initsup's addition: supervisord
             restarts a crash-looping program forever without delay)
+    give up an end that asks for an automatic restart (either path above) when
+            max_tries of them (max_tries_if_coredumped, counting ends that dumped
+            core) already came within max_tries_window seconds -> FATAL instead
+            (meetbill/supervise's policy; EXITED -> FATAL is initsup's transition)
     stop    STARTING/RUNNING -> STOPPING (stopsignal) -> SIGKILL after stopwaitsecs
             -> STOPPED;  BACKOFF -> STOPPED
 
@@ -92,6 +96,13 @@ class Process:
         self.start_wall = 0.0  # wall-clock times, for status displays
         self.stop_wall = 0.0
         self.killed = False  # SIGKILL was needed to stop it
+        self.restarts = 0  # automatic restarts so far (autorestart, BACKOFF retries)
+        self.last_signal = 0  # the signal of the last end; 0: an exit, or a failed start
+        self.last_core_dumped = False  # whether the last end dumped core
+        # host.now() of the ends restarted automatically within max_tries_window: of all
+        # of them, and of those that dumped core (the give-up policy's history)
+        self._restarted_at: list[float] = []
+        self._dumped_at: list[float] = []
         self._will_restart = False
         self._timer: Timer | None = None
         # Its health and readiness (initsup.health), when it has a check, notify= or
@@ -125,6 +136,8 @@ class Process:
             return False
         if self.state != S.BACKOFF:
             self.backoff = 0
+            self._restarted_at.clear()  # a start by hand counts the give-up policy afresh
+            self._dumped_at.clear()
         self._spawn()
         return True
 
@@ -190,6 +203,8 @@ class Process:
         end = exits.decode(status)
         self.exitstatus = end.exitstatus
         self.exit_code = end.code
+        self.last_signal = end.signum
+        self.last_core_dumped = end.core_dumped
         how = end.words
         extra = end.fields()
         if self.state == S.STOPPING:  # STOPPING -> STOPPED: the end of a stop we asked for
@@ -198,7 +213,7 @@ class Process:
             self._change(S.STOPPED, pid=pid, level=level, extra=extra, message=message)
         elif self.state == S.STARTING and now - self.started_at < self.config.startsecs:
             self.spawnerr = TOO_QUICK  # STARTING -> BACKOFF: whatever the exit code
-            self._enter_backoff(f"exited: {self.name} ({how}; not expected)", extra)
+            self._enter_backoff(f"exited: {self.name} ({how}; not expected)", extra, now)
         else:
             self._exited_after_running(pid, how, extra, now)
 
@@ -211,7 +226,8 @@ class Process:
             self._running(pid)
         expected = self.exitstatus in self.config.exitcodes
         delay = self._restart_delay(expected, now)
-        self._will_restart = delay is not None
+        refused = None if delay is None else self._refused(now)
+        self._will_restart = delay is not None  # until FATAL says otherwise, just below
         word = "expected" if expected else "not expected"
         self._change(
             S.EXITED,
@@ -223,8 +239,11 @@ class Process:
         )
         if delay is None or self.state != S.EXITED:
             return
+        if refused is not None:
+            self._give_up(refused)
+            return
         if delay <= 0:
-            self._spawn()
+            self._respawn()
             return
         self.host.log(
             "info",
@@ -248,7 +267,37 @@ class Process:
         self._timer = None
         self._will_restart = False
         if self.state == S.EXITED and not self.host.shutting_down:
-            self._spawn()
+            self._respawn()
+
+    def _refused(self, now: float) -> tuple[str, str] | None:
+        """Whether the give-up policy refuses the automatic restart the last end asks
+        for: (the key that refused it, why in words), or None, and then it is counted.
+
+        At most N automatic restarts within max_tries_window seconds, so at most 1 + N
+        spawns in any such window: the end that would need restart N + 1 is refused.
+        A limit on ends that dumped core is the more telling reason, so it is asked first.
+        """
+        config = self.config
+        window = config.max_tries_window
+        self._restarted_at = [t for t in self._restarted_at if now - t < window]
+        self._dumped_at = [t for t in self._dumped_at if now - t < window]
+        dumped = self.last_core_dumped
+        most = config.max_tries_if_coredumped
+        if dumped and 0 < most <= len(self._dumped_at):
+            return "max_tries_if_coredumped", (
+                f"{len(self._dumped_at) + 1} exits that dumped core within {window:g} s"
+                f" (max_tries_if_coredumped={most})"
+            )
+        if 0 < config.max_tries <= len(self._restarted_at):
+            return "max_tries", (
+                f"{len(self._restarted_at) + 1} restarts within {window:g} s"
+                f" (max_tries={config.max_tries})"
+            )
+        if config.max_tries:
+            self._restarted_at.append(now)
+        if dumped and most:
+            self._dumped_at.append(now)
+        return None
 
     # -- the steps -------------------------------------------------------------------
 
@@ -276,11 +325,18 @@ class Process:
         )
         self._timer = self.host.call_later(self.config.startsecs, self._started)
 
+    def _respawn(self) -> None:
+        """An automatic restart (autorestart, or a BACKOFF retry), counted."""
+        self.restarts += 1
+        self._spawn()
+
     def _spawn_failed(self, exc: SpawnFailed) -> None:
         self.spawnerr = exc.description
         self.exit_code = exc.exit_code
+        self.last_signal = 0  # this end was a failed start: no signal, no core
+        self.last_core_dumped = False
         self._change(S.STARTING, tries=self.backoff, message=f"spawnerr: {exc.description}")
-        self._enter_backoff(f"spawnerr: {exc.description}", {})
+        self._enter_backoff(f"spawnerr: {exc.description}", {}, self.host.now())
 
     def _started(self) -> None:
         self._timer = None
@@ -298,26 +354,34 @@ class Process:
             f"up for > than {secs:g} seconds (startsecs)",
         )
 
-    def _enter_backoff(self, message: str, extra: dict[str, object]) -> None:
+    def _enter_backoff(self, message: str, extra: dict[str, object], now: float) -> None:
         self.backoff += 1
         self._change(S.BACKOFF, tries=self.backoff, level="warning", extra=extra, message=message)
-        if self.backoff > self.config.startretries:
+        if self.backoff > self.config.startretries:  # supervisord's limit applies first
             self._give_up()
+            return
+        refused = None if self.host.shutting_down else self._refused(now)
+        if refused is not None:
+            self._give_up(refused)
         else:
             self._timer = self.host.call_later(float(self.backoff), self._retry)
 
     def _retry(self) -> None:
         self._timer = None
         if self.state == S.BACKOFF and not self.host.shutting_down:
-            self._spawn()
+            self._respawn()
 
-    def _give_up(self) -> None:
+    def _give_up(self, refused: tuple[str, str] | None = None) -> None:
+        """FATAL: startretries used up (refused None), or the give-up policy's refusal."""
         self._cancel_timer()
         self.backoff = 0
+        self._will_restart = False
+        why = "too many start retries too quickly" if refused is None else refused[1]
         self._change(
             S.FATAL,
             level="error",
-            message=f"gave up: {self.name} entered FATAL state, too many start retries too quickly",
+            extra=None if refused is None else {"gave_up": refused[0]},
+            message=f"gave up: {self.name} entered FATAL state, {why}",
         )
 
     def _lost(self, pid: int, stopped: bool = False) -> None:
