@@ -395,3 +395,25 @@ def test_the_exited_record_says_core_dumped_only_when_it_did() -> None:
     assert [f.get("core_dumped") for f in ends] == [True, None, None]
     assert ends[0]["signal"] == "SIGSEGV" and ends[0]["exit_code"] == 139
     assert ends[0]["message"] == "exited: web (terminated by SIGSEGV (core dumped); not expected)"
+
+
+@pytest.mark.parametrize(("max_tries", "spawns"), [(1, 2), (4, 5), (6, 7), (7, None)])
+def test_with_the_default_backoff_max_tries_7_never_stops_an_instant_crasher(
+    max_tries: int, spawns: int | None
+) -> None:
+    """supervising.md's arithmetic: restarts after 0, 1, 2, 4, 8, 16, 32, 60... s put at
+    most 6 of them in any 60 s, so max_tries=6 gives up at the 7th spawn and 7 never."""
+    host, proc = make(max_tries=max_tries, backoff_max=60.0)
+    proc.start()
+    for _ in range(100):
+        host.advance(0)
+        proc.exited(exited(1))
+        if state_of(proc) is S.FATAL:
+            break
+        host.advance(host.pending_timers()[0] - host.clock.now if host.pending_timers() else 0)
+    if spawns is None:
+        assert alive(proc)
+        assert len(host.spawns) == 101
+    else:
+        assert state_of(proc) is S.FATAL
+        assert len(host.spawns) == spawns
