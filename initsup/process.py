@@ -99,8 +99,8 @@ class Process:
         self.restarts = 0  # automatic restarts so far (autorestart, BACKOFF retries)
         self.last_signal = 0  # the signal of the last end; 0: an exit, or a failed start
         self.last_core_dumped = False  # whether the last end dumped core
-        # host.now() of the ends restarted automatically within max_tries_window: of all
-        # of them, and of those that dumped core (the give-up policy's history)
+        # host.now() of the automatic restarts within max_tries_window: all of them, and
+        # those after an end that dumped core (the give-up policy's history)
         self._restarted_at: list[float] = []
         self._dumped_at: list[float] = []
         self._will_restart = False
@@ -213,7 +213,7 @@ class Process:
             self._change(S.STOPPED, pid=pid, level=level, extra=extra, message=message)
         elif self.state == S.STARTING and now - self.started_at < self.config.startsecs:
             self.spawnerr = TOO_QUICK  # STARTING -> BACKOFF: whatever the exit code
-            self._enter_backoff(f"exited: {self.name} ({how}; not expected)", extra, now)
+            self._enter_backoff(f"exited: {self.name} ({how}; not expected)", extra)
         else:
             self._exited_after_running(pid, how, extra, now)
 
@@ -226,7 +226,7 @@ class Process:
             self._running(pid)
         expected = self.exitstatus in self.config.exitcodes
         delay = self._restart_delay(expected, now)
-        refused = None if delay is None else self._refused(now)
+        refused = None if delay is None else self._refused(delay)
         self._will_restart = delay is not None  # until FATAL says otherwise, just below
         word = "expected" if expected else "not expected"
         self._change(
@@ -269,21 +269,22 @@ class Process:
         if self.state == S.EXITED and not self.host.shutting_down:
             self._respawn()
 
-    def _refused(self, now: float) -> tuple[str, str] | None:
-        """Whether the give-up policy refuses the automatic restart the last end asks
-        for: (the key that refused it, why in words), or None, and then it is counted.
+    def _refused(self, delay: float) -> tuple[str, str] | None:
+        """Whether the give-up policy refuses the automatic restart the last end asks for,
+        due in delay seconds: (the key that refused it, why in words), or None.
 
-        At most N automatic restarts within max_tries_window seconds, so at most 1 + N
-        spawns in any such window: the end that would need restart N + 1 is refused.
-        A limit on ends that dumped core is the more telling reason, so it is asked first.
+        Restarts are counted when they are spawned (_respawn), and the one due at T is
+        refused when N came within the max_tries_window seconds up to T: so no window
+        ever holds more than N of them, at most 1 + N spawns.  A limit on ends that
+        dumped core is the more telling reason, so it is asked first.
         """
         config = self.config
         window = config.max_tries_window
-        self._restarted_at = [t for t in self._restarted_at if now - t < window]
-        self._dumped_at = [t for t in self._dumped_at if now - t < window]
-        dumped = self.last_core_dumped
+        due = self.host.now() + delay
+        self._restarted_at = [t for t in self._restarted_at if due - t < window]
+        self._dumped_at = [t for t in self._dumped_at if due - t < window]
         most = config.max_tries_if_coredumped
-        if dumped and 0 < most <= len(self._dumped_at):
+        if self.last_core_dumped and 0 < most <= len(self._dumped_at):
             return "max_tries_if_coredumped", (
                 f"{len(self._dumped_at) + 1} exits that dumped core within {window:g} s"
                 f" (max_tries_if_coredumped={most})"
@@ -293,10 +294,6 @@ class Process:
                 f"{len(self._restarted_at) + 1} restarts within {window:g} s"
                 f" (max_tries={config.max_tries})"
             )
-        if config.max_tries:
-            self._restarted_at.append(now)
-        if dumped and most:
-            self._dumped_at.append(now)
         return None
 
     # -- the steps -------------------------------------------------------------------
@@ -326,8 +323,14 @@ class Process:
         self._timer = self.host.call_later(self.config.startsecs, self._started)
 
     def _respawn(self) -> None:
-        """An automatic restart (autorestart, or a BACKOFF retry), counted."""
+        """An automatic restart (autorestart, or a BACKOFF retry), counted, and kept for
+        the give-up policy (after an end that dumped core: for its core limit too)."""
         self.restarts += 1
+        now = self.host.now()
+        if self.config.max_tries:
+            self._restarted_at.append(now)
+        if self.last_core_dumped and self.config.max_tries_if_coredumped:
+            self._dumped_at.append(now)
         self._spawn()
 
     def _spawn_failed(self, exc: SpawnFailed) -> None:
@@ -336,7 +339,7 @@ class Process:
         self.last_signal = 0  # this end was a failed start: no signal, no core
         self.last_core_dumped = False
         self._change(S.STARTING, tries=self.backoff, message=f"spawnerr: {exc.description}")
-        self._enter_backoff(f"spawnerr: {exc.description}", {}, self.host.now())
+        self._enter_backoff(f"spawnerr: {exc.description}", {})
 
     def _started(self) -> None:
         self._timer = None
@@ -354,13 +357,13 @@ class Process:
             f"up for > than {secs:g} seconds (startsecs)",
         )
 
-    def _enter_backoff(self, message: str, extra: dict[str, object], now: float) -> None:
+    def _enter_backoff(self, message: str, extra: dict[str, object]) -> None:
         self.backoff += 1
         self._change(S.BACKOFF, tries=self.backoff, level="warning", extra=extra, message=message)
         if self.backoff > self.config.startretries:  # supervisord's limit applies first
             self._give_up()
             return
-        refused = None if self.host.shutting_down else self._refused(now)
+        refused = None if self.host.shutting_down else self._refused(float(self.backoff))
         if refused is not None:
             self._give_up(refused)
         else:
