@@ -10,10 +10,10 @@ tests use a fake one.  That keeps this file the whole behaviour, top to bottom:
     exit    RUNNING -> EXITED, then restarted per autorestart: at once the first time,
             then after 1, 2, 4... s capped at backoff_max (initsup's addition: supervisord
             restarts a crash-looping program forever without delay)
-    give up an end that asks for an automatic restart (either path above) when
-            max_tries of them (max_tries_if_coredumped, counting ends that dumped
-            core) already came within max_tries_window seconds -> FATAL instead
-            (meetbill/supervise's policy; EXITED -> FATAL is initsup's transition)
+    give up an automatic restart (either path above) that would be one more than
+            max_tries within max_tries_window seconds (or than max_tries_if_coredumped,
+            counting restarts after ends that dumped core) -> FATAL instead, from
+            EXITED or BACKOFF (meetbill/supervise's policy; EXITED -> FATAL is initsup's)
     stop    STARTING/RUNNING -> STOPPING (stopsignal) -> SIGKILL after stopwaitsecs
             -> STOPPED;  BACKOFF -> STOPPED
 
@@ -136,7 +136,7 @@ class Process:
             return False
         if self.state != S.BACKOFF:
             self.backoff = 0
-            self._restarted_at.clear()  # a start by hand counts the give-up policy afresh
+            self._restarted_at.clear()  # any start but a restart counts afresh (max_tries)
             self._dumped_at.clear()
         self._spawn()
         return True
