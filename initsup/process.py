@@ -380,6 +380,8 @@ class Process:
         self.backoff = 0
         self._will_restart = False
         why = "too many start retries too quickly" if refused is None else refused[1]
+        if refused is not None:  # what `ctl status` and getProcessInfo say of this FATAL
+            self.spawnerr = refused[1]
         self._change(
             S.FATAL,
             level="error",

@@ -96,6 +96,7 @@ def test_the_refused_exit_is_published_then_fatal_from_exited() -> None:
     assert fatal.fields["message"] == (
         "gave up: web entered FATAL state, 4 restarts within 60 s (max_tries=3)"
     )
+    assert proc.spawnerr == "4 restarts within 60 s (max_tries=3)"  # `ctl status` says it
     # The EXITED change still expected a restart; FATAL is the end for good.
     assert host.changes == ["EXITED", "FATAL"]
     assert host.ended == [False, True]
