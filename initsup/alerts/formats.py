@@ -64,6 +64,10 @@ def make(
         return Slack(notifier, environ, wall)
     if kind == "mail":
         return Mail(notifier, environ, wall)
+    if kind == "alertmanager":
+        from initsup.alerts.alertmanager import Alertmanager
+
+        return Alertmanager(notifier, environ, wall)
     raise ValueError(f"unknown notifier type {kind!r}")
 
 
