@@ -68,6 +68,10 @@ def make(
         from initsup.alerts.alertmanager import Alertmanager
 
         return Alertmanager(notifier, environ, wall)
+    if kind == "kubernetes":
+        from initsup.alerts.kubernetes import Kubernetes
+
+        return Kubernetes(notifier, environ, wall)
     raise ValueError(f"unknown notifier type {kind!r}")
 
 
