@@ -242,15 +242,17 @@ class Mail(Format):
         from email.policy import SMTP
         from email.utils import formatdate, make_msgid
 
-        # lines up to RFC 5322's 998 characters: plain ASCII text stays 7bit, readable as it
-        # is, rather than quoted-printable at 78
-        msg = EmailMessage(policy=SMTP.clone(max_line_length=998))
+        msg = EmailMessage(policy=SMTP)
         msg["From"] = one_line(sender, 500)
         msg["To"] = one_line(", ".join(self.notifier.to), 2000)
         msg["Subject"] = one_line(subject, 500)
         msg["Date"] = formatdate(self.wall(), usegmt=True)
         msg["Message-ID"] = make_msgid("initsup", domain=_domain(self.host))
-        msg.set_content(clean(body), charset="utf-8")
+        body = clean(body)
+        # ASCII lines within RFC 5322's 998 characters go as they are (7bit), readable in
+        # any client's source view; anything else as quoted-printable, mostly readable too
+        plain = body.isascii() and all(len(line) <= 998 for line in body.split("\n"))
+        msg.set_content(body, charset="utf-8", cte="7bit" if plain else "quoted-printable")
         return msg.as_string()
 
 

@@ -333,6 +333,7 @@ def test_a_mail_is_crashmails() -> None:
     assert msg["Message-ID"].startswith("<") and msg["Message-ID"].endswith(">")
     assert msg["From"].startswith("initsup@")
     assert msg.get_content_type() == "text/plain"
+    assert msg["Content-Transfer-Encoding"] == "7bit"  # readable as it is
     text = msg.get_content()
     first, blank, *rest = text.split("\n")
     assert first == "Process web in group web exited unexpectedly (pid 4242) from state RUNNING"
@@ -380,7 +381,15 @@ def test_a_mail_carries_any_text_as_utf8() -> None:
     _, msg = mail(alert)
     assert msg["Subject"] == "initsup: wéb-日本 crashed at 2026-11-30 00:53:20 UTC"
     assert msg.get_content_charset() == "utf-8"
+    assert msg["Content-Transfer-Encoding"] == "quoted-printable"
+    assert all(len(line) <= 78 for line in msg.as_string().split("\n"))
     assert msg.get_content().endswith("naïve \\xff end\n")
+
+
+def test_a_line_too_long_for_smtp_is_quoted_printable() -> None:
+    _, msg = mail(sample(stderr_tail="x" * 5000 + "END\n"))
+    assert msg["Content-Transfer-Encoding"] == "quoted-printable"
+    assert msg.get_content().endswith("x" * 5000 + "END\n")
 
 
 def test_a_batched_mail_is_crashmailbatchs() -> None:
