@@ -27,9 +27,10 @@ if TYPE_CHECKING:
 
 # Events that tell of things getting better: Kubernetes' "Normal" type, Slack's check mark.
 GOOD_EVENTS = frozenset({"PROCESS_STATE_RUNNING", "PROCESS_HEALTHY", "PROCESS_READY"})
-# The most characters of a stderr tail any format carries, its last ones kept: the tail
-# is already cut to stderr_lines lines, but one line may be a megabyte.
-TAIL_CHARS = 16384
+# The most characters of a stderr tail any format carries, its last ones kept: the hub
+# cuts the tails it makes as much (hub.TAIL_CHARS); cut here again because the formats
+# take an Alert from anyone, and one line may be a megabyte.
+TAIL_CHARS = 4096
 # Characters that would break a one-line text (a mail header, a summary) apart.
 _BREAKS = {c: " " for c in [*range(32), 127, 0x85, 0x2028, 0x2029]}
 
