@@ -27,6 +27,10 @@ if TYPE_CHECKING:
 
 # Events that tell of things getting better: Kubernetes' "Normal" type, Slack's check mark.
 GOOD_EVENTS = frozenset({"PROCESS_STATE_RUNNING", "PROCESS_HEALTHY", "PROCESS_READY"})
+# Events whose story is an exit: their exit code and signal say how it went.
+EXIT_EVENTS = frozenset(
+    {"PROCESS_STATE_EXITED", "PROCESS_STATE_FATAL", "PROCESS_STATE_BACKOFF", "ESSENTIAL_EXIT"}
+)
 # The most characters of a stderr tail any format carries, its last ones kept: the hub
 # cuts the tails it makes as much (hub.TAIL_CHARS); cut here again because the formats
 # take an Alert from anyone, and one line may be a megabyte.
@@ -112,7 +116,7 @@ def what(alert: Alert) -> str:
     if event == "PROCESS_STATE_FATAL":
         if alert.from_state in (None, "BACKOFF", "STARTING"):
             return "failed to start too many times"  # fatalmailbatch's words
-        return "crashed too many times: no more restarts"  # max_tries gave up
+        return "crashed too many times (no more restarts)"  # max_tries gave up
     words = {
         "ESSENTIAL_EXIT": "ended, and it is essential: the container stops",
         "PROCESS_UNHEALTHY": "is unhealthy",
@@ -129,14 +133,21 @@ def what(alert: Alert) -> str:
     return one_line(alert.message or event, 120)
 
 
+def told_by_exit(alert: Alert) -> bool:
+    """Whether the alert's story is an exit (then its exit code and signal tell how); a
+    health or readiness alert may carry an earlier run's exit, which is not its story."""
+    return alert.event in EXIT_EVENTS
+
+
 def how(alert: Alert) -> str:
     """How it ended, in supervisord's words ("terminated by SIGSEGV (core dumped)",
     "exit status 3"), or a health check's detail; "" when there is neither."""
-    if alert.signal:
-        core = " (core dumped)" if alert.core_dumped else ""
-        return f"terminated by {one_line(alert.signal, 20)}{core}"
-    if alert.exit_code is not None:
-        return f"exit status {alert.exit_code}"
+    if told_by_exit(alert):
+        if alert.signal:
+            core = " (core dumped)" if alert.core_dumped else ""
+            return f"terminated by {one_line(alert.signal, 20)}{core}"
+        if alert.exit_code is not None:
+            return f"exit status {alert.exit_code}"
     return one_line(alert.detail, 200)
 
 
@@ -182,9 +193,11 @@ def details(alert: Alert) -> list[str]:
     if alert.pid:
         lines.append(f"pid: {alert.pid}")
     ended = how(alert)
-    if ended:
+    if ended and told_by_exit(alert) and (alert.signal or alert.exit_code is not None):
         code = f" (exit code {alert.exit_code})" if alert.signal and alert.exit_code else ""
-        lines.append(f"{'detail' if alert.exit_code is None else 'exit'}: {ended}{code}")
+        lines.append(f"exit: {ended}{code}")
+    elif ended:
+        lines.append(f"detail: {ended}")
     lines.append(f"restarts: {alert.restarts}")
     if alert.suppressed:
         lines.append(f"suppressed: {alert.suppressed} alerts held back before this one")

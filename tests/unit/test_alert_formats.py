@@ -436,3 +436,17 @@ def test_a_mail_goes_through_a_real_smtp_server(tmp_path: Path) -> None:
     assert got["Subject"].startswith("initsup: wéb crashed at")
     assert isinstance(got, EmailMessage)
     assert got.get_content().startswith("Process wéb in group wéb exited unexpectedly")
+
+
+def test_a_health_alert_tells_its_check_not_an_earlier_exit() -> None:
+    unhealthy = sample(event="PROCESS_UNHEALTHY", detail="HTTP 503", exit_code=0, signal=None)
+    assert slack(unhealthy)["text"].startswith(
+        ":rotating_light: *web* (group web) is unhealthy: HTTP 503, restart 4,"
+    )
+    _, msg = mail(unhealthy)
+    assert "detail: HTTP 503" in msg.get_content().split("\n")
+    assert "exit status" not in msg.get_content()
+    fatal = sample(event="PROCESS_STATE_FATAL", detail="ignored", signal=None, exit_code=2)
+    assert "crashed too many times (no more restarts): exit status 2," in slack(fatal)["text"]
+    fatal.from_state = "BACKOFF"
+    assert "failed to start too many times: exit status 2," in slack(fatal)["text"]
