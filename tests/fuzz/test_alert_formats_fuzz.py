@@ -145,11 +145,14 @@ def test_alertmanager_labels_are_always_strings(alerts: list[Alert]) -> None:
 def test_kubernetes_events_are_always_valid(
     first: Alert, second: Alert, environ: dict[str, str], api: str
 ) -> None:
+    # one (program, reason) series: the same program, event and expectation
     second.program, second.group, second.event = first.program, first.group, first.event
+    second.expected = first.expected
     fmt = make(
         NotifierConfig("k", "kubernetes", "https://10.0.0.1", api=api), environ, wall=lambda: 1.5e9
     )
     post, patch = fmt.jobs([first, second])
+    assert (post["method"], patch["method"]) == ("POST", "PATCH")
     event = json.loads(post["body"])
     kubernetes_validate.validate(event, "1.37", strict=True)
     assert SUBDOMAIN.match(event["metadata"]["name"]) and len(event["metadata"]["name"]) <= 253
