@@ -194,9 +194,8 @@ def _watched(job: Job) -> Reply:
             done.release()
 
     _thread.start_new_thread(work, ())
-    if done.acquire(timeout=timeout + WATCHDOG_GRACE) and answers:
-        return answers[0]
-    return failed(timed_out(timeout))
+    done.acquire(timeout=timeout + WATCHDOG_GRACE)
+    return answers[0] if answers else failed(timed_out(timeout))
 
 
 def _do(job: Job, deadline: float, timeout: float) -> Reply:

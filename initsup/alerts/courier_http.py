@@ -168,8 +168,16 @@ def _read_response(sock: Any, deadline: float) -> tuple[int, str, str]:
     """(status, reason, body) of the answer; Failed when it is not one."""
     data = b""
     while len(data) < MAX_READ:
-        sock.settimeout(left(deadline))
-        chunk = sock.recv(16384)
+        try:
+            sock.settimeout(left(deadline))
+            chunk = sock.recv(16384)
+        except OSError as exc:
+            # Out of time with the whole head read: the status is the server's answer,
+            # whatever became of the rest of the body.
+            timeout = isinstance(exc, TimeoutError) or type(exc).__name__ == "timeout"
+            if timeout and _head_end(data) >= 0:
+                break
+            raise
         if not chunk:
             break
         data += chunk

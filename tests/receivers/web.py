@@ -19,7 +19,7 @@ from tests.receivers.common import OwnTls, Recorded
 T = TypeVar("T")
 
 MAX_REQUEST_BODY = 16 << 20
-MODES = ("answer", "hang", "slow", "close", "refuse")
+MODES = ("answer", "hang", "slow", "stall", "close", "refuse")
 
 
 class Request:
@@ -176,7 +176,8 @@ class HttpBase(Recorded):
 class HttpReceiver(HttpBase):
     """Records every request; answers `status` (or 401 without the bearer token), or
     misbehaves as `mode` says: "hang" (reads, never answers), "slow" (answers a byte a
-    second), "close" (reads, closes without a word), "refuse" (nothing listens).
+    second), "stall" (sends its head and body but promises more, which never comes),
+    "close" (reads, closes without a word), "refuse" (nothing listens).
 
     status and mode may be sequences: request N gets item N, the last one repeating
     ("refuse" only as the whole mode: it is set with `receiver.mode = ...` at run time,
@@ -230,19 +231,28 @@ class HttpReceiver(HttpBase):
         if not self.authorized(request):
             status = 401
         body = self.body if status != 401 else b"unauthorized"
-        if mode == "slow":
-            self.add(self.requests, request)
+        if mode in ("slow", "stall"):
             request.status = status
-            self._drip(handler, status, body)
+            self.add(self.requests, request)
+            self._misanswer(handler, status, body, mode == "slow")
             return
         self.reply(handler, request, status, body)
 
-    def _drip(self, handler: Handler, status: int, body: bytes) -> None:
+    def _misanswer(self, handler: Handler, status: int, body: bytes, drip: bool) -> None:
+        """The answer a byte a second (drip), or whole but 1000 bytes short of its
+        Content-Length, and then nothing until the receiver closes."""
+        length = len(body) if drip else len(body) + 1000
         answer = (
-            f"HTTP/1.1 {status} Whatever\r\nContent-Length: {len(body)}\r\n"
-            "Connection: close\r\n\r\n"
+            f"HTTP/1.1 {status} Whatever\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n"
         ).encode() + body
         handler.close_connection = True
+        if not drip:
+            try:
+                handler.wfile.write(answer)
+            except OSError:
+                return
+            self.stopping.wait()
+            return
         for at in range(len(answer)):
             try:
                 handler.wfile.write(answer[at : at + 1])

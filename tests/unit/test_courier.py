@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -21,6 +22,7 @@ import pytest
 from initsup.alerts import courier
 from initsup.alerts.courier_net import Failed, split_url
 from tests.helpers import ROOT, imported_modules
+from tests.integration.test_install import _interpreter
 from tests.receivers import HttpReceiver, SmtpReceiver
 
 REPLY_KEYS = {"ok", "status", "detail", "retry", "body"}
@@ -168,6 +170,23 @@ def test_a_receiver_that_never_finishes_answering_ends_the_job_at_its_timeout(mo
     assert took < 1.5 + 1.0
 
 
+def test_a_step_no_socket_timeout_bounds_is_ended_by_the_watchdog(tmp_path: Path) -> None:
+    fifo = tmp_path / "token"
+    os.mkfifo(fifo)  # opening it blocks until a writer comes: none will
+    with HttpReceiver() as receiver:
+        answer, took, _ = run(http_job(receiver.url, token_file=str(fifo), timeout=1.0))
+        assert receiver.requests == []
+    assert (answer["ok"], answer["retry"], answer["detail"]) == (False, True, "timed out after 1 s")
+    assert took < 2.0
+
+
+def test_an_answer_whose_body_stalls_is_decided_by_its_status_at_the_deadline() -> None:
+    with HttpReceiver(mode="stall", status=202, body=b"accepted") as receiver:
+        answer, took, _ = run(http_job(receiver.url, timeout=1.0))
+    assert (answer["ok"], answer["status"], answer["body"]) == (True, 202, "accepted")
+    assert took < 2.0
+
+
 def test_a_receiver_that_closes_without_a_word_is_worth_retrying() -> None:
     with HttpReceiver(mode=["close", "answer"]) as receiver:
         closed, _, _ = run(http_job(receiver.url))
@@ -292,6 +311,22 @@ def _wheel(directory: Path) -> Path:
         for name, data in files.items():
             archive.writestr(name, data)
     return wheel
+
+
+@pytest.mark.parametrize("version", ["3.9", "3.10", "3.12", "3.13"])
+def test_the_courier_runs_on_other_pythons(version: str) -> None:
+    python = _interpreter(version)
+    if python is None:
+        pytest.skip(f"no Python {version} on this machine")
+    argv = [python, *courier.command()[1:]]
+    with HttpReceiver(tls=True, mode=["answer", "hang"]) as receiver:
+        sent, _, _ = run(http_job(receiver.url, ca_file=str(receiver.ca_file)), argv)
+        hung, took, _ = run(http_job(receiver.url, ca_file=str(receiver.ca_file), timeout=1), argv)
+    with SmtpReceiver(starttls=True) as server:
+        mailed, _, _ = run(smtp_job(server.url, ca_file=str(server.ca_file)), argv)
+        (message,) = server.wait_for(1)
+    assert sent["ok"] and mailed["ok"] and message.tls
+    assert hung["detail"] == "timed out after 1 s" and took < 2.0
 
 
 def _command_from(place: Path, cwd: Path) -> list[str]:
