@@ -56,6 +56,9 @@ def send(job: Job, deadline: float) -> Reply:
     except smtplib.SMTPResponseException as exc:
         raise _refused(exc.smtp_code, exc.smtp_error, "") from None
     except smtplib.SMTPServerDisconnected as exc:
+        cause = exc.__context__
+        if isinstance(cause, OSError):  # smtplib's words for a timeout or a reset
+            raise cause from None
         raise Failed(f"SMTP: connection lost: {exc}", retry=True) from None
     except smtplib.SMTPException as exc:  # not supported by the server, and the like
         raise Failed(f"SMTP: {exc}", retry=False) from None

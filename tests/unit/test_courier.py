@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from initsup.alerts import courier
+from initsup.alerts import courier, courier_http
 from initsup.alerts.courier_net import Failed, split_url
 from tests.helpers import ROOT, imported_modules
 from tests.integration.test_install import _interpreter
@@ -185,6 +185,16 @@ def test_an_answer_whose_body_stalls_is_decided_by_its_status_at_the_deadline() 
         answer, took, _ = run(http_job(receiver.url, timeout=1.0))
     assert (answer["ok"], answer["status"], answer["body"]) == (True, 202, "accepted")
     assert took < 2.0
+
+
+def test_credentials_in_the_url_are_sent_as_basic_auth() -> None:
+    with HttpReceiver() as receiver:
+        url = receiver.url.replace("://", "://al%40ice:p%3Ass@")
+        answer, _, _ = run(http_job(url))
+        (request,) = receiver.wait_for(1)
+    assert answer["ok"]
+    expected = base64.b64encode(b"al@ice:p:ss").decode()
+    assert request.headers["authorization"] == f"Basic {expected}"
 
 
 def test_a_receiver_that_closes_without_a_word_is_worth_retrying() -> None:
@@ -411,6 +421,13 @@ def test_a_refused_message_says_the_servers_code(words: str, retry: bool) -> Non
     assert words in answer["detail"]
 
 
+def test_an_smtp_server_that_never_greets_ends_the_job_at_its_timeout() -> None:
+    with HttpReceiver(mode="hang") as silent:  # accepts, and waits for a word first
+        answer, took, _ = run(smtp_job(f"smtp://127.0.0.1:{silent.port}", timeout=1.0))
+    assert (answer["ok"], answer["retry"], answer["detail"]) == (False, True, "timed out after 1 s")
+    assert took < 2.0
+
+
 def test_an_smtp_server_that_is_not_there_is_worth_retrying() -> None:
     with HttpReceiver(mode="refuse") as nothing:
         answer, _, _ = run(smtp_job(f"smtp://127.0.0.1:{nothing.port}"))
@@ -443,6 +460,32 @@ def test_urls_are_split_into_what_a_connection_needs(url: str, parts: tuple[Any,
 def test_what_is_not_a_url_fails_without_retry(url: str) -> None:
     with pytest.raises(Failed) as failure:
         split_url(url, ("http",))
+    assert failure.value.retry is False
+
+
+@pytest.mark.parametrize(
+    ("data", "found"),
+    [
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi, and more", (200, "OK", "hi")),
+        (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\n\r\n{}", (201, "Created", "{}")),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n",
+         (200, "OK", "hi")),
+        (b"HTTP/1.0 404\n\nnope", (404, "", "nope")),
+        (b"HTTP/1.1 204 No Content\r\n\r\n", (204, "No Content", "")),
+    ],
+)  # fmt: skip
+def test_answers_are_read_to_their_status_reason_and_body(
+    data: bytes, found: tuple[int, str, str]
+) -> None:
+    assert courier_http.parse_response(data, complete=True) == found
+
+
+def test_an_answer_is_awaited_until_its_body_is_complete() -> None:
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"
+    assert courier_http.parse_response(head + b"hel", complete=False) is None
+    assert courier_http.parse_response(head + b"hello", complete=False) == (200, "OK", "hello")
+    with pytest.raises(Failed) as failure:
+        courier_http.parse_response(b"SSH-2.0-OpenSSH\r\n", complete=False)
     assert failure.value.retry is False
 
 
