@@ -140,8 +140,11 @@ def _connect(host: str, port: int, deadline: float, tls: bool, ca_file: object) 
         from initsup import sockets
 
         net = sockets.module(_SOCKET_NAMES, _SOCKET_METHODS)
+    # An ASCII name goes as bytes: a str is encoded with the idna codec, whose import
+    # (re, enum...) would cost a plain-HTTP send half its start-up.
+    name = host.encode("ascii") if host.isascii() else host
     try:
-        addresses = net.getaddrinfo(host, port, 0, net.SOCK_STREAM)
+        addresses = net.getaddrinfo(name, port, 0, net.SOCK_STREAM)
     except net.gaierror as exc:
         raise Failed(f"cannot resolve {host}: {exc.args[-1]}", retry=True) from None
     error: OSError = ConnectionRefusedError("no address")
@@ -149,7 +152,7 @@ def _connect(host: str, port: int, deadline: float, tls: bool, ca_file: object) 
         sock = net.socket(family, kind, proto)
         try:
             sock.settimeout(left(deadline))
-            sock.connect(address)
+            sock.connect((str(address[0]).encode("ascii"), *address[1:]))
             if tls:
                 sock = context.wrap_socket(sock, server_hostname=host)
             return sock
