@@ -287,7 +287,7 @@ def test_the_courier_runs_from_a_pip_install_and_from_the_pyz(tmp_path: Path) ->
     pip = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index"]
     wheel = _wheel(tmp_path)
     subprocess.run([*pip, "--target", str(site), str(wheel)], check=True, timeout=300)
-    pyz = tmp_path / "initsup.pyz"
+    pyz = tmp_path / "it's here" / "initsup.pyz"  # a path that needs quoting in CODE
     build = [sys.executable, str(ROOT / "scripts" / "build_pyz.py"), str(pyz)]
     subprocess.run(build, check=True, capture_output=True, timeout=120)
     with HttpReceiver() as receiver:
