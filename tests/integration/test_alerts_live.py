@@ -87,7 +87,9 @@ def test_mail_goes_over_starttls_with_auth(tmp_path: Path) -> None:
             assert (message.sender, message.to) == ("initsup@example.com", ["ops@example.com"])
             mail = message_from_string(message.text)
             assert "web crashed" in mail["Subject"]
-            text = mail.get_payload(decode=True).decode()
+            payload = mail.get_payload(decode=True)
+            assert isinstance(payload, bytes)
+            text = payload.decode()
             assert "Process web in group web exited unexpectedly" in text
             assert "cannot reach db" in text
             run.wait("ALERT_SENT", notifier="ops", status=250)
