@@ -43,6 +43,15 @@ EVENT_TYPES: dict[str, str | None] = {
     "PROCESS_GROUP_REMOVED": "PROCESS_GROUP",
 }
 
+# initsup's own events a notifier can ask for: not supervisord's, so no listener gets them.
+OWN_EVENTS = (
+    "PROCESS_READY",
+    "PROCESS_NOT_READY",
+    "PROCESS_HEALTHY",
+    "PROCESS_UNHEALTHY",
+    "ESSENTIAL_EXIT",
+)
+
 
 def is_a(name: str, kind: str) -> bool:
     """Whether event type name is kind or one of its subtypes."""
@@ -115,6 +124,19 @@ def process_state(
         fields["expected"] = expected
     fields.update(extra or {})
     return Event(f"PROCESS_STATE_{to_state.name}", _tokens(pairs), fields, level)
+
+
+def essential_exit(process: str, group: str, state: str, exit_code: int) -> Event:
+    """ESSENTIAL_EXIT: an essential program ended for good, so initsup ends (initsup's own
+    event: notifiers and the stream get it, listener pools do not)."""
+    fields = {
+        "program": process,
+        "group": group,
+        "state": state,
+        "exit_code": exit_code,
+        "message": f"essential program {process} ended ({state}): initsup exits {exit_code}",
+    }
+    return Event("ESSENTIAL_EXIT", "", fields, level="warning")
 
 
 def supervisor_state(running: bool) -> Event:

@@ -119,4 +119,11 @@ class NotifierConfig(Value):
         for key in ("token", "password"):
             if shown[key] is not None:
                 shown[key] = "(set)"
+        # A Slack webhook's path is its secret; any URL's query may hold a key.
+        scheme, sep, rest = self.url.partition("://")
+        host, slash, path = rest.partition("/")
+        if self.kind == "slack" and path:
+            shown["url"] = f"{scheme}{sep}{host}/(hidden)"
+        elif "?" in path:
+            shown["url"] = f"{scheme}{sep}{host}{slash}{path.partition('?')[0]}?(hidden)"
         return shown

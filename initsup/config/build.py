@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
 
     from initsup.config.sources import Names, Section
+    from initsup.model_notify import NotifierConfig
 
 # Sections supervisord (or supervisorctl) reads and initsup has no use for.
 _UNUSED_KINDS = (
@@ -84,10 +85,28 @@ def load(
     groups = health.drop_plugin_listener(groups, sections, report)
     health.check_graph(groups, sections, report)
     default_user(groups, options.user)
+    notifiers = _notifiers(sections, names, environ, groups, report)
     warnings = one_line_each(report.warnings)
     if report.problems:
         raise ConfigError(one_line_each(report.problems), warnings)
-    return model.Config(options, groups, files + used), warnings
+    return model.Config(options, groups, files + used, notifiers), warnings
+
+
+def _notifiers(
+    sections: dict[str, Section],
+    names: Names,
+    environ: Mapping[str, str],
+    groups: list[model.GroupConfig],
+    report: Report,
+) -> list[NotifierConfig]:
+    """[notify:x] sections; config.alerts is imported only when there is one."""
+    if not any(s.kind == "notify" for s in sections.values()):
+        return []
+    from initsup.config.alerts import notifiers
+
+    known = {g.name for g in groups}
+    known.update(n for g in groups for p in g.processes for n in (p.name, p.program))
+    return notifiers(sections, names, environ, known, report)
 
 
 def default_user(groups: Iterable[model.GroupConfig], user: str | None) -> None:
@@ -402,7 +421,9 @@ def _check_sections(sections: dict[str, Section], report: Report) -> None:
             "supervisorctl",
         ):
             continue
-        if section.kind in ("program", "eventlistener", "group") or _standard_rpc(section):
+        if section.kind in ("program", "eventlistener", "group", "notify"):
+            continue
+        if _standard_rpc(section):
             continue
         place = (str(section.file), f"[{section.title}]")
         if section.kind == "fcgi-program":

@@ -281,7 +281,7 @@ def read_environment(
             continue
         value = environ[var]
         kind = var[8:].partition("_")[0]
-        if kind in ("PROGRAM", "EVENTLISTENER", "GROUP"):
+        if kind in ("PROGRAM", "EVENTLISTENER", "GROUP", "NOTIFY"):
             if _section_variable(var, value, sections, here, report):
                 used.append(var)
         elif var in _GLOBAL_VARS:
@@ -299,12 +299,14 @@ def _section_variable(
     """Set the key INITSUP_<KIND>_<NAME>[__<OPTION>] names; False if the variable is unused."""
     kind, _, spec = var[8:].partition("_")
     name, sep, option = spec.partition("__")
-    if kind != "GROUP" and not sep:
-        option = "command"
+    # What the bare INITSUP_<KIND>_<NAME> sets: a program's command, a notifier's type.
+    bare = {"GROUP": "", "NOTIFY": "type"}.get(kind, "command")
+    if not sep:
+        option = bare
     if not name or not option:
         report.problems.append(
             f"{var}={value!r}: expected INITSUP_{kind}_<NAME>__<OPTION>=<value>"
-            + (f" or INITSUP_{kind}_<NAME>=<command>" if kind != "GROUP" else "")
+            + (f" or INITSUP_{kind}_<NAME>=<{bare}>" if bare else "")
         )
         return False
     title = f"{kind.lower()}:{name.lower()}"
@@ -313,7 +315,7 @@ def _section_variable(
         section = sections[title] = Section(title, None, here, {})
     key = option.lower()
     existing = section.options.get(key)
-    if sep and key == "command" and existing is not None and existing.var is not None:
+    if sep and key == bare and existing is not None and existing.var is not None:
         return False  # INITSUP_PROGRAM_X (sorted first) wins over INITSUP_PROGRAM_X__COMMAND
     section.options[key] = Raw(value, key, var=var)
     section.vars.append(var)
