@@ -162,6 +162,12 @@ class Children:
 
         return start
 
+    def start_helper(self, argv: list[str], stdin: int, stdout: int) -> int:
+        """Start one of initsup's own helpers (an alert's courier) with initsup's
+        environment, stdin and stdout (stderr too) on the given fds, in a process group
+        of its own; its pid.  Raises ExecError or OSError when it cannot start."""
+        return self._spawner.spawn(argv, os.environ, stdin=stdin, stdout=stdout, stderr=stdout)
+
     def _child_env(self, config: ProcessConfig) -> dict[str, str]:
         # [initsup] environment= is already in config.environment (the configuration
         # merges it into every program's): it is not applied a second time here.

@@ -12,6 +12,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from initsup.logs import Record
+    from initsup.output import OutputWriter
+
     Key = tuple[str, str]
 
 RECENT_OUTPUT = 65536  # bytes of each process's stdout and stderr kept for `ctl tail`
@@ -76,3 +79,19 @@ class OutputFeeds:
                 followers.remove(callback)
 
         return forget
+
+
+def own_records(
+    render: Callable[[Record], bytes], out: OutputWriter, feeds: OutputFeeds, silent: bool
+) -> Callable[[Record], None]:
+    """The sink of initsup's own records: each, as rendered, is written (unless silent=)
+    and kept in the main log's feed (readLog, `maintail`).  Programs' output never
+    passes here."""
+
+    def write(record: Record) -> None:
+        data = render(record)
+        feeds.record(MAIN_LOG, data)
+        if not silent:
+            out.write(data)
+
+    return write

@@ -21,7 +21,7 @@ import time
 
 from initsup import daemon, events, exits, logs, reaper
 from initsup.children import Children
-from initsup.feeds import MAIN_LOG, OutputFeeds
+from initsup.feeds import OutputFeeds, own_records
 from initsup.loop import EventLoop, Timer
 from initsup.model import Config, GroupConfig
 from initsup.output import OutputWriter
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
+    from initsup.alerts.hub import Alerts
     from initsup.control.api import DiffAnswer
     from initsup.health.monitor import Health
     from initsup.pools import Pools
@@ -104,22 +105,6 @@ def _early_error(where: str, exc: BaseException) -> None:
     os.write(2, f"initsup: internal error in {where}: {exc!r}\n".encode())
 
 
-def _own_records(
-    render: Callable[[logs.Record], bytes], out: OutputWriter, feeds: OutputFeeds, silent: bool
-) -> Callable[[logs.Record], None]:
-    """The sink of initsup's own records: each, as rendered, is written (unless silent=)
-    and kept in the main log's feed (readLog, `maintail`).  Programs' output never
-    passes here."""
-
-    def write(record: logs.Record) -> None:
-        data = render(record)
-        feeds.record(MAIN_LOG, data)
-        if not silent:
-            out.write(data)
-
-    return write
-
-
 class Supervisor:
     """Runs a Config's programs until shutdown; `run()` returns initsup's exit code."""
 
@@ -146,7 +131,7 @@ class Supervisor:
         log_format = config.options.log_format
         self.output = OutputFeeds()
         self.logger = logs.Logger(
-            _own_records(
+            own_records(
                 logs.message_renderer(log_format), stderr, self.output, config.options.silent
             ),
             config.options.loglevel,
@@ -171,6 +156,8 @@ class Supervisor:
         # one, initsup.health is never imported and makes no wake-up.
         self.health: Health | None = None
         self.stopping = Stopping(self)
+        # Made with a [notify:x] only: without one, initsup.alerts is never imported.
+        self.alerts = self._alerts(config) if config.notifiers else None
 
     # -- running ---------------------------------------------------------------------
 
@@ -190,6 +177,8 @@ class Supervisor:
         are the caller's)."""
         if self.health is not None:
             self.health.close()
+        if self.alerts is not None:
+            self.alerts.close()
         self.children.close()
 
     def _final_exit_code(self) -> int:
@@ -258,6 +247,11 @@ class Supervisor:
                 self.health.add(process)
         return self.health
 
+    def _alerts(self, config: Config) -> Alerts:
+        from initsup.alerts.hub import Alerts
+
+        return Alerts(self, config.notifiers, os.environ)
+
     def _pools(self) -> Pools:
         if self.pools is None:
             from initsup.pools import Pools
@@ -309,7 +303,11 @@ class Supervisor:
         self.waits.changed(process)
         if process.config.essential and process.ended_for_good and not self.shutting_down:
             self.exit_code = process.exit_code if process.exit_code is not None else 1
-            self.shutdown(f"essential program {process.name} ended ({process.state.name})")
+            state = process.state.name
+            self.bus.publish(
+                events.essential_exit(process.name, process.group, state, self.exit_code)
+            )
+            self.shutdown(f"essential program {process.name} ended ({state})")
 
     def spawn(self, process: Process) -> int:
         pools = self.pools
@@ -362,7 +360,9 @@ class Supervisor:
             self.stopping.stop_all(self.loop.stop)
             return
         self.bus.publish(events.supervisor_state(running=False))
-        self.stopping.drain_then_stop(self.config.options.drain, self.loop.stop)
+        alerts = self.alerts
+        stopped = self.loop.stop if alerts is None else lambda: alerts.flush(self.loop.stop)
+        self.stopping.drain_then_stop(self.config.options.drain, stopped)
 
     def stop_all(self, done: Callable[[], None]) -> None:
         """Stop every program in shutdown tiers, then done()."""

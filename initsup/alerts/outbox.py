@@ -1,0 +1,308 @@
+"""One notifier's sends: a bounded queue, a rate limit, one courier at a time, retries.
+
+PID 1 never touches the network for an alert.  Each send is a job (a JSON object) that a
+courier child (courier.py) carries out with blocking stdlib calls; the loop only writes
+the job to the child's stdin, reads its one reply line and reaps it through
+reaper.Owners.  A courier that overstays its job's timeout by GRACE seconds is killed.  A
+failed send that is worth another attempt is retried after 1, 2, 4... s (capped at
+MAX_BACKOFF), `retries` times; the queue holds at most `queue` sends, the oldest dropped
+past it.  Every send ends in one JSON record: ALERT_SENT, ALERT_FAILED (with retry_in
+while attempts remain) or ALERT_DROPPED.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+
+from initsup import events
+from initsup.signals import send as send_signal
+from initsup.signals import signal
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, Protocol
+
+    from initsup.alerts.formats import Format, Job
+    from initsup.children import Children
+    from initsup.loop import EventLoop, Timer
+    from initsup.model_notify import NotifierConfig
+    from initsup.reaper import Owners
+
+    class Host(Protocol):
+        """What an outbox needs from the supervisor."""
+
+        loop: EventLoop
+        owners: Owners
+        children: Children  # start_helper(): the courier's start
+
+        def publish(self, event: events.Event) -> None: ...
+
+
+GRACE = 2.0  # seconds a courier may overstay its job's timeout before it is killed
+MAX_BACKOFF = 60.0
+REPLY_CAP = 65536  # bytes of a courier's output kept; a reply line is far shorter
+READ_SIZE = 65536
+
+
+class Send:
+    """One job and what it is about (for its records), with its attempts so far."""
+
+    __slots__ = ("about", "attempt", "job")
+
+    def __init__(self, job: Job, about: dict[str, Any]) -> None:
+        self.job = job
+        self.about = about  # alert (its event), program, group (count, suppressed): records
+        self.attempt = 0
+
+
+class Outbox:
+    """The sends of one notifier, in order, one courier at a time."""
+
+    def __init__(self, notifier: NotifierConfig, fmt: Format, host: Host) -> None:
+        self.notifier = notifier
+        self._format = fmt
+        self._host = host
+        self._queue: deque[Send] = deque()
+        self._courier: _Courier | None = None
+        self._timer: Timer | None = None  # a retry's backoff or the rate limit's wait
+        self._tokens = float(notifier.rate_limit)  # the rate limit's bucket, full
+        self._filled_at = host.loop.clock()
+        self.on_idle: Callable[[], None] | None = None  # called when the last send ends
+
+    @property
+    def idle(self) -> bool:
+        return not self._queue and self._courier is None
+
+    def put(self, jobs: list[Job], about: dict[str, Any], first: bool = False) -> None:
+        """Queue jobs (all about the same alert or batch); first: ahead of the queue."""
+        sends = [Send(job, about) for job in jobs]
+        if first:
+            self._queue.extendleft(reversed(sends))
+        else:
+            self._queue.extend(sends)
+        while len(self._queue) > self.notifier.queue:
+            dropped = self._queue.pop() if first else self._queue.popleft()
+            self._record("ALERT_DROPPED", dropped, "warning", reason="the queue is full")
+        self._next()
+
+    def close(self, why: str = "initsup is exiting") -> None:
+        """Kill a courier under way and drop what waits, each with its record."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        courier, self._courier = self._courier, None
+        if courier is not None:
+            courier.abandon()
+            self._record("ALERT_DROPPED", courier.send, "warning", reason=why)
+        while self._queue:
+            self._record("ALERT_DROPPED", self._queue.popleft(), "warning", reason=why)
+
+    # -- one send after another ----------------------------------------------------
+
+    def _next(self) -> None:
+        if self._courier is not None or self._timer is not None:
+            return
+        if not self._queue:
+            if self.on_idle is not None:
+                self.on_idle()
+            return
+        wait = self._rate_wait()
+        if wait > 0:
+            self._timer = self._host.loop.call_later(wait, self._wake)
+            return
+        send = self._queue.popleft()
+        send.attempt += 1
+        try:
+            self._courier = _Courier(self._host, send, self._done)
+        except Exception as exc:  # no pipe (EMFILE): a failed attempt, never PID 1's end
+            self._done(send, _failure(f"courier not started: {exc}"))
+
+    def _wake(self) -> None:
+        self._timer = None
+        self._next()
+
+    def _rate_wait(self) -> float:
+        """Seconds until the rate limit lets the next send go (taking its token if 0)."""
+        limit = self.notifier.rate_limit
+        if not limit:
+            return 0.0
+        now = self._host.loop.clock()
+        self._tokens = min(float(limit), self._tokens + (now - self._filled_at) * limit / 60)
+        self._filled_at = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return 0.0
+        return (1 - self._tokens) * 60 / limit
+
+    def _done(self, send: Send, reply: dict[str, Any]) -> None:
+        self._courier = None
+        if reply["ok"]:
+            self._record("ALERT_SENT", send, "info", status=reply["status"], detail=reply["detail"])
+            follow = self._format.answered(send.job, reply)
+        else:
+            follow = self._format.answered(send.job, reply)
+            if not follow:
+                self._failed(send, reply)
+        if follow:
+            self.put(follow, send.about, first=True)
+            return
+        self._next()
+
+    def _failed(self, send: Send, reply: dict[str, Any]) -> None:
+        fields = {"status": reply["status"], "detail": reply["detail"]}
+        if reply["retry"] and send.attempt <= self.notifier.retries:
+            delay = min(MAX_BACKOFF, 2.0 ** (send.attempt - 1))
+            self._record("ALERT_FAILED", send, "warning", retry_in=delay, **fields)
+            self._queue.appendleft(send)
+            self._timer = self._host.loop.call_later(delay, self._wake)
+        else:
+            self._record("ALERT_FAILED", send, "error", final=True, **fields)
+
+    def _record(self, name: str, send: Send, level: str, **fields: Any) -> None:
+        about = send.about
+        words = {
+            "ALERT_SENT": "sent",
+            "ALERT_FAILED": "could not be sent",
+            "ALERT_DROPPED": "dropped",
+        }[name]
+        detail = fields.get("detail") or fields.get("reason") or ""
+        message = f"alert {about.get('alert')} for {about.get('program')} {words}"
+        message += f" ({self.notifier.name}: {detail})" if detail else f" ({self.notifier.name})"
+        record = {
+            "notifier": self.notifier.name,
+            "type": self.notifier.kind,
+            **about,
+            "attempt": send.attempt,
+            **fields,
+            "message": message,
+        }
+        self._host.publish(events.Event(name, "", record, level=level))
+
+
+class _Courier:
+    """One courier child under way: its job written, its reply read, its exit reaped."""
+
+    def __init__(self, host: Host, send: Send, done: Callable[[Send, dict[str, Any]], None]):
+        import json
+
+        from initsup.alerts import courier
+
+        self._host = host
+        self.send = send
+        self._done = done
+        self._data = json.dumps(send.job).encode()
+        self._out = bytearray()
+        self._pid: int | None = None
+        self._in: int | None = None
+        self._reply_fd: int | None = None
+        self._deadline: Timer | None = None
+        self._read_reply = courier.read_reply
+        self._killed = False
+        self._finished = False
+        in_r, self._in = os.pipe()
+        self._reply_fd, out_w = os.pipe()
+        try:
+            self._pid = host.children.start_helper(courier.command(), in_r, out_w)
+        except Exception as exc:  # ExecError, OSError (EMFILE, EAGAIN)
+            self._close()
+            failure = _failure(f"courier not started: {exc}")
+            host.loop.call_later(0, lambda: self._finish(failure))
+            return
+        finally:
+            os.close(in_r)
+            os.close(out_w)
+        host.owners.add(self._pid, self)
+        os.set_blocking(self._in, False)
+        os.set_blocking(self._reply_fd, False)
+        host.loop.add_writer(self._in, self._write)
+        host.loop.add_reader(self._reply_fd, self._read)
+        timeout = float(send.job.get("timeout", 5.0))
+        self._deadline = host.loop.call_later(timeout + GRACE, self._overstayed)
+
+    def _write(self) -> None:
+        fd = self._in
+        if fd is None:
+            return
+        try:
+            written = os.write(fd, self._data[:65536])
+        except BlockingIOError:
+            return
+        except OSError:  # EPIPE: the courier is gone; its exit says the rest
+            written = len(self._data)
+        self._data = self._data[written:]
+        if not self._data:
+            self._host.loop.remove_writer(fd)
+            os.close(fd)
+            self._in = None
+
+    def _read(self) -> None:
+        fd = self._reply_fd
+        if fd is None:
+            return
+        try:
+            chunk = os.read(fd, READ_SIZE)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        if chunk and len(self._out) < REPLY_CAP:
+            self._out += chunk[: REPLY_CAP - len(self._out)]
+        elif not chunk:
+            self._host.loop.remove_reader(fd)
+            os.close(fd)
+            self._reply_fd = None
+
+    def exited(self, pid: int, status: int) -> None:
+        """reaper.Owner: the courier has been reaped."""
+        self._pid = None
+        try:
+            while self._reply_fd is not None:
+                before = len(self._out)
+                self._read()
+                if self._reply_fd is not None and len(self._out) == before:
+                    break  # nothing more now: a grandchild holds the pipe; not waited for
+            if self._killed:
+                reply = _failure(f"timed out: the courier was killed after {GRACE:g} s more")
+            else:
+                reply = self._read_reply(bytes(self._out))
+            self._finish(reply)
+        except Exception as exc:  # never raise into Owners.reap: other exits wait there
+            self._finish(_failure(f"internal error: {type(exc).__name__}: {exc}"))
+
+    def _overstayed(self) -> None:
+        if self._pid is not None:
+            self._killed = True
+            send_signal(self._pid, signal.SIGKILL, True)
+
+    def abandon(self) -> None:
+        """Kill the courier and never report: its exit is still reaped through Owners."""
+        self._finished = True
+        self._overstayed()
+        self._close()
+
+    def _finish(self, reply: dict[str, Any]) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        self._close()
+        self._done(self.send, reply)
+
+    def _close(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+        loop = self._host.loop
+        if self._in is not None:
+            loop.remove_writer(self._in)
+            os.close(self._in)
+            self._in = None
+        if self._reply_fd is not None:
+            loop.remove_reader(self._reply_fd)
+            os.close(self._reply_fd)
+            self._reply_fd = None
+
+
+def _failure(detail: str) -> dict[str, Any]:
+    return {"ok": False, "status": 0, "detail": detail, "retry": True, "body": ""}
