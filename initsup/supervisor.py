@@ -117,7 +117,7 @@ class Supervisor:
         spawner: Spawner,
         reloader: Reloader | None = None,
     ) -> None:
-        self.config = config
+        self._config = config
         self.loop = loop
         loop.on_error = self._internal_error
         loop.on_signal = self._on_signal
@@ -158,6 +158,19 @@ class Supervisor:
         self.stopping = Stopping(self)
         # Made with a [notify:x] only: without one, initsup.alerts is never imported.
         self.alerts = self._alerts(config) if config.notifiers else None
+
+    @property
+    def config(self) -> Config:
+        return self._config
+
+    @config.setter
+    def config(self, config: Config) -> None:
+        """A reload's or restart's configuration: its notifiers replace the running ones."""
+        self._config = config
+        if self.alerts is not None:
+            self.alerts.configure(config.notifiers)
+        elif config.notifiers:
+            self.alerts = self._alerts(config)
 
     # -- running ---------------------------------------------------------------------
 

@@ -57,16 +57,35 @@ class Alerts:
         self, host: Host, notifiers: list[NotifierConfig], environ: Mapping[str, str]
     ) -> None:
         self.host = host
+        self._environ = environ
         self._pod = facts.pod(environ)
-        self.hostname = facts.hostname()
-        self.notifiers = [
-            _Notifier(self, config, formats.make(config, environ))
-            for config in notifiers
-            if config.url  # a kubernetes notifier outside a pod sends nothing
-        ]
+        self._hostname = facts.hostname()
+        self.notifiers: list[_Notifier] = []
+        self._retired: list[_Notifier] = []  # replaced by a reload, still sending
         self._flush_timer: Timer | None = None
         self._flushed: Callable[[], None] | None = None
+        self.configure(notifiers)
         host.bus.subscribe(self._on_event)
+
+    def configure(self, notifiers: list[NotifierConfig]) -> None:
+        """Take a reload's notifiers: unchanged ones keep their intervals and queues;
+        changed and removed ones hear no more events and finish what they hold."""
+        running = {n.config.name: n for n in self.notifiers}
+        self._retired = [n for n in self._retired if not n.outbox.idle]
+        self.notifiers = []
+        for config in notifiers:
+            old = running.pop(config.name, None)
+            if old is not None and old.config == config:
+                self.notifiers.append(old)
+                continue
+            if old is not None:
+                running[config.name] = old  # retired below
+            if config.url:  # a kubernetes notifier outside a pod sends nothing
+                made = formats.make(config, self._environ)
+                self.notifiers.append(_Notifier(self, config, made))
+        for old in running.values():
+            old.flush()
+            self._retired.append(old)
 
     def _on_event(self, event: events.Event) -> None:
         for notifier in self.notifiers:
@@ -102,7 +121,7 @@ class Alerts:
             stderr_tail=self._tail(process, stderr_lines),
             message=str(fields.get("message", "")),
             detail=str(fields.get("detail", "")),
-            host=self.hostname,
+            host=self._hostname,
             pod_fields=self._pod,
         )
 
@@ -119,16 +138,18 @@ class Alerts:
     def flush(self, done: Callable[[], None]) -> None:
         """Send what throttles and batches hold, wait (MOST_FLUSH s at most) for every
         outbox to empty, then done()."""
-        for notifier in self.notifiers:
+        every = self.notifiers + self._retired
+        for notifier in every:
             notifier.flush()
         self._flushed = done
-        wait = min(MOST_FLUSH, max((n.config.timeout + GRACE for n in self.notifiers), default=0))
+        wait = min(MOST_FLUSH, max((n.config.timeout + GRACE for n in every), default=0))
         self._flush_timer = self.host.loop.call_later(wait, self._give_up_flush)
         self.idle_now()
 
     def idle_now(self) -> None:
         """An outbox emptied: when all have and a flush waits, it is over."""
-        if self._flushed is not None and all(n.outbox.idle for n in self.notifiers):
+        every = self.notifiers + self._retired
+        if self._flushed is not None and all(n.outbox.idle for n in every):
             self._end_flush()
 
     def _give_up_flush(self) -> None:
@@ -146,7 +167,7 @@ class Alerts:
 
     def close(self, why: str = "initsup is exiting") -> None:
         """Kill couriers under way and drop what waits (each said in a record)."""
-        for notifier in self.notifiers:
+        for notifier in self.notifiers + self._retired:
             notifier.close(why)
 
 

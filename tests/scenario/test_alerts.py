@@ -1,0 +1,151 @@
+"""Alerts, told as stories on the fake clock: what reaches a webhook, and how often.
+
+The notifier is real (its courier is a child process that POSTs to a receiver on
+loopback); the clock is the story's, so an alarm_interval of 60 s passes when the story
+says so and not before.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from tests.helpers import wait_for
+from tests.scenario.harness import Scenario
+
+Story = Callable[..., Scenario]
+
+
+class Receiver:
+    """A webhook receiver on loopback: every JSON body it got, in order."""
+
+    def __init__(self) -> None:
+        self.bodies: list[Any] = []
+        bodies = self.bodies
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                bodies.append(json.loads(self.rfile.read(length)))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    got = Receiver()
+    yield got
+    got.close()
+
+
+def crash_loop(tmp_path: Any, crashes: int) -> str:
+    """A program that crashes `crashes` times (a line on stderr each), then stays up."""
+    return (
+        "[program:crash]\n"
+        "command=sh -c 'n=$(cat count 2>/dev/null || echo 0); n=$((n+1)); echo $n > count;"
+        f" [ $n -gt {crashes} ] && exec sleep 1000; echo boom $n >&2; exit 3'\n"
+        f"directory={tmp_path}\nstartsecs=0\nbackoff_max=0\n"
+    )
+
+
+def sent(s: Scenario) -> list[dict[str, Any]]:
+    return [r for r in s.records if r["event"] == "ALERT_SENT"]
+
+
+def test_twenty_crashes_in_one_alarm_interval_make_one_alert_and_one_summary(
+    story: Story, receiver: Receiver, tmp_path: Any
+) -> None:
+    notify = f"[notify:hook]\ntype=webhook\nurl={receiver.url}\nalarm_interval=60\n"
+    s = story(crash_loop(tmp_path, 20) + notify).start()
+    s.until(lambda: s.events("crash").count("PROCESS_STATE_EXITED") == 20, timeout=20)
+    s.until(lambda: len(sent(s)) == 1)
+    held = [r for r in s.records if r["event"] == "ALERT_SUPPRESSED"]
+    assert [r["suppressed"] for r in held] == list(range(1, 20))
+    [first] = receiver.bodies
+    assert (first["event"], first["program"], first["suppressed"]) == (
+        "PROCESS_STATE_EXITED",
+        "crash",
+        0,
+    )
+    assert (first["exit_code"], first["expected"], first["stderr_tail"]) == (3, False, "boom 1")
+
+    s.advance(59.9)
+    assert len(receiver.bodies) == 1  # the interval is not over
+    s.advance(0.1)
+    s.until(lambda: len(sent(s)) == 2)
+    summary = receiver.bodies[1]
+    assert summary["suppressed"] == 19
+    assert summary["stderr_tail"].splitlines()[-1] == "boom 20"
+    assert sent(s)[1]["suppressed"] == 19
+
+    s.advance(120)  # quiet intervals send nothing more
+    s.step()
+    assert len(receiver.bodies) == 2
+
+
+def test_expected_exits_and_other_programs_do_not_alert(
+    story: Story, receiver: Receiver, tmp_path: Any
+) -> None:
+    s = story(
+        "[program:done]\ncommand=sh -c 'exit 0'\nstartsecs=0\nautorestart=unexpected\n"
+        "[program:other]\ncommand=sh -c 'exit 4'\nstartsecs=0\nautorestart=false\n"
+        "[program:watched]\ncommand=sh -c 'sleep 0.2; exit 5'\nstartsecs=0\nautorestart=false\n"
+        f"[notify:hook]\ntype=webhook\nurl={receiver.url}\nprograms=done,watched\n"
+    ).start()
+    s.until(lambda: len(sent(s)) == 1, timeout=10)
+    assert [b["program"] for b in receiver.bodies] == ["watched"]
+    assert receiver.bodies[0]["exit_code"] == 5
+
+
+def test_the_essential_programs_end_is_told_before_initsup_exits(
+    story: Story, receiver: Receiver
+) -> None:
+    s = story(
+        "[program:main]\ncommand=sh -c 'exit 7'\nstartsecs=0\nautorestart=false\nessential=true\n"
+        f"[notify:hook]\ntype=webhook\nurl={receiver.url}\nevents=ESSENTIAL_EXIT\n"
+    ).start()
+    assert s.finish(timeout=10) == 7
+    wait_for(lambda: len(receiver.bodies) == 1)
+    [body] = receiver.bodies
+    assert (body["event"], body["program"], body["exit_code"]) == ("ESSENTIAL_EXIT", "main", 7)
+    assert s.find("ALERT_SENT", alert="ESSENTIAL_EXIT") is not None
+
+
+def test_a_reload_moves_alerts_to_the_new_notifier(story: Story, tmp_path: Any) -> None:
+    first, second = Receiver(), Receiver()
+    try:
+        program = "[program:web]\ncommand=sleep 1000\nstartsecs=0\n"
+        s = story(program + f"[notify:hook]\ntype=webhook\nurl={first.url}\n").start()
+        s.until(lambda: s.state("web") == "RUNNING")
+        s.kill("web", signal.SIGKILL)
+        s.until(lambda: len(sent(s)) == 1, timeout=10)
+        s.path.write_text(program + f"[notify:hook]\ntype=webhook\nurl={second.url}\n")
+        s.signal(signal.SIGHUP)
+        s.until_record("configuration reloaded: 0 added, 0 changed, 0 removed")
+        s.until(lambda: s.state("web") == "RUNNING")
+        s.kill("web", signal.SIGKILL)
+        s.until(lambda: len(sent(s)) == 2, timeout=10)
+        assert [b["signal"] for b in first.bodies + second.bodies] == ["SIGKILL", "SIGKILL"]
+        assert (len(first.bodies), len(second.bodies)) == (1, 1)
+    finally:
+        first.close()
+        second.close()
