@@ -10,6 +10,10 @@ tests use a fake one.  That keeps this file the whole behaviour, top to bottom:
     exit    RUNNING -> EXITED, then restarted per autorestart: at once the first time,
             then after 1, 2, 4... s capped at backoff_max (initsup's addition: supervisord
             restarts a crash-looping program forever without delay)
+    give up an automatic restart (either path above) that would be one more than
+            max_tries within max_tries_window seconds (or than max_tries_if_coredumped,
+            counting restarts after ends that dumped core) -> FATAL instead, from
+            EXITED or BACKOFF (meetbill/supervise's policy; EXITED -> FATAL is initsup's)
     stop    STARTING/RUNNING -> STOPPING (stopsignal) -> SIGKILL after stopwaitsecs
             -> STOPPED;  BACKOFF -> STOPPED
 
@@ -92,6 +96,13 @@ class Process:
         self.start_wall = 0.0  # wall-clock times, for status displays
         self.stop_wall = 0.0
         self.killed = False  # SIGKILL was needed to stop it
+        self.restarts = 0  # automatic restarts so far (autorestart, BACKOFF retries)
+        self.last_signal = 0  # the signal of the last end; 0: an exit, or a failed start
+        self.last_core_dumped = False  # whether the last end dumped core
+        # host.now() of the automatic restarts within max_tries_window: all of them, and
+        # those after an end that dumped core (the give-up policy's history)
+        self._restarted_at: list[float] = []
+        self._dumped_at: list[float] = []
         self._will_restart = False
         self._timer: Timer | None = None
         # Its health and readiness (initsup.health), when it has a check, notify= or
@@ -125,6 +136,8 @@ class Process:
             return False
         if self.state != S.BACKOFF:
             self.backoff = 0
+            self._restarted_at.clear()  # any start but a restart counts afresh (max_tries)
+            self._dumped_at.clear()
         self._spawn()
         return True
 
@@ -190,6 +203,8 @@ class Process:
         end = exits.decode(status)
         self.exitstatus = end.exitstatus
         self.exit_code = end.code
+        self.last_signal = end.signum
+        self.last_core_dumped = end.core_dumped
         how = end.words
         extra = end.fields()
         if self.state == S.STOPPING:  # STOPPING -> STOPPED: the end of a stop we asked for
@@ -211,7 +226,8 @@ class Process:
             self._running(pid)
         expected = self.exitstatus in self.config.exitcodes
         delay = self._restart_delay(expected, now)
-        self._will_restart = delay is not None
+        refused = None if delay is None else self._refused(delay)
+        self._will_restart = delay is not None  # until FATAL says otherwise, just below
         word = "expected" if expected else "not expected"
         self._change(
             S.EXITED,
@@ -223,8 +239,11 @@ class Process:
         )
         if delay is None or self.state != S.EXITED:
             return
+        if refused is not None:
+            self._give_up(refused)
+            return
         if delay <= 0:
-            self._spawn()
+            self._respawn()
             return
         self.host.log(
             "info",
@@ -248,7 +267,34 @@ class Process:
         self._timer = None
         self._will_restart = False
         if self.state == S.EXITED and not self.host.shutting_down:
-            self._spawn()
+            self._respawn()
+
+    def _refused(self, delay: float) -> tuple[str, str] | None:
+        """Whether the give-up policy refuses the automatic restart the last end asks for,
+        due in delay seconds: (the key that refused it, why in words), or None.
+
+        Restarts are counted when they are spawned (_respawn), and the one due at T is
+        refused when N came within the max_tries_window seconds up to T: so no window
+        ever holds more than N of them, at most 1 + N spawns.  A limit on ends that
+        dumped core is the more telling reason, so it is asked first.
+        """
+        config = self.config
+        window = config.max_tries_window
+        due = self.host.now() + delay
+        self._restarted_at = [t for t in self._restarted_at if due - t < window]
+        self._dumped_at = [t for t in self._dumped_at if due - t < window]
+        most = config.max_tries_if_coredumped
+        if self.last_core_dumped and 0 < most <= len(self._dumped_at):
+            return "max_tries_if_coredumped", (
+                f"{len(self._dumped_at) + 1} exits that dumped core within {window:g} s"
+                f" (max_tries_if_coredumped={most})"
+            )
+        if 0 < config.max_tries <= len(self._restarted_at):
+            return "max_tries", (
+                f"{len(self._restarted_at) + 1} restarts within {window:g} s"
+                f" (max_tries={config.max_tries})"
+            )
+        return None
 
     # -- the steps -------------------------------------------------------------------
 
@@ -276,9 +322,22 @@ class Process:
         )
         self._timer = self.host.call_later(self.config.startsecs, self._started)
 
+    def _respawn(self) -> None:
+        """An automatic restart (autorestart, or a BACKOFF retry), counted, and kept for
+        the give-up policy (after an end that dumped core: for its core limit too)."""
+        self.restarts += 1
+        now = self.host.now()
+        if self.config.max_tries:
+            self._restarted_at.append(now)
+        if self.last_core_dumped and self.config.max_tries_if_coredumped:
+            self._dumped_at.append(now)
+        self._spawn()
+
     def _spawn_failed(self, exc: SpawnFailed) -> None:
         self.spawnerr = exc.description
         self.exit_code = exc.exit_code
+        self.last_signal = 0  # this end was a failed start: no signal, no core
+        self.last_core_dumped = False
         self._change(S.STARTING, tries=self.backoff, message=f"spawnerr: {exc.description}")
         self._enter_backoff(f"spawnerr: {exc.description}", {})
 
@@ -301,23 +360,33 @@ class Process:
     def _enter_backoff(self, message: str, extra: dict[str, object]) -> None:
         self.backoff += 1
         self._change(S.BACKOFF, tries=self.backoff, level="warning", extra=extra, message=message)
-        if self.backoff > self.config.startretries:
+        if self.backoff > self.config.startretries:  # supervisord's limit applies first
             self._give_up()
+            return
+        refused = None if self.host.shutting_down else self._refused(float(self.backoff))
+        if refused is not None:
+            self._give_up(refused)
         else:
             self._timer = self.host.call_later(float(self.backoff), self._retry)
 
     def _retry(self) -> None:
         self._timer = None
         if self.state == S.BACKOFF and not self.host.shutting_down:
-            self._spawn()
+            self._respawn()
 
-    def _give_up(self) -> None:
+    def _give_up(self, refused: tuple[str, str] | None = None) -> None:
+        """FATAL: startretries used up (refused None), or the give-up policy's refusal."""
         self._cancel_timer()
         self.backoff = 0
+        self._will_restart = False
+        why = "too many start retries too quickly" if refused is None else refused[1]
+        if refused is not None:  # what `ctl status` and getProcessInfo say of this FATAL
+            self.spawnerr = refused[1]
         self._change(
             S.FATAL,
             level="error",
-            message=f"gave up: {self.name} entered FATAL state, too many start retries too quickly",
+            extra=None if refused is None else {"gave_up": refused[0]},
+            message=f"gave up: {self.name} entered FATAL state, {why}",
         )
 
     def _lost(self, pid: int, stopped: bool = False) -> None:

@@ -25,7 +25,9 @@ class ProcessState(enum.IntEnum):
 S = ProcessState
 
 # to-state <- the from-states it may be entered from.  Anything else is a bug: it is
-# logged and ignored, never allowed to crash PID 1.
+# logged and ignored, never allowed to crash PID 1.  supervisord's table but for one
+# addition of initsup's: EXITED -> FATAL, the give-up policy (max_tries,
+# max_tries_if_coredumped) refusing the restart an exit after RUNNING asks for.
 ALLOWED_FROM: dict[ProcessState, frozenset[ProcessState]] = {
     S.STARTING: frozenset({S.STOPPED, S.EXITED, S.FATAL, S.BACKOFF}),
     S.RUNNING: frozenset({S.STARTING}),
@@ -33,7 +35,7 @@ ALLOWED_FROM: dict[ProcessState, frozenset[ProcessState]] = {
     S.STOPPING: frozenset({S.STARTING, S.RUNNING}),
     S.EXITED: frozenset({S.RUNNING}),
     S.STOPPED: frozenset({S.STOPPING, S.BACKOFF}),
-    S.FATAL: frozenset({S.BACKOFF}),
+    S.FATAL: frozenset({S.BACKOFF, S.EXITED}),
     S.UNKNOWN: frozenset(ProcessState),
 }
 

@@ -43,6 +43,11 @@ _PROCESS_OPTIONS: dict[str, Callable[[str], object]] = {
     "backoff_max": convert.seconds,
     "backoff_reset": convert.seconds,
     "serverurl": convert.serverurl,
+    # meetbill/supervise's give-up policy; listeners take them too, since they are
+    # restarted like programs.  A window of 0 would count nothing: above 0 only.
+    "max_tries": convert.count,
+    "max_tries_if_coredumped": convert.count,
+    "max_tries_window": health.positive_seconds,
 }
 # stdout_<option> / stderr_<option> -> (LogTarget field, converter)
 _LOG_OPTIONS: dict[str, tuple[str, Callable[[str], object]]] = {

@@ -38,3 +38,22 @@ def test_record_fields_name_the_signal_only_when_one_ended_it() -> None:
     assert exits.decode(9).fields() == {"exit_code": 137, "signal": "SIGKILL"}
     assert exits.decode(9).signum == 9
     assert exits.decode(3 << 8).signum == 0
+
+
+def test_core_dumped_only_for_a_signal_with_the_core_bit() -> None:
+    """WCOREDUMP's bit is read for signal deaths; an exit code never has it."""
+    assert exits.decode(11 | 0x80).core_dumped is True
+    assert exits.decode(11).core_dumped is False
+    assert exits.decode(6 | 0x80).core_dumped is True
+    assert exits.decode(0x80 << 8).core_dumped is False  # exit status 128, not a dump
+
+
+def test_record_fields_say_core_dumped_only_when_it_did() -> None:
+    """A dump adds `core_dumped: true`; every other end's fields stay as they were."""
+    assert exits.decode(11 | 0x80).fields() == {
+        "exit_code": 139,
+        "signal": "SIGSEGV",
+        "core_dumped": True,
+    }
+    assert exits.decode(11).fields() == {"exit_code": 139, "signal": "SIGSEGV"}
+    assert exits.decode(1 << 8).fields() == {"exit_code": 1}

@@ -6,6 +6,8 @@ import signal
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from initsup import model
 from initsup.config import load
 from tests.unit.configs import (
@@ -585,3 +587,107 @@ def test_listener_in_equality_and_as_dict() -> None:
     assert plain.as_dict()["listener"] is None
     assert pool.as_dict()["listener"] == {"buffer_size": 10, "events": ["EVENT", "TICK"]}
     assert pool.as_dict()["processes"] == [process.as_dict()]
+
+
+# -- the give-up policy (meetbill/supervise's keys) --------------------------------------
+
+
+def test_give_up_keys_default_to_no_limit(tmp_path: Path) -> None:
+    process = program(tmp_path, "command=/bin/app\n")
+    assert (process.max_tries, process.max_tries_window, process.max_tries_if_coredumped) == (
+        0,
+        60.0,
+        0,
+    )
+
+
+def test_give_up_keys_converted(tmp_path: Path) -> None:
+    body = "command=/bin/app\nmax_tries=3\nmax_tries_window=2.5\nmax_tries_if_coredumped=1\n"
+    process = program(tmp_path, body)
+    assert (process.max_tries, process.max_tries_window, process.max_tries_if_coredumped) == (
+        3,
+        2.5,
+        1,
+    )
+    assert warnings_of(write(tmp_path, "[program:web]\n" + body)) == []
+
+
+def test_give_up_keys_from_variables() -> None:
+    cfg, warnings = load(
+        None,
+        {
+            "INITSUP_PROGRAM_WEB": "/bin/app",
+            "INITSUP_PROGRAM_WEB__MAX_TRIES": "5",
+            "INITSUP_PROGRAM_WEB__MAX_TRIES_WINDOW": "30",
+            "INITSUP_PROGRAM_WEB__MAX_TRIES_IF_COREDUMPED": "2",
+        },
+    )
+    [process] = cfg.processes()
+    assert (process.max_tries, process.max_tries_window, process.max_tries_if_coredumped) == (
+        5,
+        30.0,
+        2,
+    )
+    assert warnings == []
+
+
+def test_give_up_variables_override_the_file(tmp_path: Path) -> None:
+    process = program(
+        tmp_path, "command=/bin/app\nmax_tries=3\n", {"INITSUP_PROGRAM_WEB__MAX_TRIES": "7"}
+    )
+    assert process.max_tries == 7
+
+
+@pytest.mark.parametrize(
+    ("line", "said"),
+    [
+        ("max_tries=-1", "max_tries = '-1': must be a whole number, 0 or more"),
+        ("max_tries=2.5", "max_tries = '2.5': must be a whole number, 0 or more"),
+        ("max_tries=many", "max_tries = 'many': must be a whole number, 0 or more"),
+        (
+            "max_tries_if_coredumped=-3",
+            "max_tries_if_coredumped = '-3': must be a whole number, 0 or more",
+        ),
+        ("max_tries_window=0", "max_tries_window = '0': must be a number of seconds above 0"),
+        ("max_tries_window=-5", "max_tries_window = '-5': must be a non-negative number"),
+        ("max_tries_window=nan", "max_tries_window = 'nan': must be a non-negative number"),
+        ("max_tries_window=inf", "max_tries_window = 'inf': must be a non-negative number"),
+    ],
+)
+def test_bad_give_up_values_name_file_section_key_and_value(
+    tmp_path: Path, line: str, said: str
+) -> None:
+    path = write(tmp_path, f"[program:web]\ncommand=/bin/app\n{line}\n")
+    [problem] = problems(path)
+    assert problem.startswith(f"{path}: [program:web] {said}")
+
+
+def test_bad_give_up_variable_is_named(tmp_path: Path) -> None:
+    found = problems(
+        None, {"INITSUP_PROGRAM_WEB": "/bin/app", "INITSUP_PROGRAM_WEB__MAX_TRIES": "x"}
+    )
+    assert found == [
+        "INITSUP_PROGRAM_WEB__MAX_TRIES='x': max_tries must be a whole number, 0 or more"
+    ]
+
+
+def test_listeners_take_the_give_up_keys(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """\
+        [eventlistener:mon]
+        command=/bin/mon
+        events=PROCESS_STATE
+        max_tries=2
+        max_tries_window=10
+        max_tries_if_coredumped=1
+        """,
+    )
+    cfg, warnings = load(path, {})
+    [process] = cfg.processes()
+    assert (process.max_tries, process.max_tries_window, process.max_tries_if_coredumped) == (
+        2,
+        10.0,
+        1,
+    )
+    assert warnings == []

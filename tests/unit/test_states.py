@@ -21,6 +21,7 @@ S = ProcessState
 #   RUNNING -> STOPPING/EXITED                (stop, exit)
 #   STOPPING -> STOPPED                       (the stopped process is reaped)
 #   BACKOFF -> STOPPED/FATAL                  (stop during BACKOFF, give up)
+#   EXITED -> FATAL                           (initsup's: max_tries refuses the restart)
 #   any -> UNKNOWN                            (supervisord's kill error path)
 TABLE = """
 from/to   STOPPED STARTING RUNNING BACKOFF STOPPING EXITED FATAL UNKNOWN
@@ -29,7 +30,7 @@ STARTING  .       .        x       x       x        .      .     x
 RUNNING   .       .        .       .       x        x      .     x
 BACKOFF   x       x        .       .       .        .      x     x
 STOPPING  x       .        .       .       .        .      .     x
-EXITED    .       x        .       .       .        .      .     x
+EXITED    .       x        .       .       .        .      x     x
 FATAL     .       x        .       .       .        .      .     x
 UNKNOWN   .       .        .       .       .        .      .     x
 """
