@@ -6,7 +6,7 @@ expected=): an EXITED alerts only when the exit was unexpected, unless expected=
 The Alert is made from the event and from what the supervisor knows of the program at
 that moment (its state, restarts, last exit and core dump, its stderr's last lines), then
 passes the notifier's Throttle (alarm_interval) and Batcher (batch) to its Outbox.  A
-program's recovery (RUNNING again, or HEALTHY) is handed to formats that end alerts
+program's recovery (RUNNING again, HEALTHY, READY) is handed to formats that end alerts
 (Alertmanager's endsAt), throttled never.  At shutdown `flush` lets the last alerts go
 out (the essential program's end, above all) within a bounded wait.
 """
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
         def wall(self) -> float: ...
 
 
-RECOVERIES = frozenset({"PROCESS_STATE_RUNNING", "PROCESS_HEALTHY"})
+RECOVERIES = frozenset({"PROCESS_STATE_RUNNING", "PROCESS_HEALTHY", "PROCESS_READY"})
 REFRESH = 60.0  # seconds between re-sends of alerts still firing (Alertmanager's)
 MOST_FLUSH = 10.0  # seconds a shutdown waits for the last alerts at most
 TAIL_BYTES = 16384  # of recent stderr looked at for its last lines
@@ -100,10 +100,11 @@ class Alerts:
         program, group = str(fields.get("program", "")), str(fields.get("group", ""))
         process = self.host.processes.get(f"{group}:{program}")
         exit_code, signal = fields.get("exit_code"), fields.get("signal")
+        core_dumped = bool(fields.get("core_dumped", False))
         if exit_code is None and process is not None and process.exit_code is not None:
-            exit_code = process.exit_code  # FATAL, ESSENTIAL_EXIT: the last exit's
-            if process.exitstatus == -1 and exit_code > 128:
-                signal = signal_name(exit_code - 128)
+            exit_code = process.exit_code  # FATAL, ESSENTIAL_EXIT: the last end's
+            signal = signal_name(process.last_signal) if process.last_signal else None
+            core_dumped = process.last_core_dumped
         expected = fields.get("expected")
         return facts.Alert(
             event.name,
@@ -115,9 +116,9 @@ class Alerts:
             pid=fields.get("pid") or None,
             exit_code=exit_code,
             signal=signal,
-            core_dumped=bool(fields.get("core_dumped", False)),
+            core_dumped=core_dumped,
             expected=expected if isinstance(expected, bool) else None,
-            restarts=getattr(process, "restarts", 0),
+            restarts=process.restarts if process is not None else 0,
             stderr_tail=self._tail(process, stderr_lines),
             message=str(fields.get("message", "")),
             detail=str(fields.get("detail", "")),

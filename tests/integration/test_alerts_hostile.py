@@ -30,7 +30,12 @@ from tests.supervised import Supervised, seconds
 RUN = 3.0  # seconds each run lasts
 SIGNALS = 15  # SIGUSR1s sent during a run
 
-STAMPER = "import sys, time\nfor n in range(10**6):\n    print('stamp', n, time.time(), flush=True)\n    time.sleep(0.02)\n"
+STAMPER = """\
+import sys, time
+for n in range(10**6):
+    print('stamp', n, time.time(), flush=True)
+    time.sleep(0.02)
+"""
 
 
 class Slow:
@@ -106,7 +111,12 @@ def measure(tmp_path: Path, url: str | None) -> dict[str, Any]:
                 sent.append(time.time())
                 os.kill(run.pid, signal.SIGUSR1)
             _read_for(run, 0.02)
-        wait_for(lambda: _read_for(run, 0.05) or _lines(run, "signals") > len(sent), 10)
+
+        def forwarded() -> bool:
+            _read_for(run, 0.05)
+            return _lines(run, "signals") > len(sent)  # and the `ready` line
+
+        wait_for(forwarded, 10)
         return _delays(run, sent)
     finally:
         run.close()
