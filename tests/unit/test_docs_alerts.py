@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from initsup import events, model, model_notify
-from initsup.alerts import alert
+from initsup.alerts import alert, formats, kubernetes
 from initsup.config import alerts as config_alerts
 from initsup.config import load
 from tests.helpers import ROOT
@@ -339,3 +339,48 @@ def test_the_doc_s_links_lead_somewhere() -> None:
         text = DOC if not target else (ROOT / "docs" / target).read_text()
         if anchor:
             assert anchor in slugs(text), f"{target}#{anchor}"
+
+
+# -- the messages shown are the ones the formats write ---------------------------------
+
+
+def example_alert(**changes: Any) -> alert.Alert:
+    """The webhook example's alert, as the hub would have made it."""
+    fields = json.loads(blocks("json")[0])
+    for key in ("version", "notifier"):
+        fields.pop(key)
+    event, program, group = (fields.pop(k) for k in ("event", "program", "group"))
+    fields["host"], fields["pod_fields"] = fields.pop("hostname"), fields.pop("pod")
+    fields.update(changes)
+    return alert.Alert(event, program, group, **fields)
+
+
+def text_block_holding(words: str) -> str:
+    (found,) = [b for b in blocks("text") if words in b]
+    return found
+
+
+def test_the_slack_line_shown_is_what_slack_gets() -> None:
+    line = formats.slack_line(example_alert(suppressed=19))
+    assert text_block_holding(":rotating_light:") == line + "\n"
+
+
+def test_the_mail_shown_is_crashmail_s_as_initsup_writes_it() -> None:
+    crash = example_alert()
+    mail = model_notify.NotifierConfig("mail", "mail", "smtp://mail:25", to=["ops@example.com"])
+    assert text_block_holding("Process worker in group worker") == formats.mail_text(crash, mail)
+    assert f"`{formats.mail_subject(crash)}`" in DOC
+    assert f"(`{formats.batch_line(crash)}`)" in DOC
+
+
+def test_the_event_shown_by_kubectl_has_initsup_s_message() -> None:
+    crash = example_alert(
+        exit_code=1,
+        signal=None,
+        core_dumped=False,
+        restarts=4,
+        stderr_tail="Traceback (most recent call last):\nValueError: no such queue\n",
+    )
+    listing = text_block_holding("Warning  BackOff")
+    assert listing.rstrip("\n").endswith("  initsup  " + kubernetes.message(crash))
+    assert kubernetes.reason(crash) == "BackOff"
