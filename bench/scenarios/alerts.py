@@ -21,7 +21,9 @@ interpreter:
 initsup: `[notify:hook] type=webhook`, url= the receiver, events=PROCESS_STATE_EXITED;
 every send is a fresh courier child (a Python of its own), so the first alert of a run
 and the later ones are reported apart too.  supervisord: `supervisord -n -c FILE` with the
-listener above.  tini and dumb-init have no alerts at all: no row of theirs.
+listener above; its loop wakes on a 1 s poll timeout (a SIGCHLD does not end the poll), so
+its listener hears of an exit one or two such passes later: 1 or 2 s, seldom less.  tini
+and dumb-init have no alerts at all: no row of theirs.
 
 One run: the system starts; N times (full 20, tiny 3), once the system says the program
 is RUNNING (initsup's PROCESS_STATE_RUNNING record, supervisord's `success: crash entered
