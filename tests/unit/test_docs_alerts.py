@@ -370,6 +370,9 @@ def test_the_mail_shown_is_crashmail_s_as_initsup_writes_it() -> None:
     mail = model_notify.NotifierConfig("mail", "mail", "smtp://mail:25", to=["ops@example.com"])
     assert text_block_holding("Process worker in group worker") == formats.mail_text(crash, mail)
     assert f"`{formats.mail_subject(crash)}`" in DOC
+    (job,) = formats.make(mail, {}).jobs([crash])
+    assert f"Subject: initsup: {formats.mail_subject(crash)}" in job["message"]
+    assert "| `subject` | `initsup` |" in DOC
     assert f"(`{formats.batch_line(crash)}`)" in DOC
 
 
