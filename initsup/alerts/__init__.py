@@ -11,7 +11,9 @@
 - outbox.py: each notifier's bounded queue, rate limit, retries with backoff, and the
   JSON record of every alert sent, dropped or failed;
 - courier.py: the helper child that does one send (HTTP(S) or SMTP) with blocking
-  stdlib calls and a deadline, so that PID 1's loop never waits on a network.
+  stdlib calls and a deadline, so that PID 1's loop never waits on a network
+  (courier_http.py and courier_smtp.py do the talking, on courier_net.py's deadline,
+  URL and TLS helpers).
 
 Imported only when the configuration has a [notify:x] section: without one, initsup
 loads none of this package.

@@ -16,7 +16,8 @@ from __future__ import annotations
 from initsup import events
 from initsup.alerts import alert as facts
 from initsup.alerts import formats
-from initsup.alerts.outbox import GRACE, Outbox
+from initsup.alerts.courier import OVERSTAY
+from initsup.alerts.outbox import Outbox
 from initsup.alerts.throttle import Batcher, Throttle
 from initsup.feeds import key
 from initsup.signals import signal_name
@@ -143,7 +144,7 @@ class Alerts:
         for notifier in every:
             notifier.flush()
         self._flushed = done
-        wait = min(MOST_FLUSH, max((n.config.timeout + GRACE for n in every), default=0))
+        wait = min(MOST_FLUSH, max((n.config.timeout + OVERSTAY for n in every), default=0))
         self._flush_timer = self.host.loop.call_later(wait, self._give_up_flush)
         self.idle_now()
 

@@ -3,7 +3,7 @@
 PID 1 never touches the network for an alert.  Each send is a job (a JSON object) that a
 courier child (courier.py) carries out with blocking stdlib calls; the loop only writes
 the job to the child's stdin, reads its one reply line and reaps it through
-reaper.Owners.  A courier that overstays its job's timeout by GRACE seconds is killed.  A
+reaper.Owners.  A courier that overstays its job's timeout (by courier.OVERSTAY) is killed.  A
 failed send that is worth another attempt is retried after 1, 2, 4... s (capped at
 MAX_BACKOFF), `retries` times; the queue holds at most `queue` sends, the oldest dropped
 past it.  Every send ends in one JSON record: ALERT_SENT, ALERT_FAILED (with retry_in
@@ -40,9 +40,7 @@ if TYPE_CHECKING:
         def publish(self, event: events.Event) -> None: ...
 
 
-GRACE = 2.0  # seconds a courier may overstay its job's timeout before it is killed
 MAX_BACKOFF = 60.0
-REPLY_CAP = 65536  # bytes of a courier's output kept; a reply line is far shorter
 READ_SIZE = 65536
 
 
@@ -185,14 +183,13 @@ class _Courier:
     """One courier child under way: its job written, its reply read, its exit reaped."""
 
     def __init__(self, host: Host, send: Send, done: Callable[[Send, dict[str, Any]], None]):
-        import json
-
         from initsup.alerts import courier
 
         self._host = host
         self.send = send
         self._done = done
-        self._data = json.dumps(send.job).encode()
+        self._data = courier.encode_job(send.job)
+        self._cap = courier.MAX_REPLY
         self._out = bytearray()
         self._pid: int | None = None
         self._in: int | None = None
@@ -218,8 +215,8 @@ class _Courier:
         os.set_blocking(self._reply_fd, False)
         host.loop.add_writer(self._in, self._write)
         host.loop.add_reader(self._reply_fd, self._read)
-        timeout = float(send.job.get("timeout", 5.0))
-        self._deadline = host.loop.call_later(timeout + GRACE, self._overstayed)
+        self._allowed = courier.allowed_seconds(send.job)
+        self._deadline = host.loop.call_later(self._allowed, self._overstayed)
 
     def _write(self) -> None:
         fd = self._in
@@ -247,9 +244,10 @@ class _Courier:
             return
         except OSError:
             chunk = b""
-        if chunk and len(self._out) < REPLY_CAP:
-            self._out += chunk[: REPLY_CAP - len(self._out)]
-        elif not chunk:
+        if chunk:  # the last MAX_REPLY bytes: the reply line comes last
+            self._out += chunk
+            del self._out[: -self._cap]
+        else:
             self._host.loop.remove_reader(fd)
             os.close(fd)
             self._reply_fd = None
@@ -264,7 +262,7 @@ class _Courier:
                 if self._reply_fd is not None and len(self._out) == before:
                     break  # nothing more now: a grandchild holds the pipe; not waited for
             if self._killed:
-                reply = _failure(f"timed out: the courier was killed after {GRACE:g} s more")
+                reply = _failure(f"timed out: the courier was killed after {self._allowed:g} s")
             else:
                 reply = self._read_reply(bytes(self._out))
             self._finish(reply)

@@ -14,7 +14,7 @@ from email import message_from_string, policy
 from typing import Any
 
 import jsonschema
-import kubernetes_validate  # type: ignore[import-untyped]
+import kubernetes_validate
 from hypothesis import given
 from hypothesis import strategies as st
 
