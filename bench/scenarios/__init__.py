@@ -18,6 +18,7 @@ NAMES = (
     "events",
     "control",
     "readiness",
+    "alerts",
 )
 
 
