@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 RECOVERIES = frozenset({"PROCESS_STATE_RUNNING", "PROCESS_HEALTHY", "PROCESS_READY"})
 REFRESH = 60.0  # seconds between re-sends of alerts still firing (Alertmanager's)
 MOST_FLUSH = 10.0  # seconds a shutdown waits for the last alerts at most
+REAP_WAIT = 1.0  # then seconds it waits for the couriers it killed to be reaped
 TAIL_BYTES = 16384  # of recent stderr looked at for its last lines
 TAIL_CHARS = 4096  # of those lines carried by an alert
 
@@ -155,9 +156,22 @@ class Alerts:
             self._end_flush()
 
     def _give_up_flush(self) -> None:
+        """Past the wait: kill the couriers still sending, and end once they are reaped
+        (at most REAP_WAIT s more), so that initsup leaves no child of its own behind."""
         self._flush_timer = None
-        self.close("initsup is exiting")
-        self._end_flush()
+        left = [0]
+
+        def reaped() -> None:
+            left[0] -= 1
+            if left[0] == 0:
+                self._end_flush()
+
+        for notifier in self.notifiers + self._retired:
+            left[0] += notifier.close("initsup is exiting", reaped)
+        if left[0] == 0:
+            self._end_flush()
+        else:
+            self._flush_timer = self.host.loop.call_later(REAP_WAIT, self._end_flush)
 
     def _end_flush(self) -> None:
         done, self._flushed = self._flushed, None
@@ -253,6 +267,6 @@ class _Notifier:
             self._refresh.cancel()
             self._refresh = None
 
-    def close(self, why: str) -> None:
+    def close(self, why: str, reaped: Callable[[], None] | None = None) -> bool:
         self.flush()
-        self.outbox.close(why)
+        return self.outbox.close(why, reaped)

@@ -85,17 +85,21 @@ class Outbox:
             self._record("ALERT_DROPPED", dropped, "warning", reason="the queue is full")
         self._next()
 
-    def close(self, why: str = "initsup is exiting") -> None:
-        """Kill a courier under way and drop what waits, each with its record."""
+    def close(
+        self, why: str = "initsup is exiting", reaped: Callable[[], None] | None = None
+    ) -> bool:
+        """Kill a courier under way and drop what waits, each with its record; whether a
+        courier was killed (reaped() is called once it has been reaped)."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
         courier, self._courier = self._courier, None
         if courier is not None:
-            courier.abandon()
+            courier.abandon(reaped)
             self._record("ALERT_DROPPED", courier.send, "warning", reason=why)
         while self._queue:
             self._record("ALERT_DROPPED", self._queue.popleft(), "warning", reason=why)
+        return courier is not None
 
     # -- one send after another ----------------------------------------------------
 
@@ -198,6 +202,7 @@ class _Courier:
         self._read_reply = courier.read_reply
         self._killed = False
         self._finished = False
+        self._reaped: Callable[[], None] | None = None
         in_r, self._in = os.pipe()
         self._reply_fd, out_w = os.pipe()
         try:
@@ -255,6 +260,8 @@ class _Courier:
     def exited(self, pid: int, status: int) -> None:
         """reaper.Owner: the courier has been reaped."""
         self._pid = None
+        if self._reaped is not None:
+            self._reaped()  # an abandoned courier: someone waits for it to be gone
         try:
             while self._reply_fd is not None:
                 before = len(self._out)
@@ -274,11 +281,15 @@ class _Courier:
             self._killed = True
             send_signal(self._pid, signal.SIGKILL, True)
 
-    def abandon(self) -> None:
-        """Kill the courier and never report: its exit is still reaped through Owners."""
+    def abandon(self, reaped: Callable[[], None] | None = None) -> None:
+        """Kill the courier and never report: its exit is still reaped through Owners
+        (then reaped() is called)."""
         self._finished = True
+        self._reaped = reaped if self._pid is not None else None
         self._overstayed()
         self._close()
+        if self._pid is None and reaped is not None:
+            reaped()  # never started, or reaped already
 
     def _finish(self, reply: dict[str, Any]) -> None:
         if self._finished:

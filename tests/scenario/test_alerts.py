@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from tests.helpers import wait_for
+from tests.receivers import HttpReceiver
 from tests.scenario.harness import Scenario
 
 Story = Callable[..., Scenario]
@@ -149,3 +150,89 @@ def test_a_reload_moves_alerts_to_the_new_notifier(story: Story, tmp_path: Any) 
     finally:
         first.close()
         second.close()
+
+
+WEB = "[program:web]\ncommand=sleep 1000\nstartsecs=0\nbackoff_max=0\n"
+
+
+def crash(s: Scenario, times: int = 1) -> None:
+    """Kill web `times` times, each once it runs again (it restarts at once)."""
+
+    def exits() -> int:
+        return s.events("web").count("PROCESS_STATE_EXITED")
+
+    wanted = exits()
+    for _ in range(times):
+        wanted += 1
+        s.until(lambda: s.state("web") == "RUNNING")
+        s.kill("web", signal.SIGKILL)
+        s.until(lambda: exits() >= wanted)  # noqa: B023 (used at once, in this pass)
+
+
+def named(s: Scenario, event: str) -> list[dict[str, Any]]:
+    return [r for r in s.records if r["event"] == event]
+
+
+def test_a_failed_send_is_retried_after_1_then_2_s(story: Story) -> None:
+    with HttpReceiver(status=[503, 503, 200]) as hook:
+        s = story(WEB + f"[notify:hook]\ntype=webhook\nurl={hook.url}\n").start()
+        crash(s)
+        s.until(lambda: len(named(s, "ALERT_FAILED")) == 1)
+        assert named(s, "ALERT_FAILED")[0]["retry_in"] == 1
+        s.advance(0.99)
+        assert len(hook.requests) == 1
+        s.advance(0.01)
+        s.until(lambda: len(named(s, "ALERT_FAILED")) == 2)
+        assert named(s, "ALERT_FAILED")[1]["retry_in"] == 2
+        s.advance(2)
+        s.until(lambda: len(sent(s)) == 1)
+        assert (sent(s)[0]["attempt"], sent(s)[0]["status"]) == (3, 200)
+        assert [r.status for r in hook.requests] == [503, 503, 200]
+
+
+def test_a_rate_limit_delays_what_is_over_it(story: Story) -> None:
+    with HttpReceiver() as hook:
+        s = story(WEB + f"[notify:hook]\ntype=webhook\nurl={hook.url}\nrate_limit=2\n").start()
+        crash(s, 3)
+        s.until(lambda: len(sent(s)) == 2)
+        s.advance(29)  # a token comes every 30 s
+        s.step(0.2)
+        assert len(sent(s)) == 2
+        s.advance(1.1)
+        s.until(lambda: len(sent(s)) == 3)
+        assert len(hook.requests) == 3
+
+
+def test_a_batch_is_one_send(story: Story) -> None:
+    with HttpReceiver() as hook:
+        s = story(WEB + f"[notify:hook]\ntype=webhook\nurl={hook.url}\nbatch=10\n").start()
+        crash(s, 3)
+        s.step(0.2)
+        assert hook.requests == []
+        s.advance(10)
+        s.until(lambda: len(sent(s)) == 1)
+        [request] = hook.requests
+        assert request.json["count"] == 3
+        assert [a["signal"] for a in request.json["alerts"]] == ["SIGKILL"] * 3
+        assert sent(s)[0]["count"] == 3
+
+
+def test_past_its_queue_the_oldest_waiting_alert_is_dropped(story: Story) -> None:
+    with HttpReceiver(mode="hang") as hook:
+        config = f"[notify:hook]\ntype=webhook\nurl={hook.url}\nqueue=2\n"
+        s = story(WEB + config).start()
+        crash(s, 5)  # the first hangs in its courier; two wait; two are dropped
+        s.until(lambda: len(named(s, "ALERT_DROPPED")) == 2)
+        assert {r["reason"] for r in named(s, "ALERT_DROPPED")} == {"the queue is full"}
+        s.step(0.2)
+        assert len(named(s, "ALERT_DROPPED")) == 2
+        # At shutdown the last alerts get the notifier's timeout + 2 s (7 s) at most; then
+        # what is left is dropped, and initsup ends once the courier it killed is reaped.
+        s.signal(signal.SIGTERM)
+        s.until(lambda: s.state("web") == "STOPPED")
+        s.advance(6.9)
+        assert not s.ended
+        s.advance(0.1)
+        assert s.finish() == 0
+        exiting = [r for r in named(s, "ALERT_DROPPED") if r["reason"] == "initsup is exiting"]
+        assert len(exiting) == 3  # the one in its courier, and the two that waited
