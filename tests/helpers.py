@@ -204,6 +204,34 @@ def alive(pid: int) -> bool:
     return state(pid) not in (None, "Z")
 
 
+def imported_in_a_run(tmp_path: Path, ini: str) -> set[str]:
+    """The modules a real initsup on ini has imported once a program runs (then it is
+    stopped), from its -X importtime output."""
+    config = tmp_path / "imports.ini"
+    config.write_text(ini)
+    variables = {"INITSUP_SOCKET": str(tmp_path / "ctl.sock"), "PYTHONPROFILEIMPORTTIME": "1"}
+    proc = subprocess.Popen(
+        [*INITSUP, "-c", str(config)],
+        env=env(**variables),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if "PROCESS_STATE_RUNNING" in line:
+                break
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            kill_tree(proc.pid)
+            proc.kill()
+            proc.wait()
+    return imported_modules(stderr)
+
+
 def imported_by(code: str) -> set[str]:
     """The modules a bare interpreter (no site, so no editable-install hook) ends up with."""
     prelude = f"import sys; sys.path.insert(0, {str(ROOT)!r}); "

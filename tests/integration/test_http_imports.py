@@ -3,11 +3,9 @@ standard modules (http.server, http.client, email)."""
 
 from __future__ import annotations
 
-import signal
-import subprocess
 from pathlib import Path
 
-from tests.helpers import INITSUP, env, imported_by, imported_modules, kill_tree
+from tests.helpers import imported_by, imported_in_a_run
 
 HTTP_MODULES = {
     "initsup.control.http",
@@ -32,29 +30,8 @@ def test_the_http_side_imports_no_heavy_standard_module() -> None:
 def test_an_idle_supervisor_has_loaded_no_front_end(tmp_path: Path) -> None:
     """Until a client asks, a running initsup has imported neither the control commands
     nor the HTTP and XML-RPC sides: a container nobody controls does not pay for them."""
-    config = tmp_path / "idle.ini"
-    config.write_text("[program:web]\ncommand=sleep 1000\nstartsecs=0\n")
-    variables = {"INITSUP_SOCKET": str(tmp_path / "ctl.sock"), "PYTHONPROFILEIMPORTTIME": "1"}
-    proc = subprocess.Popen(
-        [*INITSUP, "-c", str(config)],
-        env=env(**variables),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            if "PROCESS_STATE_RUNNING" in line:
-                break
-        proc.send_signal(signal.SIGTERM)
-        _, stderr = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            kill_tree(proc.pid)
-            proc.kill()
-            proc.wait()
-    modules = imported_modules(stderr)
+    ini = "[program:web]\ncommand=sleep 1000\nstartsecs=0\n"
+    modules = imported_in_a_run(tmp_path, ini)
     assert "initsup.control.server" in modules
     front_ends = {"initsup.control.commands", "initsup.control.admin", "initsup.control.xmlrpc"}
     assert not modules & (front_ends | HTTP_MODULES)

@@ -22,6 +22,7 @@ from initsup.alerts import kubernetes
 from initsup.alerts.formats import make
 from initsup.alerts.kubernetes import Kubernetes
 from initsup.model_notify import NotifierConfig
+from tests.receivers.apis import merge_patch
 from tests.unit.test_alert_formats import sample
 
 API = "https://10.96.0.1:443"
@@ -83,19 +84,6 @@ def valid(event: dict[str, Any]) -> dict[str, Any]:
             )
     assert event["type"] in ("Normal", "Warning")
     return event
-
-
-def merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386's JSON merge patch."""
-    if not isinstance(patch, dict):
-        return patch
-    result = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = merge_patch(result.get(key), value)
-    return result
 
 
 def one(jobs: list[dict[str, Any]], method: str) -> tuple[dict[str, Any], dict[str, Any]]:
