@@ -204,7 +204,12 @@ class _Courier:
         self._finished = False
         self._reaped: Callable[[], None] | None = None
         in_r, self._in = os.pipe()
-        self._reply_fd, out_w = os.pipe()
+        try:
+            self._reply_fd, out_w = os.pipe()
+        except OSError:  # EMFILE: the caller records a failed attempt
+            os.close(in_r)
+            self._close()
+            raise
         try:
             self._pid = host.children.start_helper(courier.command(), in_r, out_w)
         except Exception as exc:  # ExecError, OSError (EMFILE, EAGAIN)

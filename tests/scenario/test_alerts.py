@@ -236,3 +236,20 @@ def test_past_its_queue_the_oldest_waiting_alert_is_dropped(story: Story) -> Non
         assert s.finish() == 0
         exiting = [r for r in named(s, "ALERT_DROPPED") if r["reason"] == "initsup is exiting"]
         assert len(exiting) == 3  # the one in its courier, and the two that waited
+
+
+def test_a_courier_that_cannot_start_is_a_failed_attempt(
+    story: Story, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from initsup.alerts import courier
+
+    monkeypatch.setattr(courier, "command", lambda: ["/nonexistent/python3"])
+    s = story(WEB + "[notify:hook]\ntype=webhook\nurl=http://127.0.0.1:9/\nretries=1\n").start()
+    crash(s)
+    s.until(lambda: len(named(s, "ALERT_FAILED")) == 1)
+    first = named(s, "ALERT_FAILED")[0]
+    assert first["detail"].startswith("courier not started") and first["retry_in"] == 1
+    s.advance(1)
+    s.until(lambda: len(named(s, "ALERT_FAILED")) == 2)
+    assert named(s, "ALERT_FAILED")[1]["final"] is True
+    assert s.state("web") == "RUNNING"  # supervision goes on as ever
