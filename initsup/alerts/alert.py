@@ -53,6 +53,7 @@ class Alert:
         "pid",
         "pod",
         "program",
+        "restarting",
         "restarts",
         "signal",
         "state",
@@ -76,6 +77,7 @@ class Alert:
         core_dumped: bool = False,
         expected: bool | None = None,
         restarts: int = 0,
+        restarting: bool | None = None,
         stderr_tail: str = "",
         message: str = "",
         detail: str = "",
@@ -96,6 +98,7 @@ class Alert:
         self.core_dumped = core_dumped
         self.expected = expected  # the exit was one exitcodes= expects; None: no exit
         self.restarts = restarts  # automatic restarts of the program so far
+        self.restarting = restarting  # after an exit: whether a restart is coming; else None
         self.stderr_tail = stderr_tail  # the last lines it wrote to stderr
         self.message = message  # initsup's words for the event, as in its record
         self.detail = detail  # a health check's detail ("HTTP 503"), else ""
@@ -124,6 +127,7 @@ class Alert:
             "core_dumped": self.core_dumped,
             "expected": self.expected,
             "restarts": self.restarts,
+            "restarting": self.restarting,
             "stderr_tail": self.stderr_tail,
             "message": self.message,
             "detail": self.detail,

@@ -121,6 +121,7 @@ class Alerts:
             core_dumped=core_dumped,
             expected=expected if isinstance(expected, bool) else None,
             restarts=process.restarts if process is not None else 0,
+            restarting=_restarting(event.name, process),
             stderr_tail=self._tail(process, stderr_lines),
             message=str(fields.get("message", "")),
             detail=str(fields.get("detail", "")),
@@ -270,3 +271,10 @@ class _Notifier:
     def close(self, why: str, reaped: Callable[[], None] | None = None) -> bool:
         self.flush()
         return self.outbox.close(why, reaped)
+
+
+def _restarting(name: str, process: Process | None) -> bool | None:
+    """After an exit, whether a restart is coming (autorestart said yes, no limit hit)."""
+    if name != "PROCESS_STATE_EXITED" or process is None:
+        return None
+    return not process.ended_for_good

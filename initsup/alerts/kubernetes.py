@@ -64,9 +64,11 @@ _ACTIONS = {
 
 
 def restart_coming(alert: Alert) -> bool:
-    """Whether an exit is followed by a restart: an unexpected one is, with supervisord's
-    autorestart=unexpected (the default; Alert does not say more)."""
-    return alert.event == "PROCESS_STATE_EXITED" and alert.expected is not True
+    """Whether an exit is followed by a restart (the Alert says so; an alert made without
+    knowing, say by a test, counts an unexpected exit as one, as autorestart=unexpected)."""
+    if alert.event != "PROCESS_STATE_EXITED":
+        return False
+    return alert.restarting if alert.restarting is not None else alert.expected is not True
 
 
 def reason(alert: Alert) -> str:

@@ -59,6 +59,7 @@ def test_a_webhook_and_slack_get_the_crash_with_its_facts(tmp_path: Path) -> Non
             )
             assert (body["exit_code"], body["signal"], body["core_dumped"]) == (3, None, False)
             assert body["stderr_tail"] == "cannot reach db"
+            assert body["restarting"] is False  # autorestart=false
             assert body["pod"] == {
                 "name": "web-0",
                 "namespace": "default",

@@ -359,3 +359,10 @@ def test_the_validation_here_refuses_what_the_api_server_refuses() -> None:
         valid({**event, "series": {"count": 1, "lastObservedTime": event["eventTime"]}})
     with pytest.raises(kubernetes_validate.ValidationError):
         valid({k: v for k, v in event.items() if k != "eventTime"})
+
+
+def test_an_exit_with_no_restart_coming_is_no_back_off() -> None:
+    assert kubernetes.reason(sample(restarting=True)) == "BackOff"
+    assert kubernetes.reason(sample(restarting=False)) != "BackOff"
+    assert kubernetes.action(sample(restarting=False)) == "Exited"
+    assert kubernetes.reason(sample(restarting=None)) == "BackOff"  # unexpected: autorestart's
