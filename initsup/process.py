@@ -280,19 +280,23 @@ class Process:
         """
         config = self.config
         window = config.max_tries_window
-        due = self.host.now() + delay
-        self._restarted_at = [t for t in self._restarted_at if due - t < window]
-        self._dumped_at = [t for t in self._dumped_at if due - t < window]
+        now = self.host.now()
+        # Forget only what no later restart can share a window with: the restart due at
+        # `due` may still come sooner (a start by hand from BACKOFF, then an exit).
+        self._restarted_at = [t for t in self._restarted_at if now - t < window]
+        self._dumped_at = [t for t in self._dumped_at if now - t < window]
+        due = now + delay
+        restarts = sum(1 for t in self._restarted_at if due - t < window)
+        dumps = sum(1 for t in self._dumped_at if due - t < window)
         most = config.max_tries_if_coredumped
-        if self.last_core_dumped and 0 < most <= len(self._dumped_at):
+        if self.last_core_dumped and 0 < most <= dumps:
             return "max_tries_if_coredumped", (
-                f"{len(self._dumped_at) + 1} exits that dumped core within {window:g} s"
+                f"{dumps + 1} exits that dumped core within {window:g} s"
                 f" (max_tries_if_coredumped={most})"
             )
-        if 0 < config.max_tries <= len(self._restarted_at):
+        if 0 < config.max_tries <= restarts:
             return "max_tries", (
-                f"{len(self._restarted_at) + 1} restarts within {window:g} s"
-                f" (max_tries={config.max_tries})"
+                f"{restarts + 1} restarts within {window:g} s (max_tries={config.max_tries})"
             )
         return None
 

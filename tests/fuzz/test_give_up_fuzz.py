@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import signal
 
-from hypothesis import given, target
+from hypothesis import example, given, target
 from hypothesis import strategies as st
 
 from initsup.model import ProcessConfig
@@ -101,6 +101,30 @@ def _segments(noted: list[tuple[float, bool, bool] | None]) -> list[list[tuple[f
     return segments
 
 
+# Found by fresh examples: a start by hand from BACKOFF, then an exit, restarted sooner
+# than the retry it replaced, while that retry's check had already forgotten a restart.
+@example(
+    options={
+        "startsecs": 0.0,
+        "startretries": 2,
+        "autorestart": "true",
+        "backoff_max": 0.0,
+        "backoff_reset": 0.0,
+        "max_tries": 1,
+        "max_tries_if_coredumped": 0,
+        "max_tries_window": 0.5,
+    },
+    history=[
+        ("exit", 0),
+        ("exit", 0),
+        ("fail_next_spawn",),
+        ("start",),
+        ("fail_next_spawn",),
+        ("advance", 1.0),
+        ("start",),
+        ("exit", 0),
+    ],
+)
 @given(configs, operations)
 def test_no_window_holds_more_restarts_than_the_limits(
     options: dict[str, object], history: list[tuple[object, ...]]
