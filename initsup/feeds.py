@@ -3,7 +3,8 @@
 The relays record each chunk a program writes, as it is written; this keeps the last
 RECENT_OUTPUT bytes of each stream (a bounded ring, so a chatty program costs a fixed
 amount) and passes each chunk on to the followers of that stream (`tail -f`).  Keys are
-("group:name", "stdout" | "stderr").
+("group:name", "stdout" | "stderr").  initsup's own records are a feed too (MAIN_LOG,
+for readLog and `maintail`), fed by `own_records`, the sink its logger writes through.
 """
 
 from __future__ import annotations
