@@ -300,6 +300,8 @@ def _check(parsed: Parsed) -> int:
             flags = " essential" if process.essential else ""
             command = shlex.join(process.command)
             sys.stdout.write(f"  {process.name} (priority {process.priority}{flags}): {command}\n")
+    for n in config.notifiers:  # where alerts go, never the URL itself (it may be a secret)
+        sys.stdout.write(f"[notify:{n.name}] {n.kind}: {','.join(sorted(n.events))}\n")
     return 0
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 from email import message_from_string
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from tests.helpers import ROOT
+from tests.helpers import INITSUP, ROOT, env
 from tests.receivers import AlertmanagerApi, HttpReceiver, KubernetesApi, SmtpReceiver
 from tests.supervised import Supervised
 
@@ -179,3 +180,23 @@ def test_max_tries_gives_up_and_says_so(tmp_path: Path) -> None:
             assert body["restarts"] == 2
         finally:
             run.close()
+
+
+def test_check_lists_the_notifiers_without_their_secrets(tmp_path: Path) -> None:
+    config = tmp_path / "initsup.ini"
+    config.write_text(
+        "[program:web]\ncommand=sleep 1000\n"
+        "[notify:slack]\ntype=slack\nurl=https://hooks.slack.com/services/T0/B0/s3cret\n"
+        "events=PROCESS_STATE_FATAL,PROCESS_UNHEALTHY\n"
+    )
+    shown = subprocess.run(
+        [*INITSUP, "check", "-c", str(config)], env=env(), capture_output=True, text=True
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert "[notify:slack] slack: PROCESS_STATE_FATAL,PROCESS_UNHEALTHY" in shown.stdout
+    as_json = subprocess.run(
+        [*INITSUP, "check", "--json", "-c", str(config)], env=env(), capture_output=True, text=True
+    )
+    assert "s3cret" not in shown.stdout + as_json.stdout
+    [slack] = json.loads(as_json.stdout)["notifiers"]
+    assert slack["url"] == "https://hooks.slack.com/(hidden)"
