@@ -8,6 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from tests.helpers import INITSUP, proc_status, started
+from tests.receivers import HttpReceiver
 from tests.supervised import Supervised
 
 WINDOW = 3.0  # seconds watched; a 1 s poll loop (tini, supervisord) would show 3 switches
@@ -46,3 +47,27 @@ def test_idle_with_dependencies_and_a_long_interval_check_does_not_wake_up(
     after = int(proc_status(s.pid)["voluntary_ctxt_switches"])
     assert after == before
     assert s.stop() == 0
+
+
+def test_idle_after_an_alert_with_notifiers_does_not_wake_up(
+    supervise: Callable[..., Supervised],
+) -> None:
+    """Notifiers cost no wakeup between alerts: once an alert is sent and its interval is
+    long, nothing runs until the next event."""
+    with HttpReceiver() as hook:
+        s = supervise(
+            ini=(
+                "[program:once]\ncommand=sh -c 'exit 3'\nstartsecs=0\nautorestart=false\n"
+                "[program:web]\ncommand=sleep 1000\nstartsecs=0\n"
+                f"[notify:hook]\ntype=webhook\nurl={hook.url}\nalarm_interval=3600\n"
+                "[notify:mail]\ntype=mail\nurl=smtp://127.0.0.1:9\nto=ops@example.com\n"
+                "events=PROCESS_STATE_FATAL\n"
+            )
+        )
+        s.wait("ALERT_SENT", notifier="hook")
+        time.sleep(0.2)  # the courier has been reaped (ALERT_SENT comes after); settle
+        before = int(proc_status(s.pid)["voluntary_ctxt_switches"])
+        time.sleep(WINDOW)
+        after = int(proc_status(s.pid)["voluntary_ctxt_switches"])
+        assert after == before
+        assert s.stop() == 0
