@@ -17,7 +17,7 @@ from initsup import events
 from initsup.alerts import alert as facts
 from initsup.alerts import formats
 from initsup.alerts.courier import OVERSTAY
-from initsup.alerts.outbox import Outbox
+from initsup.alerts.outbox import Outbox, publish_soon
 from initsup.alerts.throttle import Batcher, Throttle
 from initsup.feeds import key
 from initsup.signals import signal_name
@@ -179,8 +179,8 @@ class Alerts:
         if self._flush_timer is not None:
             self._flush_timer.cancel()
             self._flush_timer = None
-        if done is not None:
-            done()
+        if done is not None:  # after the records already on their way (publish_soon)
+            self.host.loop.call_later(0, done)
 
     def close(self, why: str = "initsup is exiting") -> None:
         """Kill couriers under way and drop what waits (each said in a record)."""
@@ -233,7 +233,7 @@ class _Notifier:
         )
         fields: dict[str, Any] = {"notifier": self.config.name, "type": self.config.kind, **about}
         fields.update(suppressed=count, message=message)
-        self._hub.host.publish(events.Event("ALERT_SUPPRESSED", "", fields))
+        publish_soon(self._hub.host, events.Event("ALERT_SUPPRESSED", "", fields))
 
     def _send(self, alerts: list[Alert]) -> None:
         self._put(self._format.jobs(alerts), *alerts)

@@ -94,11 +94,13 @@ class Outbox:
             self._timer.cancel()
             self._timer = None
         courier, self._courier = self._courier, None
+        # Said at once: initsup may be about to exit, with no later pass for them.
         if courier is not None:
             courier.abandon(reaped)
-            self._record("ALERT_DROPPED", courier.send, "warning", reason=why)
+            self._record("ALERT_DROPPED", courier.send, "warning", now=True, reason=why)
         while self._queue:
-            self._record("ALERT_DROPPED", self._queue.popleft(), "warning", reason=why)
+            dropped = self._queue.popleft()
+            self._record("ALERT_DROPPED", dropped, "warning", now=True, reason=why)
         return courier is not None
 
     # -- one send after another ----------------------------------------------------
@@ -162,7 +164,7 @@ class Outbox:
         else:
             self._record("ALERT_FAILED", send, "error", final=True, **fields)
 
-    def _record(self, name: str, send: Send, level: str, **fields: Any) -> None:
+    def _record(self, name: str, send: Send, level: str, now: bool = False, **fields: Any) -> None:
         about = send.about
         words = {
             "ALERT_SENT": "sent",
@@ -180,7 +182,11 @@ class Outbox:
             **fields,
             "message": message,
         }
-        self._host.publish(events.Event(name, "", record, level=level))
+        event = events.Event(name, "", record, level=level)
+        if now:
+            self._host.publish(event)
+        else:
+            publish_soon(self._host, event)
 
 
 class _Courier:
@@ -316,6 +322,12 @@ class _Courier:
             loop.remove_reader(self._reply_fd)
             os.close(self._reply_fd)
             self._reply_fd = None
+
+
+def publish_soon(host: Host, event: events.Event) -> None:
+    """Publish an alert's record from the loop's next pass, never from inside another
+    event's delivery: every subscriber then sees the event that caused it first."""
+    host.loop.call_later(0, lambda: host.publish(event))
 
 
 def _failure(detail: str) -> dict[str, Any]:

@@ -253,3 +253,18 @@ def test_a_courier_that_cannot_start_is_a_failed_attempt(
     s.until(lambda: len(named(s, "ALERT_FAILED")) == 2)
     assert named(s, "ALERT_FAILED")[1]["final"] is True
     assert s.state("web") == "RUNNING"  # supervision goes on as ever
+
+
+def test_every_subscriber_hears_of_a_crash_before_its_alerts_records(story: Story) -> None:
+    with HttpReceiver() as hook:
+        config = f"[notify:hook]\ntype=webhook\nurl={hook.url}\nalarm_interval=60\n"
+        s = story(WEB + config).start()
+        heard: list[str] = []
+        s.turn(lambda: s.supervisor.bus.subscribe(lambda event: heard.append(event.name)))
+        crash(s, 2)
+        s.until(lambda: "ALERT_SUPPRESSED" in heard and "ALERT_SENT" in heard)
+        names = [n for n in heard if n in ("PROCESS_STATE_EXITED", "ALERT_SUPPRESSED")]
+        assert names == ["PROCESS_STATE_EXITED", "PROCESS_STATE_EXITED", "ALERT_SUPPRESSED"]
+        s.signal(signal.SIGTERM)  # what alarm_interval holds goes out before initsup ends
+        assert s.finish() == 0
+        assert [r.json["suppressed"] for r in hook.requests] == [0, 1]
