@@ -121,7 +121,13 @@ class Outbox:
         try:
             self._courier = _Courier(self._host, send, self._done)
         except Exception as exc:  # no pipe (EMFILE): a failed attempt, never PID 1's end
-            self._done(send, _failure(f"courier not started: {exc}"))
+            failure = _failure(f"courier not started: {exc}")
+            self._timer = self._host.loop.call_later(0, lambda: self._not_started(send, failure))
+
+    def _not_started(self, send: Send, failure: dict[str, Any]) -> None:
+        # From the loop, not from _next: a queue of failures never nests calls.
+        self._timer = None
+        self._done(send, failure)
 
     def _wake(self) -> None:
         self._timer = None

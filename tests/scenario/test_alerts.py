@@ -268,3 +268,21 @@ def test_every_subscriber_hears_of_a_crash_before_its_alerts_records(story: Stor
         s.signal(signal.SIGTERM)  # what alarm_interval holds goes out before initsup ends
         assert s.finish() == 0
         assert [r.json["suppressed"] for r in hook.requests] == [0, 1]
+
+
+def test_no_pipe_for_a_courier_fails_each_send_in_turn(
+    story: Story, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from initsup.alerts import outbox
+
+    def no_pipes(*args: object) -> None:
+        raise OSError(24, "Too many open files")
+
+    monkeypatch.setattr(outbox, "_Courier", no_pipes)
+    config = "[notify:hook]\ntype=webhook\nurl=http://127.0.0.1:9/\nretries=0\nqueue=500\n"
+    s = story(WEB + config).start()
+    crash(s, 3)
+    s.until(lambda: len(named(s, "ALERT_FAILED")) == 3)
+    failed = named(s, "ALERT_FAILED")
+    assert all(r["final"] and "Too many open files" in r["detail"] for r in failed)
+    assert s.state("web") == "RUNNING"
