@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -134,3 +135,40 @@ def test_sockets_work_without_the_private_socket_module(tmp_path: Path, prelude:
         if proc.popen.poll() is None:
             kill_tree(proc.pid)
         proc.kill()
+
+
+COURIER_PRELUDES = {
+    "none": "pass",
+    "no-_thread": "sys.modules['_thread'] = None",
+    "broken-_thread": "import _thread; _thread.start_new_thread = None",
+}
+
+
+@pytest.mark.parametrize("mode", ["answer", "hang"])
+@pytest.mark.parametrize("prelude", COURIER_PRELUDES.values(), ids=list(COURIER_PRELUDES))
+def test_the_alert_courier_sends_and_keeps_its_deadline_without_thread(
+    prelude: str, mode: str
+) -> None:
+    """The courier's watchdog thread comes from `_thread`; without it (or with another
+    one) the send runs in the main thread and still ends within its deadline."""
+    from initsup.alerts import courier
+    from tests.receivers import HttpReceiver
+
+    *interpreter, code = courier.command()
+    with HttpReceiver(mode=mode) as hook:
+        job = {"kind": "http", "url": hook.url, "body": "{}", "timeout": 1}
+        started = time.monotonic()
+        done = subprocess.run(
+            [*interpreter, f"import sys; {prelude}; {code}"],
+            input=courier.encode_job(job),
+            capture_output=True,
+            timeout=30,
+        )
+        took = time.monotonic() - started
+    assert done.returncode == 0 and done.stderr == b"", done.stderr
+    reply = json.loads(done.stdout)
+    if mode == "answer":
+        assert (reply["ok"], reply["status"]) == (True, 200), reply
+    else:
+        assert not reply["ok"] and reply["detail"] == "timed out after 1 s", reply
+        assert took < 2.0
