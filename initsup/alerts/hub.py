@@ -18,6 +18,7 @@ from initsup.alerts import alert as facts
 from initsup.alerts import formats
 from initsup.alerts.courier import OVERSTAY
 from initsup.alerts.outbox import Outbox, publish_soon
+from initsup.alerts.parts import TAIL_CHARS
 from initsup.alerts.throttle import Batcher, Throttle
 from initsup.feeds import key
 from initsup.signals import signal_name
@@ -49,7 +50,6 @@ REFRESH = 60.0  # seconds between re-sends of alerts still firing (Alertmanager'
 MOST_FLUSH = 10.0  # seconds a shutdown waits for the last alerts at most
 REAP_WAIT = 1.0  # then seconds it waits for the couriers it killed to be reaped
 TAIL_BYTES = 16384  # of recent stderr looked at for its last lines
-TAIL_CHARS = 4096  # of those lines carried by an alert
 
 
 class Alerts:

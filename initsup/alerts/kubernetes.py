@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 
-from initsup.alerts.alert import hostname
+from initsup.alerts.alert import hostname, pod
 from initsup.alerts.parts import (
     GOOD_EVENTS,
     Format,
@@ -163,20 +163,21 @@ class Kubernetes(Format):
     ) -> None:
         super().__init__(notifier, environ, wall)
         account = notifier.serviceaccount.rstrip("/") or "/"
-        self.namespace = clean(environ.get("POD_NAMESPACE") or read_namespace(account))
+        found = pod(environ)
+        self.namespace = clean(found["namespace"] or read_namespace(account))
         self.instance = clean(hostname())[:128]  # reportingInstance: at most 128
-        self.pod = clean(environ.get("POD_NAME") or hostname())
+        self.pod = clean(found["name"] or hostname())
         self.regarding: dict[str, str] = {
             "apiVersion": "v1",
             "kind": "Pod",
             "name": self.pod,
             "namespace": self.namespace,
         }
-        if environ.get("POD_UID"):
-            self.regarding["uid"] = clean(environ["POD_UID"])
+        if found["uid"]:
+            self.regarding["uid"] = clean(found["uid"])
         if environ.get("CONTAINER_NAME"):
             self.regarding["fieldPath"] = f"spec.containers{{{clean(environ['CONTAINER_NAME'])}}}"
-        self.node = clean(environ.get("NODE_NAME") or "")
+        self.node = clean(found["node"] or "")
         self.events_api = notifier.api == EVENTS_API
         api = "/apis/events.k8s.io/v1" if self.events_api else "/api/v1"
         self.url = (

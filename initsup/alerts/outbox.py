@@ -16,6 +16,7 @@ import os
 from collections import deque
 
 from initsup import events
+from initsup.alerts import courier
 from initsup.signals import send as send_signal
 from initsup.signals import signal
 
@@ -121,7 +122,7 @@ class Outbox:
         try:
             self._courier = _Courier(self._host, send, self._done)
         except Exception as exc:  # no pipe (EMFILE): a failed attempt, never PID 1's end
-            failure = _failure(f"courier not started: {exc}")
+            failure = courier.failed(f"courier not started: {exc}")
             self._timer = self._host.loop.call_later(0, lambda: self._not_started(send, failure))
 
     def _not_started(self, send: Send, failure: dict[str, Any]) -> None:
@@ -199,8 +200,6 @@ class _Courier:
     """One courier child under way: its job written, its reply read, its exit reaped."""
 
     def __init__(self, host: Host, send: Send, done: Callable[[Send, dict[str, Any]], None]):
-        from initsup.alerts import courier
-
         self._host = host
         self.send = send
         self._done = done
@@ -211,7 +210,6 @@ class _Courier:
         self._in: int | None = None
         self._reply_fd: int | None = None
         self._deadline: Timer | None = None
-        self._read_reply = courier.read_reply
         self._killed = False
         self._finished = False
         self._reaped: Callable[[], None] | None = None
@@ -226,7 +224,7 @@ class _Courier:
             self._pid = host.children.start_helper(courier.command(), in_r, out_w)
         except Exception as exc:  # ExecError, OSError (EMFILE, EAGAIN)
             self._close()
-            failure = _failure(f"courier not started: {exc}")
+            failure = courier.failed(f"courier not started: {exc}")
             host.loop.call_later(0, lambda: self._finish(failure))
             return
         finally:
@@ -286,12 +284,14 @@ class _Courier:
                 if self._reply_fd is not None and len(self._out) == before:
                     break  # nothing more now: a grandchild holds the pipe; not waited for
             if self._killed:
-                reply = _failure(f"timed out: the courier was killed after {self._allowed:g} s")
+                reply = courier.failed(
+                    f"timed out: the courier was killed after {self._allowed:g} s"
+                )
             else:
-                reply = self._read_reply(bytes(self._out))
+                reply = courier.read_reply(bytes(self._out))
             self._finish(reply)
         except Exception as exc:  # never raise into Owners.reap: other exits wait there
-            self._finish(_failure(f"internal error: {type(exc).__name__}: {exc}"))
+            self._finish(courier.failed(f"internal error: {type(exc).__name__}: {exc}"))
 
     def _overstayed(self) -> None:
         if self._pid is not None:
@@ -334,7 +334,3 @@ def publish_soon(host: Host, event: events.Event) -> None:
     """Publish an alert's record from the loop's next pass, never from inside another
     event's delivery: every subscriber then sees the event that caused it first."""
     host.loop.call_later(0, lambda: host.publish(event))
-
-
-def _failure(detail: str) -> dict[str, Any]:
-    return {"ok": False, "status": 0, "detail": detail, "retry": True, "body": ""}

@@ -31,9 +31,9 @@ GOOD_EVENTS = frozenset({"PROCESS_STATE_RUNNING", "PROCESS_HEALTHY", "PROCESS_RE
 EXIT_EVENTS = frozenset(
     {"PROCESS_STATE_EXITED", "PROCESS_STATE_FATAL", "PROCESS_STATE_BACKOFF", "ESSENTIAL_EXIT"}
 )
-# The most characters of a stderr tail any format carries, its last ones kept: the hub
-# cuts the tails it makes as much (hub.TAIL_CHARS); cut here again because the formats
-# take an Alert from anyone, and one line may be a megabyte.
+# The most characters of a stderr tail any alert carries, its last ones kept: the hub cuts
+# the tails it makes to this; cut here again because the formats take an Alert from
+# anyone, and one line may be a megabyte.
 TAIL_CHARS = 4096
 # Characters that would break a one-line text (a mail header, a summary) apart.
 _BREAKS = {c: " " for c in [*range(32), 127, 0x85, 0x2028, 0x2029]}
