@@ -522,8 +522,9 @@ def test_http_huge_header_block_is_cut_at_the_cap(h: Harness, server: Server) ->
     wait_for(hung_up)
 
 
-def test_http_to_localhost_by_name(h: Harness, server: Server) -> None:
-    probe = h.probe(http(server.port, host="localhost"))
+def answered_200(h: Harness, server: Server, host: str) -> tuple[Result, bytes]:
+    """One HTTP check of host at server, answered 200: its result and the request sent."""
+    probe = h.probe(http(server.port, host=host))
     results: list[Result] = []
     probe.run(results.append)
     conn = server.accept(h)
@@ -531,7 +532,12 @@ def test_http_to_localhost_by_name(h: Harness, server: Server) -> None:
     conn.sendall(b"HTTP/1.1 200 OK\r\n\r\n")
     conn.close()
     h.until(lambda: results)
-    assert h.only(results).detail == "HTTP 200"
+    return h.only(results), request
+
+
+def test_http_to_localhost_by_name(h: Harness, server: Server) -> None:
+    result, request = answered_200(h, server, "localhost")
+    assert result.detail == "HTTP 200"
     assert f"Host: localhost:{server.port}\r\n".encode() in request
 
 
@@ -541,15 +547,8 @@ def test_http_to_an_ipv6_literal(h: Harness) -> None:
     except OSError:
         pytest.skip("no IPv6 loopback here")
     try:
-        probe = h.probe(http(server.port, host="::1"))
-        results: list[Result] = []
-        probe.run(results.append)
-        conn = server.accept(h)
-        request = server.request(h, conn)
-        conn.sendall(b"HTTP/1.1 200 OK\r\n\r\n")
-        conn.close()
-        h.until(lambda: results)
-        assert h.only(results).detail == "HTTP 200"
+        result, request = answered_200(h, server, "::1")
+        assert result.detail == "HTTP 200"
         assert f"Host: [::1]:{server.port}\r\n".encode() in request
     finally:
         server.close()
