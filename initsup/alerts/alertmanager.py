@@ -75,6 +75,7 @@ class Alertmanager(Format):
     """Postable alerts for Alertmanager's v2 API, and the alerts that still fire."""
 
     batches = True
+    resolves = True
 
     def __init__(
         self, notifier: NotifierConfig, environ: Mapping[str, str], wall: Callable[[], float]

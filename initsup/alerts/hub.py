@@ -209,9 +209,10 @@ class _Notifier:
         if wanted is None:
             wanted = any(events.is_a(name, kind) for kind in self.config.events)
             self._wanted[name] = wanted
-        if not (wanted or name in RECOVERIES) or not self._covers(event.fields):
+        ends = name in RECOVERIES and self._format.resolves  # a recovery that may end alerts
+        if not (wanted or ends) or not self._covers(event.fields):
             return
-        if name in RECOVERIES:
+        if ends:
             recovery = self._hub.make(event, 0)
             recovery.firing = False
             self._put(self._format.resolved(recovery), recovery)

@@ -43,6 +43,7 @@ class Format:
     """One notifier kind's requests: the jobs that tell of alerts, and their follow-ups."""
 
     batches = False  # several alerts may go in one send
+    resolves = False  # resolved() may send: a recovery is worth making an Alert for
 
     def __init__(
         self, notifier: NotifierConfig, environ: Mapping[str, str], wall: Callable[[], float]
