@@ -303,7 +303,9 @@ class Children:
         key = (name, stream)
         logfile = self._logfiles.get(key)
         if logfile is None:
-            logfile = LogFile(target.path, target.maxbytes, target.backups, self._logger.log)
+            logfile = LogFile(
+                target.path, target.maxbytes, target.backups, self._logger.log, self._output.lost
+            )
             self._logfiles[key] = logfile
         return logfile
 

@@ -37,6 +37,11 @@ class OutputFeeds:
         self._recent: dict[Key, bytearray] = {}
         self._followers: dict[Key, list[Callable[[bytes], None]]] = {}
         self._written: dict[Key, int] = {}
+        # Since start, never cleared (for /metrics): every program's output, and the
+        # lines a log file had to drop (a full disk, a FIFO whose reader does not keep up).
+        self.lines = 0
+        self.bytes = 0
+        self.dropped_lines = 0
 
     def record(self, key: Key, data: bytes) -> None:
         """Keep data as the newest output of key, and hand it to key's followers."""
@@ -44,6 +49,8 @@ class OutputFeeds:
         if recent is None:
             recent = self._recent[key] = bytearray()
         recent.extend(data)
+        self.lines += data.count(b"\n")
+        self.bytes += len(data)
         self._written[key] = self._written.get(key, 0) + len(data)
         if len(recent) > RECENT_OUTPUT:
             del recent[: len(recent) - RECENT_OUTPUT]
@@ -51,6 +58,10 @@ class OutputFeeds:
         if followers:  # a copy only when someone follows: a send may drop its client
             for follower in list(followers):
                 follower(data)
+
+    def lost(self, lines: int) -> None:
+        """A log file dropped lines (counted, for /metrics)."""
+        self.dropped_lines += lines
 
     def recent(self, key: Key) -> bytes:
         """The last RECENT_OUTPUT bytes of key (b"" for a stream never written)."""

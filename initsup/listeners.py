@@ -170,6 +170,7 @@ class PoolBuffer:
         self._poolserials = itertools.count()
         self._error = error
         self.waiting: deque[Envelope] = deque()
+        self.overflowed = 0  # events discarded since start (for /metrics)
 
     def wants(self, event: Event) -> bool:
         """Whether the pool subscribed to this event's type or one above it."""
@@ -200,6 +201,7 @@ class PoolBuffer:
     def _make_room(self) -> None:
         if len(self.waiting) >= self.buffer_size:
             dropped = self.waiting.popleft()
+            self.overflowed += 1
             self._error(
                 f"pool {self.name} event buffer overflowed, discarding event {dropped.serial}"
             )

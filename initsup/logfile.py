@@ -42,8 +42,18 @@ if TYPE_CHECKING:
 class LogFile:
     """Appends a program's output to a file, rotating it the way supervisord does."""
 
-    def __init__(self, path: str, maxbytes: int, backups: int, report: Report = do_nothing) -> None:
+    def __init__(
+        self,
+        path: str,
+        maxbytes: int,
+        backups: int,
+        report: Report = do_nothing,
+        lost_lines: Callable[[int], None] | None = None,
+    ) -> None:
+        """report(level, message) tells of failures and drops; lost_lines(n) counts the
+        lines each drop cost (initsup's /metrics)."""
         self._path = path
+        self._lost_lines = lost_lines
         self._maxbytes = maxbytes
         self._backups = backups
         self._report = report
@@ -81,7 +91,7 @@ class LogFile:
             try:
                 fd = self._open(truncate=False)
             except OSError as exc:
-                self._failed(exc, len(data))
+                self._failed(exc, data)
                 return
         try:
             if self._pending:
@@ -93,7 +103,7 @@ class LogFile:
             # problem lasts.
             if exc.errno == errno.EPIPE:
                 self._close_fd()  # the next write opens the FIFO again (a new reader)
-            self._failed(exc, len(data) + len(self._pending))
+            self._failed(exc, bytes(self._pending) + data)
             self._pending = bytearray()
             return
         self._recovered()
@@ -106,7 +116,7 @@ class LogFile:
             try:
                 self._pending = self._write_all(self._fd, bytes(self._pending))
             except OSError as exc:
-                self._failed(exc, len(self._pending))
+                self._failed(exc, self._pending)
                 self._pending = bytearray()
                 return True
             if not self._pending:
@@ -117,18 +127,24 @@ class LogFile:
         room = MAX_PENDING - len(self._pending)
         self._pending += rest[:room]
         if len(rest) > room:
-            self._dropped(len(rest) - room, "its reader does not keep up")
+            self._dropped(rest[room:], "its reader does not keep up")
 
-    def _failed(self, exc: OSError, lost: int) -> None:
+    def _failed(self, exc: OSError, lost: bytes | bytearray) -> None:
         if self._error is None:
             self._report("error", f"log file {self._path}: {exc.strerror or exc}")
         self._error = exc
-        self.dropped += lost
+        self._lose(lost)
 
-    def _dropped(self, lost: int, why: str) -> None:
+    def _dropped(self, lost: bytes | bytearray, why: str) -> None:
         if not self.dropped:
             self._report("warning", f"log file {self._path}: {why}; dropping output")
-        self.dropped += lost
+        self._lose(lost)
+
+    def _lose(self, lost: bytes | bytearray) -> None:
+        self.dropped += len(lost)
+        if lost and self._lost_lines is not None:
+            # A piece of a line counts as a line: any loss shows in the count.
+            self._lost_lines(max(1, lost.count(b"\n")))
 
     def _recovered(self) -> None:
         if self._error is not None or (self.dropped and not self._pending):
@@ -154,7 +170,7 @@ class LogFile:
         """Close the file; later writes raise ValueError until `reopen`."""
         self._closed = True
         if not self.flush():  # one last chance for what a full pipe held back; never waits
-            self._dropped(len(self._pending), "closed with output its reader never took")
+            self._dropped(self._pending, "closed with output its reader never took")
             self._pending = bytearray()
         self._close_fd()
 
@@ -212,7 +228,7 @@ class LogFile:
         except OSError as exc:
             # The fd is closed (or the fstat failed); the next write reopens path in append mode
             # and retries the rotation, so nothing at path is lost when a rename failed.
-            self._failed(exc, 0)
+            self._failed(exc, b"")
 
 
 def _existing_backups(path: str, backups: int) -> list[int]:

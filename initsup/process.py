@@ -97,6 +97,7 @@ class Process:
         self.stop_wall = 0.0
         self.killed = False  # SIGKILL was needed to stop it
         self.restarts = 0  # automatic restarts so far (autorestart, BACKOFF retries)
+        self.spawns = 0  # every spawn that got a pid, by hand or automatic (for /metrics)
         self.last_signal = 0  # the signal of the last end; 0: an exit, or a failed start
         self.last_core_dumped = False  # whether the last end dumped core
         # host.now() of the automatic restarts within max_tries_window: all of them, and
@@ -318,6 +319,7 @@ class Process:
             self._spawn_failed(failed)
             return
         self.pid = pid
+        self.spawns += 1
         self._change(
             S.STARTING,
             tries=self.backoff,

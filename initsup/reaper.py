@@ -28,6 +28,7 @@ class Owners:
     def __init__(self, unknown: Callable[[int, int], None]) -> None:
         self._unknown = unknown  # unknown(pid, status): a child nobody registered
         self._by_pid: dict[int, Owner] = {}
+        self.unknown_reaped = 0  # orphans and other strangers collected (for /metrics)
 
     def add(self, pid: int, owner: Owner) -> None:
         """owner.exited(pid, status) will be called when pid is reaped."""
@@ -44,6 +45,7 @@ class Owners:
         for pid, status in reap_all():
             owner = self._by_pid.pop(pid, None)
             if owner is None:
+                self.unknown_reaped += 1
                 self._unknown(pid, status)
             else:
                 owner.exited(pid, status)

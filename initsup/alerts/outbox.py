@@ -66,6 +66,7 @@ class Outbox:
         self._queue: deque[Send] = deque()
         self._courier: _Courier | None = None
         self._timer: Timer | None = None  # a retry's backoff or the rate limit's wait
+        self.counts = {"sent": 0, "failed": 0, "dropped": 0}  # sends since made (/metrics)
         self._tokens = float(notifier.rate_limit)  # the rate limit's bucket, full
         self._filled_at = host.loop.clock()
         self.on_idle: Callable[[], None] | None = None  # called when the last send ends
@@ -178,6 +179,7 @@ class Outbox:
             "ALERT_FAILED": "could not be sent",
             "ALERT_DROPPED": "dropped",
         }[name]
+        self.counts[name.removeprefix("ALERT_").lower()] += 1  # sent, failed, dropped
         detail = fields.get("detail") or fields.get("reason") or ""
         message = f"alert {about.get('alert')} for {about.get('program')} {words}"
         message += f" ({self.notifier.name}: {detail})" if detail else f" ({self.notifier.name})"

@@ -27,12 +27,15 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any, Protocol
 
+    from initsup.alerts.hub import Alerts
     from initsup.feeds import OutputFeeds
     from initsup.health.monitor import Health
     from initsup.logs import Logger
     from initsup.loop import EventLoop
     from initsup.model import Config, GroupConfig
+    from initsup.pools import Pools
     from initsup.process import Process
+    from initsup.reaper import Owners
     from initsup.waits import Waits
 
     # answer(lines, problems): supervisorctl's lines, or every reason a reload failed.
@@ -56,6 +59,9 @@ if TYPE_CHECKING:
         waits: Waits
         health: Health | None  # start order, checks: None when nothing asks for them
         output: OutputFeeds
+        owners: Owners  # counts the orphans reaped
+        pools: Pools | None  # listener pools: None without an [eventlistener:x]
+        alerts: Alerts | None  # notifiers: None without a [notify:x]
 
         # The groups of the configuration last read (at start, or by the latest reread):
         # what getAllConfigInfo lists and addProcessGroup adds from.
@@ -203,7 +209,13 @@ def info(process: Process, now: float) -> dict[str, Any]:
         "essential": process.config.essential,
         "ready": ready(process)[0],
         "healthy": process.facts.healthy if process.facts is not None else None,
+        "restarts": max(process.spawns - 1, 0),
     }
+
+
+def status(host: Host, now: float) -> list[dict[str, Any]]:
+    """`initsup ctl status --json`'s document: every process's info, by group and name."""
+    return [info(p, now) for p in by_name(host)]
 
 
 def health(host: Host) -> tuple[bool, list[Process], list[Process]]:

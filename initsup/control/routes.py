@@ -15,7 +15,7 @@ Imported only when HTTP is first needed, like initsup.control.http: the XML-RPC 
 
 from __future__ import annotations
 
-from initsup.control import http_ctl, logtail, probes_http
+from initsup.control import http_ctl, logtail, metrics, page, probes_http
 from initsup.control.http import HttpServer
 
 TYPE_CHECKING = False  # typing is not imported at run time: docs/decisions.md, "Runtime"
@@ -34,6 +34,8 @@ def routes(host: Host, feed: EventFeed) -> tuple[dict[str, Handler], dict[str, H
         "/RPC2": rpc(host, feed),
         "/mainlogtail": logtail.mainlogtail(host),
         "/initsup/ctl": http_ctl.handler(host, feed),
+        **metrics.handlers(host),
+        **page.handlers(host),
         **probes,
     }
     return handlers, {"/logtail/": logtail.logtail(host), **probe_prefixes}
