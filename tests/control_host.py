@@ -11,11 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from initsup import events, logs
+from initsup import events, logs, reaper
+from initsup.alerts.hub import Alerts
 from initsup.control.api import EventFeed
 from initsup.feeds import OutputFeeds
 from initsup.health.monitor import Health
 from initsup.model import Config, GroupConfig, ProcessConfig
+from initsup.pools import Pools
 from initsup.process import Process
 from initsup.states import STOPPED_STATES
 from initsup.waits import Waits
@@ -34,6 +36,9 @@ class ControlHost(FakeHost):
         self.waits = Waits(lambda callback: self.call_later(0, callback))
         self.health: Health | None = None
         self.output = OutputFeeds()
+        self.owners = reaper.Owners(lambda pid, status: None)
+        self.pools: Pools | None = None
+        self.alerts: Alerts | None = None
         self.loop: Any = None  # control's commands never touch the loop
         self.logged: list[logs.Record] = []  # what the logger wrote
         self.logger: Any = logs.Logger(self.logged.append, "debug")  # tests may swap it
