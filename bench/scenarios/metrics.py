@@ -27,7 +27,7 @@ import json
 import socket
 import subprocess
 
-from bench.core import Figure, Medians, Sample, Target, Tools, bound_target, ratio_target
+from bench.core import Figure, Medians, Sample, Target, Tools, bound_target
 from bench.supervised import Supervised, supervisor_command, unique_sleep
 
 PROGRAMS = {"full": (1000, 100), "tiny": (10, 5)}
@@ -111,7 +111,6 @@ class Metrics:
         return [
             bound_target("scrape", medians, TARGET_MS, "ms"),
             bound_target("prometheus", medians, TARGET_MS, "ms"),
-            ratio_target("scrape", medians, "supervisord", 1.0, "getAllProcessInfo"),
         ]
 
 
