@@ -7,12 +7,6 @@ series are there, and a program killed in one container shows its restart and it
 from __future__ import annotations
 
 import functools
-import json
-import os
-import shutil
-import subprocess
-import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.docker import engine
-from tests.helpers import free_port
+from tests.integration.test_metrics_prometheus import Prometheus, prometheus_binary
 
 USER, PASSWORD = "prom", "s3cret"
 INI = """
@@ -59,68 +53,13 @@ scrape_configs:
 TIMEOUT = 60.0
 
 
-def prometheus_binary() -> str:
-    found = shutil.which("prometheus")
-    if found is None:
-        reason = "Debian's prometheus package is not installed (apt-get install prometheus)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"the docker layer must run under CI, but: {reason}")
-        pytest.skip(reason)
-    return found
-
-
-class Prometheus:
-    """A Prometheus on 127.0.0.1:<free port> with its own config and storage in tmp_path."""
-
-    def __init__(self, binary: str, tmp_path: Path, config: str) -> None:
-        (tmp_path / "prometheus.yml").write_text(config)
-        self.port = free_port()
-        self.log = tmp_path / "prometheus.log"
-        with self.log.open("wb") as log:
-            self.proc = subprocess.Popen(
-                [
-                    binary,
-                    f"--config.file={tmp_path / 'prometheus.yml'}",
-                    f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-                    f"--web.listen-address=127.0.0.1:{self.port}",
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        engine.poll(self.ready, TIMEOUT, "Prometheus ready")
-
-    def ready(self) -> bool:
-        assert self.proc.poll() is None, self.log.read_text()[-3000:]
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/-/ready", timeout=5):
-                return True
-        except OSError:
-            return False
-
-    def api(self, path: str, **query: str) -> Any:
-        url = f"http://127.0.0.1:{self.port}/api/v1/{path}?{urllib.parse.urlencode(query)}"
-        with urllib.request.urlopen(url, timeout=10) as answer:
-            document = json.load(answer)
-        assert document["status"] == "success", document
-        return document["data"]
-
-    def values(self, expression: str) -> dict[str, float]:
-        """An instant query's answer: {instance: value}."""
-        result = self.api("query", query=expression)["result"]
-        return {r["metric"].get("instance", ""): float(r["value"][1]) for r in result}
-
-    def close(self) -> None:
-        self.proc.kill()
-        self.proc.wait(timeout=30)
-
-
 @pytest.fixture
 def prometheus_at(tmp_path: Path) -> Iterator[Callable[[str], Prometheus]]:
     binary = prometheus_binary()
     started: list[Prometheus] = []
 
     def start(config: str) -> Prometheus:
-        started.append(Prometheus(binary, tmp_path, config))
+        started.append(Prometheus(binary, tmp_path / "prometheus", config))
         return started[-1]
 
     yield start
