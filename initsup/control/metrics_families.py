@@ -1,5 +1,6 @@
 """What /metrics exports, as metric families: each process's state, restarts, last exit,
-start, health and readiness; initsup's own counts; and, when asked, node_exporter's old
+start, health and readiness; initsup's own counts (and its process's, in
+initsup.control.metrics_process); and, when asked, node_exporter's old
 `node_supervisord_*` series.
 
 Everything comes from the control API (initsup.control.api: each process's info, in
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 from initsup import __version__
 from initsup.control import api, counts
+from initsup.control.metrics_process import process_families
 from initsup.control.metrics_text import COUNTER, GAUGE, INFO, Family, label, labels, sample
 from initsup.states import ProcessState
 
@@ -39,6 +41,7 @@ def families(host: Host, now: float, started: float | None, compat: set[str]) ->
     codes = [p.exit_code for p in found]
     result = program_families(infos, codes)
     result += own_families(host, started)
+    result += process_families(started)
     if "node_supervisord" in compat:
         result += node_supervisord_families(infos)
     return result

@@ -119,6 +119,15 @@ def test_a_scrape_parses_with_what_initsup_knows(scraped: Scraped) -> None:
     wait_for(lambda: scraped.samples()[("initsup_output_lines_total", frozenset())] >= 3)
     assert samples[("initsup_output_dropped_lines_total", frozenset())] == 0
     assert samples[("initsup_reaped_orphans_total", frozenset())] == 0
+    # process_*: initsup's own process, as /proc shows it from outside
+    assert samples[("process_start_time_seconds", frozenset())] == own
+    pid = scraped.initsup.pid
+    with open(f"/proc/{pid}/status") as status:
+        kib = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+    rss = samples[("process_resident_memory_bytes", frozenset())]
+    assert 0.5 < rss / (kib * 1024) < 2
+    fds = samples[("process_open_fds", frozenset())]
+    assert abs(fds - len(os.listdir(f"/proc/{pid}/fd"))) <= 3  # the scrape's own socket
 
 
 def test_a_killed_program_counts_a_restart_and_flips_up(scraped: Scraped) -> None:
