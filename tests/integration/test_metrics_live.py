@@ -21,7 +21,7 @@ from prometheus_client.openmetrics.parser import (
 from prometheus_client.parser import text_string_to_metric_families as text_families
 
 from initsup import __version__
-from tests.helpers import free_port, wait_for
+from tests.helpers import free_port, imported_by, wait_for
 from tests.supervised import Supervised
 
 USER, PASSWORD = "prom", "s3cret"
@@ -208,3 +208,19 @@ def test_unix_http_server_credentials_hold_on_its_socket(
     status, body = over_socket(str(path), authorized)
     assert status == 200
     assert program(parse(body, False), "initsup_program_up", "web") == 1
+
+
+SCRAPE_MODULES = {
+    "initsup.control.metrics_families",
+    "initsup.control.metrics_text",
+    "initsup.control.metrics_process",
+    "zlib",
+}
+
+
+def test_the_routes_load_only_the_request_reader_of_metrics() -> None:
+    """Making the routes (the first HTTP client) loads /metrics' handler and its request
+    reader; what writes the exposition waits for the first scrape."""
+    modules = imported_by("from initsup.control import routes")
+    assert {"initsup.control.metrics", "initsup.control.metrics_ask"} <= modules
+    assert not modules & SCRAPE_MODULES
