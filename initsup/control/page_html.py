@@ -38,7 +38,7 @@ border-radius:4px;background:#8881;color:inherit;cursor:pointer;text-decoration:
 button:hover,a.tail:hover{background:#8883}
 table{border-collapse:collapse;width:100%}
 th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid var(--line);
-vertical-align:top}
+vertical-align:middle}
 th{font-size:.8rem;text-transform:uppercase;letter-spacing:.04em}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
 .ess{font-size:.75rem;border:1px solid currentColor;border-radius:3px;padding:0 .25rem;
@@ -50,13 +50,15 @@ margin-left:.3rem}
 flex-direction:column;background:Canvas;border-top:2px solid var(--line)}
 #tail[hidden]{display:none}
 #tail div{display:flex;justify-content:space-between;align-items:center;padding:.3rem 1rem}
-#tail pre{margin:0;padding:.3rem 1rem;overflow:auto;flex:1;font-size:.8rem}
+#tail pre{margin:0;padding:.3rem 1rem;overflow:auto;flex:1;font-size:.8rem;
+white-space:pre-wrap;word-break:break-all}
 #note{font-size:.8rem;opacity:.75}
 @media (max-width:44rem){
 thead{display:none}
 table,tbody,tr,td{display:block}
 tr{border:1px solid var(--line);border-radius:6px;margin:.6rem 0;padding:.3rem}
 td{border:0;padding:.15rem .3rem}
+td:empty{display:none}
 td.num{text-align:left}
 td[data-label]::before{content:attr(data-label) ": ";opacity:.65;font-size:.85rem}
 }
@@ -109,7 +111,7 @@ SCRIPT = """
     set(note, "updated " + new Date().toLocaleTimeString());
   };
   const refresh = () => {
-    fetch("/api/status", { cache: "no-store" })
+    fetch(new URL("/api/status", location.origin), { cache: "no-store" })
       .then((r) => { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })
       .then(show)
       .catch((e) => set(note, "not updated: " + e.message))
@@ -133,7 +135,7 @@ SCRIPT = """
     set(title, "tail of " + name);
     out.textContent = "";
     panel.hidden = false;
-    fetch("/logtail/" + encodeURIComponent(name), { signal: ctl.signal })
+    fetch(new URL("/logtail/" + encodeURIComponent(name), location.origin), { signal: ctl.signal })
       .then((r) => {
         if (!r.ok) throw new Error("HTTP " + r.status);
         const reader = r.body.getReader(), text = new TextDecoder();
