@@ -63,7 +63,7 @@ def parse_form(body: bytes, content_type: str) -> dict[str, str]:
 
 def token_matches(given: str, token: str) -> bool:
     """Whether a form's token is the server's, in time that does not tell how close."""
-    return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), token.encode())
+    return hmac.compare_digest(given.encode("utf-8", "backslashreplace"), token.encode())
 
 
 def same_origin(headers: dict[str, str]) -> bool:
