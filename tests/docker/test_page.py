@@ -168,8 +168,9 @@ def click(driver: Any, name: str, action: str) -> None:
 
 
 def tail_numbers(driver: Any) -> list[int]:
-    text = driver.find_element("css selector", "#tail pre").text
-    return [int(n) for n in re.findall(r"line (\d+)", text)]
+    """The numbers of web's lines in the tail panel (shown or not)."""
+    text = driver.find_element("css selector", "#tail pre").get_attribute("textContent")
+    return [int(n) for n in re.findall(r"line (\d+)", text or "")]
 
 
 def screenshot(driver: Any, name: str) -> Path:
@@ -219,6 +220,10 @@ def test_a_browser_controls_and_tails_programs(serve: Callable[..., Served], bro
     assert shot.stat().st_size > 0
     browser.find_element("css selector", "#tail button").click()
     poll(lambda: not panel.is_displayed(), 10, "the tail panel closed")
+    # Closed, it reads no more: web goes on printing, the panel's text stays as it was.
+    last = max(tail_numbers(browser))
+    served.box.wait_logs(f'"line {last + 5}"', timeout=20)
+    assert max(tail_numbers(browser)) == last
 
     assert csp_violations(browser) == []
 
