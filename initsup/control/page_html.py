@@ -29,8 +29,9 @@ header{display:flex;flex-wrap:wrap;align-items:baseline;gap:.2rem 1.2rem;
 border-bottom:1px solid var(--line);padding:.6rem 0}
 h1{font-size:1.3rem;margin:0}
 header p{margin:0}
-.msg{border:1px solid var(--line);border-left:4px solid var(--warn);padding:.4rem .6rem;
+.msg{border:1px solid var(--line);border-left:4px solid var(--ok);padding:.4rem .6rem;
 margin:.8rem 0;white-space:pre-wrap}
+.msg.err{border-left-color:var(--bad)}
 .bulk{display:flex;flex-wrap:wrap;gap:.4rem 1.5rem;margin:.8rem 0}
 form{display:flex;flex-wrap:wrap;align-items:center;gap:.3rem;margin:0}
 button,a.tail{font:inherit;font-size:.85rem;padding:.15rem .55rem;border:1px solid var(--line);
@@ -49,6 +50,7 @@ margin-left:.3rem}
 #tail{position:fixed;left:0;right:0;bottom:0;max-height:45vh;display:flex;
 flex-direction:column;background:Canvas;border-top:2px solid var(--line)}
 #tail[hidden]{display:none}
+body:has(#tail:not([hidden])){padding-bottom:46vh}
 #tail div{display:flex;justify-content:space-between;align-items:center;padding:.3rem 1rem}
 #tail pre{margin:0;padding:.3rem 1rem;overflow:auto;flex:1;font-size:.8rem;
 white-space:pre-wrap;word-break:break-all}
@@ -281,6 +283,14 @@ def _bulk(status: list[Info], token: str) -> str:
     return '<section class="bulk" aria-label="all and groups">' + "".join(forms) + "</section>"
 
 
+def _message(text: str) -> str:
+    """The outcome of the last action, marked when any of it failed."""
+    if not text:
+        return ""
+    kind = "msg err" if "ERROR" in text else "msg"
+    return f'<p class="{kind}" role="status">{escape(text)}</p>'
+
+
 def render(
     status: list[Info],
     version: str,
@@ -300,7 +310,7 @@ def render(
         f"<title>initsup on {escape(host)}</title><style>{STYLE}</style></head><body>",
         f"<header><h1>initsup on {escape(host)}</h1><p>version {escape(version)}</p>",
         f"<p>{since}</p><p>essential: {', '.join(essential) or 'none'}</p></header>",
-        f'<p class="msg" role="status">{escape(message)}</p>' if message else "",
+        _message(message),
         _bulk(status, token),
         "<table><thead><tr><th>program</th><th>state</th><th>description</th>",
         "<th>health</th><th>restarts</th><th>pid</th><th>actions</th></tr></thead><tbody>",

@@ -230,3 +230,13 @@ def test_with_credentials_nothing_answers_without_them(
     }
     assert site.post(action="stop", name="web", token=token)[0] == 303
     assert site.ctl_states()["web"] == "STOPPED"
+
+
+def test_the_page_s_modules_import_nothing_heavy() -> None:
+    """The routes are made on an HTTP server's first client (a probe, say): the page's
+    modules must not bring re, json, html or http with them."""
+    from tests.helpers import imported_by
+
+    modules = imported_by("from initsup.control import routes")
+    assert {"initsup.control.page", "initsup.control.page_html"} <= modules
+    assert not modules & {"re", "json", "html", "http", "urllib", "urllib.parse", "email"}

@@ -79,7 +79,7 @@ class Page:
         ((status, _, _, headers),) = responder.answers
         assert status == 303
         html = self.get(headers["Location"])[1].decode()
-        found = re.search(r'<p class="msg" role="status">(.*?)</p>', html, re.S)
+        found = re.search(r'<p class="msg[^"]*" role="status">(.*?)</p>', html, re.S)
         return found.group(1) if found else ""
 
 
@@ -197,8 +197,8 @@ def test_hostile_outcomes_are_escaped_and_never_come_from_the_link(served: Page)
     html = served.get("/?done=1")[1].decode()
     assert "&lt;b&gt;x&lt;/b&gt;: ERROR (no such process)" in html
     assert "<b>x</b>" not in html
-    assert 'class="msg"' not in served.get("/?done=Hello+world")[1].decode()
-    assert 'class="msg"' not in served.get("/?done=99")[1].decode()
+    assert 'class="msg' not in served.get("/?done=Hello+world")[1].decode()
+    assert 'class="msg' not in served.get("/?done=99")[1].decode()
 
 
 @pytest.mark.parametrize(
@@ -254,3 +254,12 @@ def test_a_stop_of_a_group_passes_over_what_is_not_running(served: Page, host: C
     stopping = served.post(action="stop", name="extra:*")
     host.exit("extra:x_1", 0)
     assert served.outcome(stopping) == "extra:x_1: stopped"
+
+
+def test_a_failed_outcome_is_marked(served: Page) -> None:
+    ((_, _, _, headers),) = served.post(action="stop", name="nosuch").answers
+    assert '<p class="msg err" role="status">' in served.get(headers["Location"])[1].decode()
+    starting = served.post(action="start", name="tool")
+    served.host.advance(1)
+    ((_, _, _, headers),) = starting.answers
+    assert '<p class="msg" role="status">' in served.get(headers["Location"])[1].decode()
