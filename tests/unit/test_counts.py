@@ -29,9 +29,9 @@ def test_started_wall_is_this_process_start() -> None:
 def test_output_feeds_count_lines_and_bytes_and_never_forget_them() -> None:
     """Lines are the newlines seen; a clear (clearProcessLogs) does not lower the totals."""
     feeds = OutputFeeds()
-    feeds.record(("g", "p", "stdout"), b"one\ntwo\nthr")
-    feeds.record(("g", "p", "stderr"), b"ee\n")
-    feeds.clear(("g", "p", "stdout"))
+    feeds.record(("g:p", "stdout"), b"one\ntwo\nthr")
+    feeds.record(("g:p", "stderr"), b"ee\n")
+    feeds.clear(("g:p", "stdout"))
     feeds.lost(4)
     assert (feeds.lines, feeds.bytes, feeds.dropped_lines) == (3, 14, 4)
 
@@ -54,7 +54,7 @@ def test_owners_count_the_strangers_they_reap() -> None:
 def test_totals_and_empty_pools_and_notifiers() -> None:
     """totals() reads the host's counters; no pools or notifiers: nothing to list."""
     host = ControlHost()
-    host.output.record(("g", "p", "stdout"), b"a\nb\n")
+    host.output.record(("g:p", "stdout"), b"a\nb\n")
     host.owners.unknown_reaped = 2
     assert counts.totals(host) == {
         "reaped_orphans": 2,
