@@ -225,6 +225,13 @@ def test_a_browser_controls_and_tails_programs(serve: Callable[..., Served], bro
     served.box.wait_logs(f'"line {last + 5}"', timeout=20)
     assert max(tail_numbers(browser)) == last
 
+    # On a phone's width nothing runs off the side: the rows become cards that wrap.
+    browser.set_window_size(390, 844)
+    poll(lambda: browser.execute_script("return window.innerWidth") <= 400, 10, "a narrow window")
+    wide = browser.execute_script("return document.documentElement.scrollWidth")
+    assert wide <= browser.execute_script("return window.innerWidth")
+    screenshot(browser, "status-page-phone.png")
+
     assert csp_violations(browser) == []
 
 

@@ -263,3 +263,13 @@ def test_a_failed_outcome_is_marked(served: Page) -> None:
     served.host.advance(1)
     ((_, _, _, headers),) = starting.answers
     assert '<p class="msg" role="status">' in served.get(headers["Location"])[1].decode()
+
+
+def test_only_the_latest_outcomes_are_kept() -> None:
+    outcomes = page.Outcomes()
+    numbers = [outcomes.add(f"outcome {n}") for n in range(page.KEEP + 8)]
+    assert outcomes.get(f"done={numbers[-1]}") == f"outcome {page.KEEP + 7}"
+    assert outcomes.get(f"x=1&done={numbers[8]}") == "outcome 8"
+    assert outcomes.get(f"done={numbers[7]}") == ""
+    assert len(outcomes.kept) == page.KEEP
+    assert outcomes.get("done=" + "9" * 40) == ""
