@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     Info = dict[str, Any]  # one process of api.status
 
 # Narrow screens (phones) show each process as a card: the table's cells stack, each
-# with its column's name in front (data-label), and the buttons wrap.
+# with its column's name in front, and the buttons wrap.
 STYLE = """
 :root{color-scheme:light dark;--line:#8884;--ok:#1a7f37;--bad:#cf222e;--warn:#9a6700}
 body{font:15px/1.4 system-ui,sans-serif;margin:0;padding:0 1rem 2rem;max-width:80rem}
@@ -62,7 +62,13 @@ tr{border:1px solid var(--line);border-radius:6px;margin:.6rem 0;padding:.3rem}
 td{border:0;padding:.15rem .3rem}
 td:empty{display:none}
 td.num{text-align:left}
-td[data-label]::before{content:attr(data-label) ": ";opacity:.65;font-size:.85rem}
+td::before{opacity:.65;font-size:.85rem}
+td:nth-child(1)::before{content:"program: "}
+td:nth-child(2)::before{content:"state: "}
+td:nth-child(3)::before{content:"description: "}
+td:nth-child(4)::before{content:"health: "}
+td:nth-child(5)::before{content:"restarts: "}
+td:nth-child(6)::before{content:"pid: "}
 }
 """
 
@@ -157,7 +163,8 @@ SCRIPT = """
       });
   };
   for (const a of document.querySelectorAll("a.tail")) {
-    a.addEventListener("click", (event) => { event.preventDefault(); open(a.dataset.name); });
+    const name = a.closest("tr").dataset.name;
+    a.addEventListener("click", (event) => { event.preventDefault(); open(name); });
   }
   panel.querySelector("button").addEventListener("click", close);
 })();
@@ -256,14 +263,13 @@ def _row(info: Info, token: str) -> str:
     essential = '<span class="ess">essential</span>' if info.get("essential") else ""
     health_class = ' class="bad"' if info.get("healthy") is False else ""
     return (
-        f'<tr data-name="{label}"><td data-label="program"><b>{label}</b>{essential}</td>'
-        f'<td data-label="state" class="s-{state}">{state}</td>'
-        f'<td data-label="description">{escape(info["description"])}</td>'
-        f'<td data-label="health"{health_class}>{escape(health(info))}</td>'
-        f'<td data-label="restarts" class="num">{int(info["restarts"])}</td>'
-        f'<td data-label="pid" class="num">{int(info["pid"]) or ""}</td>'
+        f'<tr data-name="{label}"><td><b>{label}</b>{essential}</td>'
+        f'<td class="s-{state}">{state}</td><td>{escape(info["description"])}</td>'
+        f"<td{health_class}>{escape(health(info))}</td>"
+        f'<td class="num">{int(info["restarts"])}</td>'
+        f'<td class="num">{int(info["pid"]) or ""}</td>'
         f'<td><form method="post" action="/control">{_buttons(name, token)}'
-        f'<a class="tail" href="/logtail/{escape(quote_path(name))}" data-name="{label}" '
+        f'<a class="tail" href="/logtail/{escape(quote_path(name))}" '
         f'aria-label="tail {label}">tail</a></form></td></tr>'
     )
 

@@ -96,9 +96,7 @@ def test_every_control_has_a_visible_label_and_posts_to_control() -> None:
     raw = page_html.render([info("web")], "1", "box", None, 0, TOKEN).decode()
     for action in ("start", "stop", "restart"):
         assert f'value="{action}" aria-label="{action} web">{action}</button>' in raw
-    assert '<a class="tail" href="/logtail/web" data-name="web" aria-label="tail web">tail</a>' in (
-        raw
-    )
+    assert '<a class="tail" href="/logtail/web" aria-label="tail web">tail</a>' in (raw)
     assert [a["value"] for a in page.all("input", name="token")] == [TOKEN] * 5
     assert len(page.all("button", name="action")) == 15
     assert page.all("meta", name="viewport")
