@@ -19,6 +19,7 @@ NAMES = (
     "control",
     "readiness",
     "alerts",
+    "page",
     "metrics",
 )
 

@@ -1,4 +1,4 @@
-"""Scenario 13, metrics: one Prometheus scrape of 1,000 programs (and of 100).
+"""Scenario 14, metrics: one Prometheus scrape of 1,000 programs (and of 100).
 
 1,000 programs (tiny: 10) of `sleep`, startsecs=0, as in the scale scenario, and a second
 start of the system with 100 (tiny: 5), each with `[inet_http_server]` on 127.0.0.1 at a

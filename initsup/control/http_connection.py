@@ -61,6 +61,7 @@ SERVER = "initsup"
 REASONS = {
     100: "Continue",
     200: "OK",
+    303: "See Other",
     400: "Bad Request",
     401: "Unauthorized",
     403: "Forbidden",

@@ -555,6 +555,7 @@ def test_overflow_drops_the_oldest(
     assert [e.poolserial for e in buffer.waiting] == kept
     assert [e.event.payload for e in buffer.waiting] == [f"when:{n * 5}" for n in kept]
     assert errors == [f"pool slow event buffer overflowed, discarding event {n}" for n in dropped]
+    assert buffer.overflowed == len(dropped)  # what /metrics reports
 
 
 def test_rejected_goes_back_to_the_head() -> None:

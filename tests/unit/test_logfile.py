@@ -229,11 +229,13 @@ def test_failed_rename_loses_nothing(tmp_path: Path) -> None:
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
 def test_full_disk_records_the_error() -> None:
     """A write that meets ENOSPC is dropped and recorded, not raised."""
-    log = LogFile("/dev/full", 1, 1)
-    log.write(b"data")
+    lost: list[int] = []
+    log = LogFile("/dev/full", 1, 1, lost_lines=lost.append)
+    log.write(b"data\nmore\n")
     error = log.error
     assert isinstance(error, OSError)
     assert error.errno == errno.ENOSPC
+    assert lost == [2]  # /metrics' dropped lines
     log.close()
 
 
@@ -330,11 +332,17 @@ def test_a_fifo_whose_reader_stalls_never_blocks_and_keeps_order(tmp_path: Path)
     reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
     reports: list[tuple[str, str]] = []
     try:
-        log = LogFile(str(fifo), 0, 0, lambda level, text: reports.append((level, text)))
-        chunk = bytes(range(256)) * 256  # 64 KiB
+        lost: list[int] = []
+        log = LogFile(
+            str(fifo), 0, 0, lambda level, text: reports.append((level, text)), lost.append
+        )
+        chunk = bytes(range(256)) * 256  # 64 KiB, 256 newlines
         for _ in range(40):  # 2.5 MiB: more than the pipe and MAX_PENDING together
             log.write(chunk)
         assert log.dropped > 0
+        # Each drop counts the lines it cost (at least one: a piece of a line is a line).
+        assert lost and all(n >= 1 for n in lost)
+        assert sum(lost) >= log.dropped // 256
         assert len(log._pending) <= logfile.MAX_PENDING
         assert [level for level, _ in reports] == ["warning"]
         received = bytearray()
