@@ -105,7 +105,9 @@ class Dashboard:
         return True
 
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
+        """What the web server logged, without its access lines."""
+        lines = self.log_path.read_text(errors="replace").splitlines(keepends=True)
+        return "".join(line for line in lines if '"GET /api/' not in line)
 
     def get(self, path: str) -> Any:
         with urllib.request.urlopen(self.url + path, timeout=30) as answer:
