@@ -58,12 +58,14 @@ def require() -> None:
 
 def listener(bind: str, python: str = PYTHON, environment: str = "") -> str:
     """The [eventlistener:multivisor] section running multivisor-rpc, serving zerorpc at
-    bind (tcp://HOST:PORT)."""
+    bind (tcp://HOST:PORT). Its buffer holds 100 events, not supervisord's default 10:
+    every program's STARTING and RUNNING wait there while multivisor-rpc starts, and an
+    overflow drops the oldest (docs/observability.md, "Fleet dashboards")."""
     extra = f"environment={environment}\n" if environment else ""
     return (
         "[eventlistener:multivisor]\n"
         f"command={python} {RPC_SCRIPT} --bind {bind}\n"
-        f"events={EVENTS}\n{extra}"
+        f"events={EVENTS}\nbuffer_size=100\n{extra}"
     )
 
 

@@ -107,9 +107,12 @@ class Member:
         what = f"multivisor-rpc serving in {self.name}"
         engine.poll(lambda: fleet.listening(self.box.records()), 60, what)
 
+    def proxy(self, password: str = PASSWORD) -> Any:
+        """An XML-RPC client of initsup's [inet_http_server], on its published port."""
+        return xmlrpc.client.ServerProxy(f"http://{USER}:{password}@127.0.0.1:{self.http_port}")
+
     def xmlrpc(self, password: str = PASSWORD) -> Any:
-        url = f"http://{USER}:{password}@127.0.0.1:{self.http_port}/RPC2"
-        return xmlrpc.client.ServerProxy(url).supervisor
+        return self.proxy(password).supervisor
 
     def info(self, name: str) -> dict[str, Any]:
         """getProcessInfo(name) from initsup's own XML-RPC."""
@@ -252,3 +255,56 @@ def test_multivisors_tail_shows_a_programs_output(three: Fleet) -> None:
     message = three.dashboard.tail("c1:web:web")
     assert "web up\n" in message["message"]
     assert message["size"] >= len("web up\n")
+
+
+# The 14 fields of supervisord's process info: cesi fails with a KeyError on a missing one.
+INFO_FIELDS = {
+    "name", "group", "start", "stop", "now", "state", "statename", "spawnerr",
+    "exitstatus", "logfile", "stdout_logfile", "stderr_logfile", "pid", "description",
+}  # fmt: skip
+
+
+def test_cesis_calls_answer_as_it_expects(three: Fleet) -> None:
+    """cesi's calls (control-surface.md), replayed: it is not on PyPI here."""
+    member = three.members["c1"]
+    server = member.proxy()
+    assert "supervisor.getAllProcessInfo" in server.system.listMethods()
+    infos = server.supervisor.getAllProcessInfo()
+    assert all(set(info) == INFO_FIELDS for info in infos)
+    running = server.supervisor.getProcessInfo("web")
+    # cesi reads the uptime from the description of a RUNNING process.
+    assert running["description"].startswith(f"pid {running['pid']}, uptime ")
+    assert "web up\n" in server.supervisor.tailProcessStdoutLog("web", 0, 500)[0]
+    # Its restart is a stop, then a start, each waiting.
+    assert server.supervisor.stopProcess("worker:worker_0") is True
+    assert server.supervisor.startProcess("worker:worker_0") is True
+    assert member.info("worker:worker_0")["statename"] == "RUNNING"
+
+
+def test_supervisord_monitors_calls_answer_as_it_expects(three: Fleet) -> None:
+    """supervisord-monitor's calls (a PHP page, not on PyPI), replayed: `wait` given as
+    1, names GROUP:NAME when the group has another name, the whole container stopped
+    and started."""
+    member = three.members["c3"]
+    rpc = member.xmlrpc()
+    assert rpc.getSupervisorVersion() == "4.3.0"
+    infos = {f"{i['group']}:{i['name']}": i for i in rpc.getAllProcessInfo()}
+    pid, uptime = infos["web:web"]["description"].split(",")
+    assert (pid, uptime[:8]) == (f"pid {infos['web:web']['pid']}", " uptime ")
+    assert rpc.readProcessStderrLog("worker:worker_0", -1000, 0) == ""
+    assert rpc.clearProcessLogs("web") is True
+    assert rpc.stopProcess("worker:worker_0", 1) is True
+    assert rpc.startProcess("worker:worker_0", 1) is True
+    stopped = rpc.stopAllProcesses(1)
+    assert {r["name"] for r in stopped} == {"web", "worker_0", "worker_1", "multivisor"}
+    assert {(r["status"], r["description"]) for r in stopped} == {(80, "OK")}
+    started = rpc.startAllProcesses(1)
+    assert {r["name"] for r in started} == {n.partition(":")[2] for n in STATES}
+    assert {(r["status"], r["description"]) for r in started} == {(80, "OK")}
+
+    def states() -> dict[str, str]:
+        return {f"{i['group']}:{i['name']}": i["statename"] for i in rpc.getAllProcessInfo()}
+
+    # once (`true`) is RUNNING at its spawn (startsecs=0), then EXITED.
+    wanted = {**STATES, "idle:idle": "RUNNING"}
+    wait_for(lambda: states() == wanted, timeout=30, interval=0.1)
