@@ -79,12 +79,15 @@ STATES = {
 
 def suite() -> str:
     """The Debian release whose Python is this one, so the environment's C extensions
-    load in the container; a skip (a failure under CI) when there is none."""
+    load in the container; a skip (a failure under CI) when there is none, or when the
+    tests do not run in a virtual environment (its directory is what is mounted)."""
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
     for name, python in engine.SUITES.items():
-        if python == version:
+        if python == version and sys.prefix != sys.base_prefix:
             return name
     reason = f"no base image has Python {version}, which the mounted multivisor needs"
+    if sys.prefix == sys.base_prefix:
+        reason = "the tests run outside a virtual environment: there is none to mount"
     if os.environ.get("CI") == "true":
         pytest.fail(reason)
     pytest.skip(reason)
