@@ -102,7 +102,7 @@ def start_process(host: Host, name: str, wait: bool = True) -> Any:
     group, process = lookup(host, name)
     if process is None:
         return start_group(host, group, wait)
-    return _start(host, process, wait)
+    return _start(host, process, wait, name)
 
 
 def start_group(host: Host, name: str, wait: bool = True) -> Any:
@@ -119,11 +119,12 @@ def start_all(host: Host, wait: bool = True) -> Any:
 
 def _start_all(host: Host, processes: list[Process], wait: bool) -> Any:
     stopped = [p for p in processes if p.state not in RUNNING_STATES]
-    return each(stopped, lambda p: _start(host, p, wait))
+    return each(stopped, lambda p: _start(host, p, wait, api.namespec(p)))
 
 
-def _start(host: Host, process: Process, wait: bool) -> Later:
-    name = api.namespec(process)
+def _start(host: Host, process: Process, wait: bool, name: str) -> Later:
+    """Start process; faults name it `name`: as the client wrote it for one process, as
+    supervisorctl does in a group's answer (supervisord's wording of both)."""
     if process.state in RUNNING_STATES:
         raise Fault("ALREADY_STARTED", name)
     if process.state == ProcessState.UNKNOWN:
@@ -176,7 +177,7 @@ def stop_process(host: Host, name: str, wait: bool = True) -> Any:
     group, process = lookup(host, name)
     if process is None:
         return stop_group(host, group, wait)
-    return _stop(host, process, wait)
+    return _stop(host, process, wait, name)
 
 
 def stop_group(host: Host, name: str, wait: bool = True) -> Any:
@@ -193,11 +194,11 @@ def stop_all(host: Host, wait: bool = True) -> Any:
 
 def _stop_all(host: Host, processes: list[Process], wait: bool) -> Any:
     running = [p for p in processes if p.state in RUNNING_STATES]
-    return each(running, lambda p: _stop(host, p, wait))
+    return each(running, lambda p: _stop(host, p, wait, api.namespec(p)))
 
 
-def _stop(host: Host, process: Process, wait: bool) -> Later:
-    name = api.namespec(process)
+def _stop(host: Host, process: Process, wait: bool, name: str) -> Later:
+    """Stop process; faults name it `name`, as _start's do."""
     if process.state not in RUNNING_STATES:
         raise Fault("NOT_RUNNING", name)
 
@@ -223,7 +224,7 @@ def signal_process(host: Host, name: str, signal: str | int) -> Any:
     group, process = lookup(host, name)
     if process is None:
         return signal_group(host, group, signal)
-    return _signal(process, signal)
+    return _signal(process, signal, name)
 
 
 def signal_group(host: Host, name: str, signal: str | int) -> Any:
@@ -240,13 +241,13 @@ def signal_all(host: Host, signal: str | int) -> Any:
 
 def _signal_all(processes: list[Process], signal: str | int) -> Any:
     signallable = [p for p in processes if p.state in SIGNALLABLE_STATES]
-    return each(signallable, lambda p: _signal(p, signal))
+    return each(signallable, lambda p: _signal(p, signal, api.namespec(p)))
 
 
-def _signal(process: Process, signal: str | int) -> bool:
+def _signal(process: Process, signal: str | int, name: str) -> bool:
     [(_, outcome)] = api.send_signal([process], str(signal))
     if outcome == api.BAD_SIGNAL:
         raise Fault("BAD_SIGNAL", signal)
     if outcome == api.NOT_RUNNING:
-        raise Fault("NOT_RUNNING", api.namespec(process))
+        raise Fault("NOT_RUNNING", name)
     return True
