@@ -73,6 +73,9 @@ class Pools:
         self._dispatch_pending: set[str] = set()
         self._tick_timer: Timer | None = None
         self._last_tick: dict[int, int] = {}
+        # At shutdown: (pools, callback) waiting for those pools to have nothing left to hand
+        # a listener, and the timer that gives up on them.
+        self._hearing: list[tuple[set[str], Callable[[], None], Timer]] = []
         bus.subscribe(self._publish)
         waits.watch(self._changed)
 
@@ -170,6 +173,7 @@ class Pools:
             self._dispatch_soon(pool)
         elif outcome == Outcome.PROCESSED:
             listener.current = None
+            self._heard_yet()
         elif outcome == Outcome.REJECTED:
             self._logger.warning(f"{listener.process.name}: event was rejected")
             self._give_back(listener)
@@ -192,6 +196,45 @@ class Pools:
             os.close(listener.stdin_fd)
         except OSError:
             pass
+        self._heard_yet()
+
+    # -- at shutdown ---------------------------------------------------------------------
+
+    def when_heard(self, pools: set[str], grace: float, callback: Callable[[], None]) -> None:
+        """callback() once these pools' listeners have taken and processed every event
+        waiting for them (the shutdown's own STOPPING and STOPPED among them), or after
+        grace seconds, whichever comes first; at once when nothing is waiting."""
+        if not self._busy(pools):
+            callback()
+            return
+        timer = self._loop.call_later(grace, lambda: self._stop_hearing(callback))
+        self._hearing.append((pools, callback, timer))
+
+    def _busy(self, pools: set[str]) -> bool:
+        """Whether a live listener of these pools holds an event, or could take one."""
+        for listener in self._listeners.values():
+            if listener.process.group not in pools or listener.stdin.broken:
+                continue
+            if listener.process.state not in (ProcessState.RUNNING, ProcessState.STARTING):
+                continue
+            buffer = self.buffers.get(listener.process.group)
+            if listener.current is not None or (buffer is not None and buffer.waiting):
+                return True
+        return False
+
+    def _heard_yet(self) -> None:
+        for pools, callback, _timer in list(self._hearing):
+            if not self._busy(pools):
+                self._stop_hearing(callback)
+
+    def _stop_hearing(self, callback: Callable[[], None]) -> None:
+        for entry in self._hearing:
+            if entry[1] is callback:
+                self._hearing.remove(entry)
+                entry[2].cancel()
+                # From the next pass: this may be the middle of a reap or a protocol read.
+                self._loop.call_later(0, callback)
+                return
 
     # -- ticks ---------------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from initsup.logs import Logger
     from initsup.loop import Timer
     from initsup.model import GroupConfig
+    from initsup.pools import Pools
     from initsup.process import Process
     from initsup.waits import Waits
 
@@ -33,9 +34,15 @@ if TYPE_CHECKING:
         groups: dict[str, GroupConfig]
         waits: Waits
         logger: Logger
+        pools: Pools | None  # listener pools: None without an [eventlistener:x]
 
         def call_later(self, delay: float, callback: Callable[[], None]) -> Timer: ...
         def depths(self) -> dict[str, int]: ...  # program -> dependency depth
+
+
+# The longest listeners are given to take the events waiting for them before they are
+# stopped themselves: enough for a listener that keeps up, short against a grace period.
+LISTENER_GRACE = 2.0
 
 
 class Stopping:
@@ -102,6 +109,16 @@ class Stopping:
         top = max(rank.values())
         tier = [p for p in remaining if rank[p] == top]
         tier.sort(key=lambda p: (p.config.priority, p.name), reverse=True)
+        pools = self._host.pools
+        listening = {p.group for p in tier if pools is not None and pools.is_listener(p)}
+        if pools is not None and listening:
+            # Listeners hear of the stops before theirs (a crash notifier, a dashboard's
+            # agent still answering the shutdown it asked for), within LISTENER_GRACE.
+            pools.when_heard(listening, LISTENER_GRACE, lambda: self._stop_tier(tier, done))
+        else:
+            self._stop_tier(tier, done)
+
+    def _stop_tier(self, tier: list[Process], done: Callable[[], None]) -> None:
         waits = self._host.waits
         waits.all_settled(tier, stopped, lambda: self._stop_next_tier(done))
         for process in tier:

@@ -286,3 +286,27 @@ def test_remote_communication_and_tick(tmp_path: Path, supervise: Start) -> None
     when = int(tick["payload"].removeprefix("when:"))
     assert tick["payload"] == f"when:{when}" and when % 5 == 0
     assert s.stop() == 0
+
+
+def test_listeners_hear_the_shutdown_before_they_are_stopped(
+    tmp_path: Path, supervise: Start
+) -> None:
+    """At shutdown a listener is stopped only once it has taken the events of the stops
+    before its own: each program's STOPPING and STOPPED, and initsup's STOPPING."""
+    record = tmp_path / "events.jsonl"
+    programs = "".join(
+        f"[program:p{n}]\ncommand=sleep 60\nstartsecs=0\n" for n in range(5)
+    )  # stopped in a moment by SIGTERM
+    # Room for every event of the start and the stop: none is lost to an overflow.
+    pool = _pool(
+        "recorder", "PROCESS_STATE,SUPERVISOR_STATE_CHANGE", record, extra="buffer_size=50\n"
+    )
+    s = supervise(ini=pool + programs)
+    for n in range(5):
+        s.wait("PROCESS_STATE_RUNNING", program=f"p{n}")
+    assert s.stop() == 0
+    names = [(e["headers"]["eventname"], e["payload"].split(" ")[0]) for e in _received(record)]
+    for n in range(5):
+        assert ("PROCESS_STATE_STOPPING", f"processname:p{n}") in names
+        assert ("PROCESS_STATE_STOPPED", f"processname:p{n}") in names
+    assert ("SUPERVISOR_STATE_CHANGE_STOPPING", "") in names

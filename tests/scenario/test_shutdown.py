@@ -122,3 +122,27 @@ def test_a_program_waiting_to_be_retried_is_stopped_not_given_up(story: Story) -
     assert s.events("flaky")[-1] == "PROCESS_STATE_STOPPED"  # not FATAL, as supervisord has it
     s.advance(10)  # the retry it was waiting for never comes
     assert s.events("flaky").count("PROCESS_STATE_STARTING") == 1
+
+
+SILENT_LISTENER = (
+    # READY, then it takes one event and never answers: it holds that event for good.
+    "[eventlistener:mute]\ncommand=sh -c 'echo READY; read header; exec sleep 30'\n"
+    "events=PROCESS_STATE\nstartsecs=0\n"
+)
+
+
+def test_a_listener_that_never_answers_holds_the_shutdown_at_most_the_grace(
+    story: Story,
+) -> None:
+    """Listeners are stopped after the stops before theirs are heard, but one that never
+    answers is given LISTENER_GRACE (2 s) and then stopped all the same."""
+    s = story(SILENT_LISTENER + f"[program:web]\n{SLEEPER}").start()
+    running(s, "mute", "web")
+
+    s.signal(signal.SIGTERM)
+    s.until_record("PROCESS_STATE_STOPPED", program="web")
+    s.advance(1.9)
+    assert s.state("mute") == "RUNNING"  # still given the time to hear web's stop
+    s.advance(0.2)
+    s.until_record("PROCESS_STATE_STOPPING", program="mute")
+    assert s.finish() == 0
