@@ -129,3 +129,14 @@ def test_a_restart_through_multivisor_rpc_streams_each_state_with_the_new_pid(
     assert (info["statename"], info["pid"]) == ("RUNNING", after)
     stopped = events[1]["payload"]["process"]
     assert (stopped["statename"], stopped["pid"]) == ("STOPPED", 0)
+
+
+def test_a_shutdown_asked_through_multivisor_rpc_is_answered_before_it_is_stopped(
+    agent: Agent,
+) -> None:
+    """multivisor's Shutdown button: multivisor-rpc asks initsup to shut down, and is a
+    listener initsup stops at the end of it; it is stopped only once it has heard the
+    stops before its own, so the dashboard gets its answer instead of a timeout."""
+    session = fleet.zerorpc_session(agent.address, [("shutdown", [])])
+    assert session["results"] == [True]
+    assert agent.initsup.finish() == 0
