@@ -167,7 +167,7 @@ def describe(process: Process, now: float) -> str:
 def _description(process: Process, now: float) -> str:
     state = process.state
     if state == ProcessState.RUNNING:
-        return f"pid {process.pid}, uptime {_uptime(now - process.start_wall)}"
+        return f"pid {process.pid}, uptime {uptime(now - process.start_wall)}"
     if state in (ProcessState.FATAL, ProcessState.BACKOFF):
         return process.spawnerr or f'unknown error (try "tail {process.name}")'
     if state in (ProcessState.STOPPED, ProcessState.EXITED):
@@ -177,7 +177,8 @@ def _description(process: Process, now: float) -> str:
     return ""
 
 
-def _uptime(seconds: float) -> str:
+def uptime(seconds: float) -> str:
+    """H:MM:SS, with days in front past one (as supervisord's descriptions write it)."""
     days, rest = divmod(max(0, int(seconds)), 86400)
     hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)

@@ -14,6 +14,8 @@ variables), descriptions from a program's spawn error or health check output.
 
 from __future__ import annotations
 
+from initsup.control.api import uptime
+
 TYPE_CHECKING = False  # typing is not imported at run time: docs/decisions.md, "Runtime"
 if TYPE_CHECKING:
     from typing import Any
@@ -230,15 +232,6 @@ def health(info: Info) -> str:
     if info.get("statename") in ("STARTING", "RUNNING"):
         return "ready" if info.get("ready") else "not ready"
     return ""
-
-
-def uptime(seconds: float) -> str:
-    """H:MM:SS, with days in front past one (as supervisord's descriptions write it)."""
-    days, rest = divmod(max(0, int(seconds)), 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    clock = f"{hours}:{minutes:02d}:{secs:02d}"
-    return f"{days} day{'s' if days != 1 else ''}, {clock}" if days else clock
 
 
 def _buttons(name: str, token: str) -> str:

@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families as text_fami
 from initsup.control import metrics, metrics_ask
 from initsup.control.http_connection import Request
 from tests.control_host import ControlHost
-from tests.unit.test_metrics import Responder
+from tests.whole_responder import WholeResponder
 
 # Pieces of media ranges and parameters, to build headers near the ones parsed, and any
 # text besides (headers reach the handler decoded as latin-1: any code point up to 255).
@@ -43,7 +43,7 @@ _QUERIES = st.one_of(
 def test_any_scrape_is_answered_once(accept: str, encoding: str, query: str, method: str) -> None:
     host = ControlHost()
     host.add("web")
-    responder = Responder()
+    responder = WholeResponder()
     headers = {"accept": accept, "accept-encoding": encoding}
     metrics.handlers(host)["/metrics"](Request(method, "/metrics", query, headers, b""), responder)
     assert len(responder.answers) == 1

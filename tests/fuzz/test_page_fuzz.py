@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from initsup.control import page, page_form
 from initsup.control.http_connection import Request
 from tests.control_host import ControlHost
-from tests.unit.test_page import Loop, Responder
+from tests.unit.test_page import Loop
+from tests.whole_responder import WholeResponder
 
 _PIECES = st.sampled_from(
     ["action=", "name=", "token=", "stop", "start", "restart", "all", "web", "&", "=", "%", "+"]
@@ -51,7 +52,7 @@ def test_any_post_without_the_token_is_4xx_and_changes_nothing(
 ) -> None:
     host = _host()
     handler = page.handlers(host)["/control"]
-    responder = Responder()
+    responder = WholeResponder()
     handler(Request(method, "/control", "", headers, body), responder)
     ((status, *_),) = responder.answers
     assert 400 <= status < 500
@@ -86,7 +87,7 @@ def test_any_token_is_compared(given_token: str, token: str) -> None:
 def test_any_query_of_the_page_is_answered(query: str, method: str) -> None:
     host = _host()
     handler = page.handlers(host)["/"]
-    responder = Responder()
+    responder = WholeResponder()
     handler(Request(method, "/", query, {}, b""), responder)
     ((status, *_),) = responder.answers
     assert status in (200, 405)

@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 
 from initsup.control import probes_http
 from tests.control_host import ControlHost
-from tests.unit.test_probes_http import Responder, probe
+from tests.unit.test_probes_http import probe
+from tests.whole_responder import WholeResponder
 
 _WORDS = st.sampled_from(["verbose", "exclude", "=", "&", "%", "%3A", "+", "program:", "web"])
 _QUERIES = st.one_of(st.text(max_size=60), st.lists(_WORDS, max_size=12).map("".join))
@@ -31,7 +32,7 @@ def test_any_probe_request_is_answered_once(
     exact, prefixes = probes_http.handlers(host)
     target = f"{path}/{name}" if name else path
     handler = exact.get(target) or prefixes[path + "/"]
-    responder = Responder()
+    responder = WholeResponder()
     handler(probe(f"{target}?{query}", method, authenticated), responder)
     assert len(responder.answers) == 1
     assert responder.answers[0][0] in (200, 401, 404, 405, 503)

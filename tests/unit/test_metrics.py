@@ -27,6 +27,7 @@ from initsup.listeners import PoolBuffer
 from initsup.states import ProcessState
 from tests.control_host import ControlHost
 from tests.fakes import WALL_OFFSET, killed
+from tests.whole_responder import WholeResponder
 
 OPENMETRICS = "application/openmetrics-text; version=1.0.0; charset=utf-8"
 TEXT = "text/plain; version=0.0.4; charset=utf-8"
@@ -37,31 +38,11 @@ PROMETHEUS_ACCEPT = (  # what Prometheus 2.42 sends
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
-class Responder:
-    def __init__(self) -> None:
-        self.answers: list[tuple[int, bytes, str, dict[str, str]]] = []
-
-    def send(self, status: int, body: bytes, content_type: str = "", headers: Any = None) -> None:
-        self.answers.append((status, body, content_type, dict(headers or {})))
-
-    def start(self, status: int, content_type: str) -> None:
-        raise AssertionError("/metrics answers whole")
-
-    def write(self, data: bytes) -> None:
-        raise AssertionError("/metrics answers whole")
-
-    def end(self) -> None:
-        raise AssertionError("/metrics answers whole")
-
-    def when_gone(self, forget: Any) -> None:
-        pass
-
-
 def scrape(
     host: ControlHost, query: str = "", method: str = "GET", **headers: str
 ) -> tuple[int, bytes, str, dict[str, str]]:
     handler = metrics.handlers(host)["/metrics"]
-    responder = Responder()
+    responder = WholeResponder()
     handler(Request(method, "/metrics", query, headers, b""), responder)
     assert len(responder.answers) == 1
     return responder.answers[0]

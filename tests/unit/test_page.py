@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
 
 import pytest
 
@@ -15,28 +14,9 @@ from initsup.control.http_connection import Request
 from initsup.process import Process
 from initsup.states import ProcessState
 from tests.control_host import ControlHost
+from tests.whole_responder import WholeResponder
 
 FORM = {"content-type": "application/x-www-form-urlencoded"}
-
-
-class Responder:
-    def __init__(self) -> None:
-        self.answers: list[tuple[int, bytes, str, dict[str, str]]] = []
-
-    def send(self, status: int, body: bytes, content_type: str = "", headers: Any = None) -> None:
-        self.answers.append((status, body, content_type, dict(headers or {})))
-
-    def start(self, status: int, content_type: str) -> None:
-        raise AssertionError("the page answers whole")
-
-    def write(self, data: bytes) -> None:
-        raise AssertionError("the page answers whole")
-
-    def end(self) -> None:
-        raise AssertionError("the page answers whole")
-
-    def when_gone(self, forget: Any) -> None:
-        pass
 
 
 class Loop:
@@ -56,9 +36,9 @@ class Page:
 
     def ask(
         self, method: str, target: str, body: bytes = b"", headers: dict[str, str] | None = None
-    ) -> Responder:
+    ) -> WholeResponder:
         path, _, query = target.partition("?")
-        responder = Responder()
+        responder = WholeResponder()
         self.handlers[path](Request(method, path, query, dict(headers or {}), body), responder)
         return responder
 
@@ -69,12 +49,12 @@ class Page:
 
     def post(
         self, token: str | None = None, headers: dict[str, str] | None = None, **form: str
-    ) -> Responder:
+    ) -> WholeResponder:
         fields = {"token": self.token if token is None else token, **form}
         body = "&".join(f"{k}={v}" for k, v in fields.items()).encode()
         return self.ask("POST", "/control", body, {**FORM, **(headers or {})})
 
-    def outcome(self, responder: Responder) -> str:
+    def outcome(self, responder: WholeResponder) -> str:
         """The message the page shows after a 303."""
         ((status, _, _, headers),) = responder.answers
         assert status == 303

@@ -10,7 +10,7 @@ import re
 from html.parser import HTMLParser
 from typing import Any
 
-from initsup.control import page_html
+from initsup.control import api, page_html
 
 TOKEN = "ab" * 32
 HOSTILE = "<script>alert(1)</script>\"'&<img src=x onerror=alert(2)>"
@@ -180,6 +180,7 @@ def test_text_that_utf8_cannot_hold_does_not_break_the_page() -> None:
 
 
 def test_uptime() -> None:
-    assert page_html.uptime(3723) == "1:02:03"
-    assert page_html.uptime(86400 + 5) == "1 day, 0:00:05"
-    assert page_html.uptime(-3) == "0:00:00"
+    """The page's uptime is written as supervisord's descriptions write it."""
+    assert api.uptime(3723) == "1:02:03"
+    assert api.uptime(86400 + 5) == "1 day, 0:00:05"
+    assert api.uptime(-3) == "0:00:00"

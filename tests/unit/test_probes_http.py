@@ -16,6 +16,7 @@ from initsup.health.facts import Facts, Result
 from initsup.process import Process
 from tests.control_host import ControlHost
 from tests.http_harness import Served
+from tests.whole_responder import WholeResponder
 
 
 def probe(target: str, method: str = "GET", authenticated: bool = True) -> Request:
@@ -26,35 +27,15 @@ def probe(target: str, method: str = "GET", authenticated: bool = True) -> Reque
     return request
 
 
-class Responder:
-    def __init__(self) -> None:
-        self.answers: list[tuple[int, str, dict[str, str]]] = []
-
-    def send(self, status: int, body: bytes, content_type: str = "", headers: Any = None) -> None:
-        self.answers.append((status, body.decode(), dict(headers or {})))
-
-    def start(self, status: int, content_type: str) -> None:
-        raise AssertionError("probes answer whole")
-
-    def write(self, data: bytes) -> None:
-        raise AssertionError("probes answer whole")
-
-    def end(self) -> None:
-        raise AssertionError("probes answer whole")
-
-    def when_gone(self, forget: Any) -> None:
-        pass
-
-
 def ask(host: ControlHost, target: str, **request: Any) -> tuple[int, str]:
     exact, prefixes = probes_http.handlers(host)
     path = target.partition("?")[0]
     handler = exact.get(path) or next(h for p, h in prefixes.items() if path.startswith(p))
-    responder = Responder()
+    responder = WholeResponder()
     handler(probe(target, **request), responder)
     assert len(responder.answers) == 1
-    status, body, _ = responder.answers[0]
-    return status, body
+    status, body, _, _ = responder.answers[0]
+    return status, body.decode()
 
 
 def run(host: ControlHost, process: Process) -> None:
