@@ -10,7 +10,11 @@ interpreter, http.client, a new connection each time) asks REQUESTS times:
   byte of the body.  The page must list every program (initsup: one row per program;
   supervisord: the last program's name in it);
 - `GET /api/status` (initsup only: supervisord has no JSON view; its XML-RPC is the
-  control scenario's): the same, for `initsup ctl status --json`'s document.
+  control scenario's): the same, for `initsup ctl status --json`'s document;
+- the page in a browser: headless Debian chromium through chromium-driver (selenium),
+  from the navigation's start to its load event as the browser's Navigation Timing has
+  it, a reload each time (left out when chromium, chromium-driver or selenium is not
+  there).
 
 The size of each page with 1,000 programs is reported too.  The system is stopped with
 SIGKILL by the harness (bench.supervised.Supervised), and none of the run's processes may
@@ -20,8 +24,12 @@ be left.  tini and dumb-init have no page.
 from __future__ import annotations
 
 import http.client
+import os
+import shutil
 import socket
+import tempfile
 import time
+from typing import Any
 
 from bench.core import Figure, Medians, Sample, Target, Tools, ratio_target
 from bench.supervised import Supervised, supervisor_command, unique_sleep
@@ -29,6 +37,11 @@ from bench.supervised import Supervised, supervisor_command, unique_sleep
 PROGRAMS = {"full": (50, 1000), "tiny": (5, 10)}
 READY_TIMEOUT = {"full": 180.0, "tiny": 30.0}
 REQUESTS = {"full": 5, "tiny": 2}
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+# The page's load as the browser timed it: navigation start to the end of the load event.
+LOAD_TIME = (
+    "const t = performance.getEntriesByType('navigation')[0]; return t.loadEventEnd - t.startTime;"
+)
 
 
 class Page:
@@ -40,6 +53,8 @@ class Page:
         Figure("api_50", "`GET /api/status`, 50 programs", "ms"),
         Figure("api_1000", "`GET /api/status`, 1,000 programs", "ms"),
         Figure("size_1000", "the page's size, 1,000 programs", "KiB"),
+        Figure("browser_50", "loaded in chromium, 50 programs", "ms"),
+        Figure("browser_1000", "loaded in chromium, 1,000 programs", "ms"),
     )
     runs = {"full": 3, "tiny": 1}
 
@@ -47,7 +62,8 @@ class Page:
         return (
             "50 and 1,000 RUNNING `sleep` programs behind `[inet_http_server]`: `GET /` "
             "(initsup's status page, supervisord's web page) and initsup's "
-            "`GET /api/status`, connect to last byte, 5 requests each per run."
+            "`GET /api/status`, connect to last byte, 5 requests each per run; the page "
+            "loaded 5 times in headless chromium (navigation start to the load event)."
         )
 
     def systems(self, tools: Tools) -> list[str]:
@@ -86,7 +102,39 @@ def _measure(system: str, size: str, tools: Tools, programs: int, key: str) -> l
                 samples.append(Sample(f"api_{key}", system, milliseconds))
         if key == "1000":
             samples.append(Sample("size_1000", system, len(body) / 1024))
+        samples += [
+            Sample(f"browser_{key}", system, ms) for ms in _browser_loads(port, REQUESTS[size])
+        ]
     return samples
+
+
+def _browser_loads(port: int, count: int) -> list[float]:
+    """Milliseconds from navigation start to the load event of count loads of the page in
+    headless chromium ([] when the browser or selenium is missing)."""
+    if not all(os.access(p, os.X_OK) for p in (CHROMIUM, CHROMEDRIVER)):
+        return []
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        return []
+    options: Any = webdriver.ChromeOptions()
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage"):
+        options.add_argument(argument)
+    profile = tempfile.mkdtemp(prefix="initsup-bench-chromium-")
+    options.add_argument(f"--user-data-dir={profile}")
+    options.binary_location = CHROMIUM
+    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    try:
+        driver.set_page_load_timeout(120)
+        loads = []
+        for _ in range(count):
+            driver.get(f"http://127.0.0.1:{port}/")
+            loads.append(float(driver.execute_script(LOAD_TIME)))
+        return loads
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
 
 
 def _get(port: int, path: str) -> tuple[float, bytes]:
