@@ -8,7 +8,8 @@ least that of the text format 0.0.4; anything else, no Accept, `*/*` or a type i
 does not write, gets the text format, as Prometheus' own client libraries answer: a
 scraper that cannot say what it wants still gets metrics.  Prometheus asks
 `application/openmetrics-text;version=1.0.0,...;q=0.75,text/plain;version=0.0.4;q=0.5,...`
-and so gets OpenMetrics.  Accept-Encoding is read the same way, for gzip.
+and so gets OpenMetrics (initsup.control.negotiation reads the ranges and q-values, and
+Accept-Encoding for gzip).
 
 The query: `compat=node_supervisord` adds node_exporter's old supervisord collector's
 series (repeatable, or comma-separated); an unknown compat name is an error the scraper
@@ -19,9 +20,8 @@ ignored.
 from __future__ import annotations
 
 from initsup.control.http_parse import unquote
+from initsup.control.negotiation import MAX_HEADER, MAX_RANGES, media_range, quality
 
-MAX_ACCEPT = 4096  # characters of an Accept header read; Prometheus' is about 150
-MAX_RANGES = 64  # media ranges of it considered
 MAX_QUERY = 4096  # characters of a query string read
 COMPATS = ("node_supervisord",)  # the extra name sets `compat=` may ask for
 
@@ -36,9 +36,9 @@ def wants_openmetrics(accept: str) -> bool:
     best = {OPENMETRICS: 0.0, TEXT: 0.0}
     named = {OPENMETRICS: False, TEXT: False}
     wildcard = 0.0  # the q of text/* or */*: the text format's, when not named itself
-    for part in accept[:MAX_ACCEPT].split(",")[:MAX_RANGES]:
-        kind, params = _media_range(part)
-        q = _quality(params.get("q", "1"))
+    for part in accept[:MAX_HEADER].split(",")[:MAX_RANGES]:
+        kind, params = media_range(part)
+        q = quality(params.get("q", "1"))
         if q is None:
             continue  # a range with a q-value that is none is left out, not guessed at
         if kind in VERSIONS:
@@ -49,45 +49,6 @@ def wants_openmetrics(accept: str) -> bool:
             wildcard = max(wildcard, q)
     text = best[TEXT] if named[TEXT] else wildcard
     return best[OPENMETRICS] > 0 and best[OPENMETRICS] >= text
-
-
-def wants_gzip(accept_encoding: str) -> bool:
-    """Whether an Accept-Encoding header takes gzip: named with a q-value above zero, or
-    left to `*` with one (Prometheus sends `gzip`)."""
-    named: float | None = None
-    anything = 0.0
-    for part in accept_encoding[:MAX_ACCEPT].split(",")[:MAX_RANGES]:
-        coding, params = _media_range(part)
-        q = _quality(params.get("q", "1"))
-        if q is None:
-            continue
-        if coding in ("gzip", "x-gzip"):
-            named = max(named or 0.0, q)
-        elif coding == "*":
-            anything = max(anything, q)
-    return (named if named is not None else anything) > 0
-
-
-def _media_range(part: str) -> tuple[str, dict[str, str]]:
-    """(`type/subtype` in lower case, its parameters: lower-case names, unquoted values)."""
-    kind, *rest = part.split(";")
-    params = {}
-    for param in rest[:16]:
-        name, _, value = param.partition("=")
-        params[name.strip().lower()] = value.strip().strip('"')
-    return kind.strip().lower(), params
-
-
-def _quality(text: str) -> float | None:
-    """A q-value (0 to 1, at most three decimals as RFC 9110 has it, read leniently), or
-    None when it is none."""
-    if len(text) > 8:
-        return None
-    try:
-        q = float(text)
-    except ValueError:
-        return None
-    return q if 0.0 <= q <= 1.0 else None  # NaN fails both comparisons
 
 
 def parse_query(query: str) -> tuple[set[str], list[str]]:

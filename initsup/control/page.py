@@ -21,7 +21,7 @@ import os
 import time
 
 from initsup import __version__
-from initsup.control import api, counts, page_actions, page_form, page_html
+from initsup.control import api, counts, negotiation, page_actions, page_form, page_html
 
 TYPE_CHECKING = False  # typing is not imported at run time: docs/decisions.md, "Runtime"
 if TYPE_CHECKING:
@@ -104,7 +104,7 @@ def page(host: Host, token: str, outcomes: Outcomes) -> Handler:
             outcomes.get(request.query),
         )
         headers = dict(SAFE, **{"Content-Security-Policy": policy[0]})
-        responder.send(200, body, HTML, headers)
+        _send(request, responder, body, HTML, headers)
 
     return handle
 
@@ -119,9 +119,22 @@ def status(host: Host) -> Handler:
         from initsup import jsoncodec
 
         text = jsoncodec.dumps(api.status(host, time.time()))
-        responder.send(200, text.encode("utf-8", "backslashreplace") + b"\n", JSON, SAFE)
+        body = text.encode("utf-8", "backslashreplace") + b"\n"
+        _send(request, responder, body, JSON, dict(SAFE))
 
     return handle
+
+
+def _send(
+    request: Request, responder: Responder, body: bytes, kind: str, headers: dict[str, str]
+) -> None:
+    """A 200 with body, gzipped for a client that takes it (a phone on a slow link: the
+    page of 1,000 programs is 0.66 MB, a twentieth of that gzipped)."""
+    headers["Vary"] = "Accept-Encoding"
+    if negotiation.wants_gzip(request.headers.get("accept-encoding", "")):
+        body = negotiation.gzipped(body)
+        headers["Content-Encoding"] = "gzip"
+    responder.send(200, body, kind, headers)
 
 
 def control(host: Host, token: str, outcomes: Outcomes) -> Handler:

@@ -14,7 +14,7 @@ from prometheus_client.openmetrics.parser import (
 )
 from prometheus_client.parser import text_string_to_metric_families as text_families
 
-from initsup.control import metrics, metrics_ask
+from initsup.control import metrics, metrics_ask, negotiation
 from initsup.control.http_connection import Request
 from tests.control_host import ControlHost
 from tests.whole_responder import WholeResponder
@@ -61,7 +61,7 @@ def test_any_scrape_is_answered_once(accept: str, encoding: str, query: str, met
 @given(_HEADERS)
 def test_any_accept_is_read(accept: str) -> None:
     assert isinstance(metrics_ask.wants_openmetrics(accept), bool)
-    assert isinstance(metrics_ask.wants_gzip(accept), bool)
+    assert isinstance(negotiation.wants_gzip(accept), bool)
 
 
 @given(st.lists(st.tuples(st.sampled_from(["text/plain", "*/*", "application/json"]),

@@ -4,6 +4,7 @@ actions do to the processes."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 
@@ -113,6 +114,24 @@ def test_api_status_is_the_ctl_status_json_document(served: Page, host: ControlH
     document = json.loads(body)
     assert document == json.loads(json.dumps(api.status(host, document[0]["now"])))
     assert [p["name"] for p in document] == ["db", "tool", "web", "w_0", "w_1"]
+
+
+@pytest.mark.parametrize("path", ["/", "/api/status"])
+def test_gzipped_for_a_client_that_takes_it(served: Page, path: str) -> None:
+    """The same body, gzipped, when Accept-Encoding takes gzip; plain otherwise."""
+    (plain,) = served.ask("GET", path).answers
+    (zipped,) = served.ask("GET", path, headers={"accept-encoding": "gzip, br"}).answers
+    assert "Content-Encoding" not in plain[3]
+    assert zipped[3]["Content-Encoding"] == "gzip"
+    assert plain[3]["Vary"] == zipped[3]["Vary"] == "Accept-Encoding"
+    assert len(zipped[1]) < len(plain[1])
+    unzipped = gzip.decompress(zipped[1])
+    if path == "/":
+        assert unzipped.count(b"<tr data-name=") == plain[1].count(b"<tr data-name=") == 5
+    else:
+        assert [p["name"] for p in json.loads(unzipped)] == [
+            p["name"] for p in json.loads(plain[1])
+        ]
 
 
 def test_a_form_stops_then_starts(served: Page, host: ControlHost) -> None:
