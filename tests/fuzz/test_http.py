@@ -6,7 +6,7 @@ import socket
 from collections.abc import Iterator
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from initsup.control.http_parse import MAX_HEADERS, MAX_LINE, HttpError, take_head, take_request
@@ -63,12 +63,16 @@ def test_parsing_refuses_with_http_error_or_stays_within_the_limits(data: bytes)
 
 
 @given(st.integers(min_value=0, max_value=10**25), st.binary(max_size=50))
+@example(10**19 - 1, b"")  # the longest length read: 19 digits, too large (413)
+@example(10**19, b"")  # 20 digits: not read at all (400)
 def test_a_body_over_the_limit_is_refused_before_it_arrives(length: int, body: bytes) -> None:
+    """A length over the limit is 413 before any of the body arrives; one of more than 19
+    digits (past any 64-bit size) is not read as a number: 400."""
     data = b"POST /echo HTTP/1.1\r\nContent-Length: %d\r\n\r\n" % length + body
     try:
         taken = take_request(data, MAX_BODY)
     except HttpError as exc:
-        assert exc.status == (413 if length <= 10**19 else 400)
+        assert exc.status == (413 if length < 10**19 else 400)
         assert length > MAX_BODY
         return
     assert length <= MAX_BODY
