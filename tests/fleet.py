@@ -24,9 +24,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tests.helpers import PYTHON, Proc, free_port, wait_for
+from tests.helpers import PYTHON, Proc, free_port, unavailable, wait_for
 
 # multivisor's scripts, in the environment that runs the tests (a virtual environment,
 # which the docker test mounts into its containers at the same path).
@@ -49,11 +47,8 @@ def missing() -> str | None:
 def require() -> None:
     """Skip the test when multivisor is missing; under CI that is a failure."""
     reason = missing()
-    if reason is None:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"multivisor must be there under CI, but: {reason}")
-    pytest.skip(reason)
+    if reason is not None:
+        unavailable("the multivisor test", reason)
 
 
 def listener(bind: str, python: str = PYTHON, environment: str = "") -> str:

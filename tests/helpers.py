@@ -14,7 +14,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 T = TypeVar("T")
 
@@ -265,3 +265,13 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def unavailable(what: str, reason: str) -> NoReturn:
+    """A test that needs what is missing (reason): skipped, but under CI=true a failure,
+    since CI installs everything the suite needs."""
+    import pytest
+
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{what} must run under CI, but: {reason}")
+    pytest.skip(reason)

@@ -86,6 +86,7 @@ def _refuse(responder: Responder, status: int, text: str, allow: str = "") -> No
 def page(host: Host, token: str, outcomes: Outcomes) -> Handler:
     """GET `/`: the status page."""
     policy: list[str] = []  # the CSP, made (hashed) on the first page
+    started: list[float | None] = []  # initsup's start, read from /proc once
 
     def handle(request: Request, responder: Responder) -> None:
         if request.method not in ("GET", "HEAD"):
@@ -93,12 +94,13 @@ def page(host: Host, token: str, outcomes: Outcomes) -> Handler:
             return
         if not policy:
             policy.append(page_html.csp())
+            started.append(counts.started_wall())
         now = time.time()
         body = page_html.render(
             api.status(host, now),
             __version__,
             os.uname().nodename,
-            counts.started_wall(),
+            started[0],
             now,
             token,
             outcomes.get(request.query),

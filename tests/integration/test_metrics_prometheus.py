@@ -11,7 +11,6 @@ static_configs entry carrying the labels that discovery would give them.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -23,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import ROOT, free_port, wait_for
+from tests.helpers import ROOT, free_port, unavailable, wait_for
 from tests.supervised import Supervised
 
 TIMEOUT = 60.0
@@ -33,10 +32,7 @@ def prometheus_binary() -> str:
     """Where the prometheus binary is, or a skip (a failure under CI) saying it is not."""
     found = shutil.which("prometheus")
     if found is None:
-        reason = "Debian's prometheus package is not installed (apt-get install prometheus)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"must run under CI, but: {reason}")
-        pytest.skip(reason)
+        unavailable("the Prometheus test", "Debian's prometheus package is not installed")
     return found
 
 
