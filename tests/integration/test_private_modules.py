@@ -29,6 +29,8 @@ PRELUDES = {
     "broken-_heapq": "import heapq, _heapq; del _heapq.heappush",
     "broken-_signal": "import signal, _signal; del _signal.set_wakeup_fd",
     "broken-_ctypes": "import ctypes, _ctypes; _ctypes.dlopen = None",
+    # Not private, but what single-command mode waits with: without it, the loop.
+    "no-sigwait": "import signal, _signal; del _signal.sigwait, signal.sigwait",
 }
 
 

@@ -213,3 +213,38 @@ def test_verbose_logs_forwarded_signals() -> None:
         assert proc.popen.stderr is not None
         err = proc.popen.stderr.read().decode()
         assert re.search(r"forwarded SIGUSR1 to pid \d+", err), err
+
+
+def test_without_sigwait_signals_go_through_the_loop() -> None:
+    """An interpreter without sigwait still forwards every signal: initsup falls back to
+    its loop (a fresh interpreter, as a user's, with sigwait removed before initsup runs)."""
+    code = (
+        "import sys, signal, _signal; del _signal.sigwait, signal.sigwait; import runpy; "
+        f"sys.argv = ['initsup', '--', *{helper('print_signals')!r}]; "
+        "runpy.run_module('initsup', run_name='__main__', alter_sys=True)"
+    )
+    with started([PYTHON, "-c", code]) as proc:
+        _ready(proc)
+        for signum in (signal.SIGUSR1, signal.SIGRTMIN + 1, signal.SIGHUP):
+            os.kill(proc.pid, signum)
+            assert proc.readline() == str(int(signum))
+
+
+@pytest.mark.parametrize("log_format", ["inherit", "raw"])
+def test_how_initsup_takes_signals_in_each_output_mode(log_format: str) -> None:
+    """Inheriting output, initsup installs no handler: it takes the signals it forwards
+    with sigwait (blocked, except while it waits, so SigBlk cannot show it); relaying, it
+    catches them for its loop and blocks nothing."""
+    command = [*INITSUP, "--log-format", log_format, "--", *helper("print_signals")]
+    with started(command) as proc:
+        _ready(proc)
+        status = proc_status(proc.pid)
+        blocked, caught = signal_set(status["SigBlk"]), signal_set(status["SigCgt"])
+        waited = {signal.SIGUSR1, signal.SIGTERM, signal.SIGCHLD, signal.SIGRTMIN}
+        if log_format == "inherit":
+            assert not waited & caught
+        else:
+            assert waited <= caught
+        assert not blocked
+        os.kill(proc.pid, signal.SIGUSR1)  # and either way it is forwarded
+        assert proc.readline() == str(int(signal.SIGUSR1))
