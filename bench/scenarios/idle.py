@@ -19,6 +19,8 @@ plus involuntary, per minute: each one is a wake-up), and its CPU time over the 
   pipe.  The measured process is tini or dumb-init, not the shell.
 - floor: the bare interpreter initsup runs on, sleeping: `python -c "import time;
   time.sleep(1000)"`, for the RSS target (no programs).
+- initsup in single-command mode, `initsup -- sh -c SCRIPT` as tini runs it, for the rows
+  of a single-command init: there tini, dumb-init and the floor are the same runs as above.
 
 Every system is also ready only when fifty `sleep` processes are among its descendants.
 Afterwards it is killed, and no process of the run may be left: neither of its tree nor
@@ -49,6 +51,8 @@ class Idle:
         Figure("rss", "RSS of the supervisor, 50 programs idle", "MiB"),
         Figure("wakeups", "wake-ups of the supervisor", "/min"),
         Figure("cpu", "CPU of the supervisor while idle", "%"),
+        Figure("rss_single", "RSS of a single-command init, 50 sleeps idle", "MiB"),
+        Figure("wakeups_single", "wake-ups of a single-command init", "/min"),
     )
     # The window is 20 s: three runs of each system keep a full run near five minutes.
     runs = {"full": 3, "tiny": 1}
@@ -58,16 +62,19 @@ class Idle:
             f"{PROGRAMS} `sleep` programs (one `[program:x]` section each, startsecs=0; "
             "tini and dumb-init run `sh -c` starting them with `&` and `wait`), watched for "
             f"{WINDOW['full']:g} s after all run: the supervisor process's RSS, context "
-            "switches per minute and CPU; floor: the interpreter initsup runs on, sleeping."
+            "switches per minute and CPU; floor: the interpreter initsup runs on, sleeping. "
+            "Also initsup in single-command mode running the same `sh -c` as tini."
         )
 
     def systems(self, tools: Tools) -> list[str]:
         wanted = ["initsup", "supervisord", "tini", "dumb-init", "floor"]
-        return [s for s in wanted if s not in tools.missing]
+        return [s for s in wanted if s not in tools.missing] + ["initsup:single"]
 
     def run_once(self, system: str, size: str, tools: Tools) -> list[Sample]:
         marker = unique_sleep()
-        if system == "floor":
+        if system == "initsup:single":
+            command = tools.initsup("--", "sh", "-c", shell_script(marker, PROGRAMS))
+        elif system == "floor":
             command = [tools.python, "-c", "import time; time.sleep(1000)"]
         elif system == "tini":
             command = [str(tools.tini), "-s", "--", "sh", "-c", shell_script(marker, PROGRAMS)]
@@ -86,11 +93,23 @@ class Idle:
             cpu = cpu_seconds(pid) - cpu
             elapsed = time.monotonic() - began
             rss = rss_mib(pid)
-        return [
+        wakeups = switches * 60 / elapsed
+        if system == "initsup:single":
+            return [
+                Sample("rss_single", "initsup", rss),
+                Sample("wakeups_single", "initsup", wakeups),
+            ]
+        samples = [
             Sample("rss", system, rss),
-            Sample("wakeups", system, switches * 60 / elapsed),
+            Sample("wakeups", system, wakeups),
             Sample("cpu", system, cpu / elapsed * 100),
         ]
+        if system in ("tini", "dumb-init", "floor"):  # single-command inits already
+            samples += [
+                Sample("rss_single", system, rss),
+                Sample("wakeups_single", system, wakeups),
+            ]
+        return samples
 
     def targets(self, medians: Medians) -> list[Target]:
         return [rss_target(medians), wakeup_target(medians)]
