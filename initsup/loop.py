@@ -1,6 +1,6 @@
 """The one event loop: epoll, a timer heap and a signal receiver, on one thread.
 
-After every wakeup, in this order: handle the signals recorded since the last pass, reap
+After every wakeup, in this order: handle the signals delivered since the last pass, reap
 children until none is left (after a SIGCHLD), serve the fds that were ready, run the
 timers that are due.
 Signals first so that a shutdown request is seen before the output it may cause; reaping
@@ -179,17 +179,11 @@ class EventLoop:
         # The timeout is rounded up to whole milliseconds, so a timer due in less than one
         # does not make a busy loop; EINTR is retried with the time left (PEP 475).
         ready = self._epoll.poll(-1 if timeout is None else min(timeout, MAX_WAIT))
-        signals = self._signals
+        wake = self._signals.fileno()
         for fd, _ in ready:
-            if fd == signals.fileno():
-                signals.drain()
+            if fd == wake:
+                self._take_signals()
                 break
-        child_exited = False
-        for signum in signals.take():
-            child_exited = child_exited or signum == signal.SIGCHLD
-            self._call(self.on_signal, signum)
-        if child_exited:  # wait4 costs as much as a read: only when there is news
-            self._call(self.reap)
         for fd, events in ready:
             handlers = self._handlers.get(fd)
             if handlers is None:
@@ -201,6 +195,14 @@ class EventLoop:
             if events & ~READ and handlers.writer:
                 self._call(handlers.writer)
         self._run_due_timers()
+
+    def _take_signals(self) -> None:
+        child_exited = False
+        for signum in self._signals.take():
+            child_exited = child_exited or signum == signal.SIGCHLD
+            self._call(self.on_signal, signum)
+        if child_exited:  # wait4 costs as much as a read: only when there is news
+            self._call(self.reap)
 
     def _call(self, callback: Callable[..., None], *args: object) -> None:
         # The one guard that keeps PID 1 alive: a bug in any handler is logged with its

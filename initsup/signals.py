@@ -1,14 +1,20 @@
-"""Signals: names, the sets initsup treats specially, and a receiver that only records.
+"""Signals: names, the sets initsup treats specially, and the two ways initsup takes them.
 
-Why handlers plus a wakeup fd (and not sigtimedwait like tini, or signalfd): the loop must
-also wait on pipes and sockets, and Python's own signal machinery already runs handlers in
-the main thread.  A handler that does nothing but append the signal number keeps all work
-in the loop, and `signal.set_wakeup_fd` makes the selector return at once instead of
-waiting for its timeout (PEP 475 retries an interrupted select, so without the fd a signal
-would sit until the next timer).
+Single-command mode without relaying has no input but signals and its child's end, tini's
+situation, and takes them as tini does: blocked, straight from the kernel, one at a time
+(`SignalWaiter`, `sigwait`).  Nothing else runs between a signal and its forwarding: no
+handler, no wake-up pipe, no event loop; realtime signals, which the kernel queues, are
+taken one by one, none merged.
+
+The event loop (relaying, supervisor mode) must also wait on pipes and sockets, which
+sigwait cannot, and Python has no signalfd: `SignalReceiver` lets CPython's C-level
+handler write each signal's number into a wake-up pipe (`signal.set_wakeup_fd`, one byte
+per delivery, in the order they came), which wakes epoll and is also the record of what
+arrived.  The Python-level handler does nothing: Python runs it once per signal number
+per check, so two deliveries of a realtime signal before it runs would be one.
 
 The wakeup fd is a non-blocking pipe rather than a socketpair: on Linux both behave the
-same for `set_wakeup_fd`, and a pipe spares single-command mode the `socket` import.
+same for `set_wakeup_fd`, and a pipe spares the `socket` import.
 
 The modules of single-command mode use `_signal`, the C module under `signal`, which the
 interpreter has loaded before any code runs: `signal` itself builds its enums with `enum`,
@@ -176,11 +182,11 @@ class InheritedSignals:
 
 
 class SignalReceiver:
-    """Records delivered signals and wakes the loop through a non-blocking pipe."""
+    """Wakes the loop through a non-blocking pipe, and says which signals came, in order."""
 
     def __init__(self) -> None:
-        self._pending: list[int] = []
         self._read_fd, self._write_fd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._capacity = _pipe_capacity(self._write_fd)
         self._previous_wakeup = signal.set_wakeup_fd(self._write_fd, warn_on_full_buffer=False)
 
     def fileno(self) -> int:
@@ -188,31 +194,69 @@ class SignalReceiver:
         return self._read_fd
 
     def catch(self, signums: frozenset[int] | set[int]) -> None:
-        """Install the recording handler for each signal."""
+        """Have each signal delivered (it writes its number to the pipe) instead of acted on."""
         for signum in signums:
-            signal.signal(signum, self._record)
-
-    def _record(self, signum: int, frame: object) -> None:
-        self._pending.append(signum)
+            signal.signal(signum, _noted_in_the_pipe)
 
     def take(self) -> list[int]:
-        """Return the signals recorded since the last call, in arrival order, and forget them."""
-        pending, self._pending = self._pending, []
-        return pending
+        """The signals delivered since the last call, one per delivery, in arrival order.
 
-    def drain(self) -> None:
-        """Empty the wakeup pipe (its bytes only wake us; the handler kept the numbers)."""
-        try:
-            while os.read(self._read_fd, 4096):
-                pass
-        except BlockingIOError:
-            pass
+        A pipe found full may have lost numbers (CPython drops a byte that does not fit);
+        SIGCHLD is then added, since a missed child's end is the one loss that would stay
+        unseen: reaping once more costs a wait4.
+        """
+        numbers = b""
+        full = False
+        while True:
+            try:
+                chunk = os.read(self._read_fd, self._capacity)
+            except BlockingIOError:
+                break
+            numbers += chunk
+            if len(chunk) < self._capacity:
+                break  # a pipe gives all it holds: nothing is left
+            full = True
+        taken = list(numbers)
+        if full and signal.SIGCHLD not in taken:
+            taken.append(signal.SIGCHLD)
+        return taken
 
     def close(self) -> None:
         """Stop waking through our pipe and close it."""
         signal.set_wakeup_fd(self._previous_wakeup)
         os.close(self._read_fd)
         os.close(self._write_fd)
+
+
+def _noted_in_the_pipe(signum: int, frame: object) -> None:
+    """The Python-level handler: the C-level one has written the number already."""
+
+
+def _pipe_capacity(fd: int) -> int:
+    """How many bytes the pipe holds (64 KiB by default; one page when a user's pipes
+    have used their quota)."""
+    try:
+        import fcntl
+
+        return int(fcntl.fcntl(fd, getattr(fcntl, "F_GETPIPE_SZ", 1032)))
+    except OSError:
+        return 4096  # the smallest a pipe can be: a full read is then never missed
+
+
+class SignalWaiter:
+    """Takes the signals of a set one at a time, kept blocked, straight from the kernel."""
+
+    def __init__(self, signums: frozenset[int]) -> None:
+        self._signums = signums
+
+    def wait(self) -> int:
+        """Block until one of the signals is pending; take it and return its number."""
+        return int(signal.sigwait(self._signums))
+
+
+def can_wait() -> bool:
+    """Whether this interpreter has sigwait (every Unix CPython does)."""
+    return hasattr(signal, "sigwait")
 
 
 def hold() -> frozenset[int]:
@@ -251,3 +295,20 @@ def take_over(
     # inherited mask back.
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
     return receiver, (inherited, TTY_SIGNALS, caught)
+
+
+def take_over_waiting(
+    parent_mask: frozenset[int] | None = None,
+) -> tuple[SignalWaiter, SpawnerArgs]:
+    """Set initsup's signal state for waiting; return the waiter and what a Spawner needs.
+
+    As take_over(), but no handler is installed: every forwardable signal and SIGCHLD stay
+    blocked, pending until the waiter takes them (a blocked signal is queued even when its
+    action is to ignore it, PID 1's too); SIGTTIN/SIGTTOU are ignored and not blocked.
+    """
+    inherited = InheritedSignals.capture(parent_mask)
+    waited = forwardable_signals() | {signal.SIGCHLD}
+    for signum in TTY_SIGNALS:  # first: once unblocked they would stop initsup
+        signal.signal(signum, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_SETMASK, waited)
+    return SignalWaiter(waited), (inherited, TTY_SIGNALS, frozenset())

@@ -4,6 +4,11 @@ initsup starts CMD in its own process group, passes on every signal it receives 
 or with -g to CMD's whole group), reaps every process that ends up as its child, and
 exits with CMD's code (or 128+signal) as soon as CMD has been reaped.  As PID 1 of a
 container the kernel then kills whatever is left, as it does after tini.
+
+With inherited output (the default) signals are all there is to wait for: they are taken
+blocked, one at a time (signals.SignalWaiter), and each is forwarded before the next is
+taken, with no event loop built at all.  Only when initsup relays the output does it need
+the loop, which waits on the pipes and the signals together.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import os
 import sys
 
 from initsup import logs, reaper, signals
-from initsup.signals import SignalReceiver, signal, signal_name, take_over
+from initsup.signals import SignalReceiver, SignalWaiter, signal, signal_name, take_over
 from initsup.spawn import ExecError, Spawner
 
 TYPE_CHECKING = False
@@ -50,6 +55,13 @@ def run(options: Options, parent_mask: frozenset[int] | None = None) -> int:
 
     parent_mask: the parent's signal mask, when signals.hold() has been called.
     """
+    if options.log_format == "inherit" and signals.can_wait():
+        waiter, spawner_args = signals.take_over_waiting(parent_mask)
+        session = Session(options, None)
+        try:
+            return session.run(Spawner(*spawner_args), waiter)
+        finally:
+            session.close()
     receiver, spawner_args = take_over(parent_mask)
     session = Session(options, receiver)
     try:
@@ -69,7 +81,8 @@ class Session:
     is reaped then.
     """
 
-    def __init__(self, options: Options, receiver: SignalReceiver) -> None:
+    def __init__(self, options: Options, receiver: SignalReceiver | None) -> None:
+        """receiver: the loop's, when the loop is wanted (None: signals are waited for)."""
         self.options = options
         self._receiver = receiver
         self._loop: EventLoop | None = None
@@ -90,6 +103,8 @@ class Session:
         that must go through initsup's stdout before then."""
         if self._loop is None:
             from initsup.loop import EventLoop
+
+            assert self._receiver is not None, "a session that waits has no loop"
 
             self._loop = EventLoop(
                 self._receiver,
@@ -112,8 +127,11 @@ class Session:
         self.writers.append(writer)
         return writer
 
-    def run(self, spawner: Spawner) -> int:
-        """Start the command, serve the loop until it has been reaped, return the code."""
+    def run(self, spawner: Spawner, waiter: SignalWaiter | None = None) -> int:
+        """Start the command, serve until it has been reaped, return the code.
+
+        waiter: take signals from it, with no loop (only when nothing is relayed).
+        """
         reaper.become_reaper(self.log.warning)
         if self.options.parent_death_signal is not None:
             from initsup import linux
@@ -124,7 +142,6 @@ class Session:
         except ExecError as exc:
             self.log.error(str(exc))
             return exc.exit_code
-        loop = self.loop()
         for fd, stream in pipes:
             self._relay(fd, stream)
         self.log.debug(
@@ -132,11 +149,29 @@ class Session:
             pid=self.child_pid,
             command=self.options.command,
         )
-        loop.run()
+        if waiter is not None:
+            self._wait(waiter)
+        else:
+            self.loop().run()
         for relay in self.relays:
             relay.drain()
         assert self.exit_code is not None
         return self.exit_code
+
+    def _wait(self, waiter: SignalWaiter) -> None:
+        """Take each signal as it comes and act on it, until the command has been reaped.
+
+        The same guard as the loop's: a bug in handling one signal is logged, not fatal.
+        """
+        while self.exit_code is None:
+            signum = waiter.wait()
+            try:
+                if signum == signal.SIGCHLD:
+                    self.reap()
+                else:
+                    self.forward(signum)
+            except Exception as exc:
+                self.log.internal_error("signal handling", exc)
 
     def _start(self, spawner: Spawner) -> tuple[int, list[Pipe]]:
         """Spawn the command; its pid, and the pipes of its output when initsup relays it."""
@@ -206,7 +241,8 @@ class Session:
                     pid=pid,
                     exit_code=code,
                 )
-                self.loop().stop()
+                if self._loop is not None:
+                    self._loop.stop()
             elif self.options.warn_on_reap:
                 self.log.warning(f"reaped zombie process pid={pid}", pid=pid)
 

@@ -49,26 +49,25 @@ POLL = 0.01  # real seconds a waiting pass may block for output or a child's end
 
 
 class StorySignals(SignalReceiver):
-    """The loop's signal receiver, with no handler and no wakeup fd: the signals are those
-    the story records, and the pytest process's own signal state is never touched."""
+    """The loop's signal receiver, with no handler and no wakeup fd of the process's: the
+    signals are those the story records, and the pytest process's own signal state is
+    never touched."""
 
     def __init__(self) -> None:  # not super().__init__(): it would take set_wakeup_fd
-        self._recorded: list[int] = []
-        self._fds = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)  # for epoll: never written
+        self._fds = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
 
     def record(self, signum: int) -> None:
-        """What the real handler does when signum arrives."""
-        self._recorded.append(signum)
+        """What CPython's C-level handler does when signum arrives: its number, in the pipe."""
+        os.write(self._fds[1], bytes([signum]))
 
     def fileno(self) -> int:
         return self._fds[0]
 
     def take(self) -> list[int]:
-        taken, self._recorded = self._recorded, []
-        return taken
-
-    def drain(self) -> None:
-        pass
+        try:
+            return list(os.read(self._fds[0], 65536))
+        except BlockingIOError:
+            return []
 
     def close(self) -> None:
         for fd in self._fds:
@@ -203,11 +202,14 @@ class Scenario:
             raise AssertionError("Supervisor.run() raised") from self._crash
 
     def step(self, wait: float = 0.0) -> None:
-        """One pass of the loop: reap (as after a SIGCHLD), serve ready fds, due timers."""
+        """One pass of the loop: reap (as after a SIGCHLD), serve ready fds, due timers;
+        then, given a wait, a pass that waits up to that long for output first."""
 
         def one_pass() -> None:
             self.signals.record(signal.SIGCHLD)
-            self.loop.run_once(wait)
+            self.loop.run_once(0)
+            if wait:
+                self.loop.run_once(wait)
 
         self.turn(one_pass)
 

@@ -1,8 +1,10 @@
-"""Unit tests for initsup.signals: names, parsing, the forwardable set and the receiver."""
+"""Unit tests for initsup.signals: names, parsing, the forwardable set, the receiver and
+the waiter."""
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import select
 import signal
 import subprocess
@@ -17,6 +19,7 @@ from initsup.signals import (
     SIGRTMIN,
     InheritedSignals,
     SignalReceiver,
+    SignalWaiter,
     forwardable_signals,
     parse_signal,
     send,
@@ -256,21 +259,74 @@ def test_receiver_records_in_order_and_wakes() -> None:
             signal.raise_signal(signal.SIGUSR1)
             assert readable(receiver.fileno(), 5.0)
             assert receiver.take() == [signal.SIGUSR1, signal.SIGUSR2, signal.SIGUSR1]
+            assert not readable(receiver.fileno(), 0)  # taking empties the pipe
             assert receiver.take() == []
-            receiver.drain()
-            assert not readable(receiver.fileno(), 0)
         finally:
             receiver.close()
 
 
-def test_receiver_drain_on_empty_pipe() -> None:
-    """drain() on a pipe with nothing in it returns at once."""
+def test_receiver_take_on_empty_pipe() -> None:
+    """take() on a pipe with nothing in it returns at once, with nothing."""
     receiver = SignalReceiver()
     try:
-        receiver.drain()
         assert receiver.take() == []
     finally:
         receiver.close()
+
+
+def test_receiver_keeps_every_delivery_of_a_realtime_signal() -> None:
+    """Realtime signals queued while blocked are each delivered when unblocked, before
+    Python runs a handler: the receiver reports every one, none merged."""
+    rt = SIGRTMIN + 2
+    with restored_handlers(rt):
+        receiver = SignalReceiver()
+        try:
+            receiver.catch({rt})
+            signal.pthread_sigmask(signal.SIG_BLOCK, {rt})
+            try:
+                for _ in range(3):
+                    signal.raise_signal(rt)
+            finally:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, {rt})
+            assert receiver.take() == [rt, rt, rt]
+        finally:
+            receiver.close()
+
+
+def test_receiver_says_sigchld_when_its_pipe_was_full() -> None:
+    """Past a full pipe CPython drops the numbers: take() reports what fitted, then
+    SIGCHLD, so that a child's end among the lost is still reaped."""
+    with restored_handlers(signal.SIGUSR1):
+        receiver = SignalReceiver()
+        try:
+            receiver.catch({signal.SIGUSR1})
+            capacity = fcntl.fcntl(receiver.fileno(), fcntl.F_GETPIPE_SZ)
+            for _ in range(capacity + 10):
+                signal.raise_signal(signal.SIGUSR1)
+            taken = receiver.take()
+            assert taken == [signal.SIGUSR1] * capacity + [signal.SIGCHLD]
+            signal.raise_signal(signal.SIGUSR1)  # and it goes on as before
+            assert receiver.take() == [signal.SIGUSR1]
+        finally:
+            receiver.close()
+
+
+# -- SignalWaiter ----------------------------------------------------------------------
+
+
+def test_waiter_takes_pending_signals_one_at_a_time() -> None:
+    """Blocked signals wait; the waiter takes each (realtime ones as often as sent)."""
+    rt = SIGRTMIN + 1
+    waiter = SignalWaiter(frozenset({signal.SIGUSR1, rt}))
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1, rt})
+    try:
+        signal.raise_signal(rt)
+        signal.raise_signal(rt)
+        signal.raise_signal(signal.SIGUSR1)
+        # The kernel gives standard signals first, then realtime ones in order.
+        assert [waiter.wait() for _ in range(3)] == [signal.SIGUSR1, rt, rt]
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def test_receiver_catch_installs_handler() -> None:
