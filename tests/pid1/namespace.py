@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.helpers import wait_for
+from tests.helpers import Proc, wait_for
 from tests.supervised import Supervised
 
 UNSHARE = ["unshare", "--pid", "--fork", "--mount-proc"]
 
 
-def init_pid(s: Supervised) -> int:
+def init_pid(s: Supervised | Proc) -> int:
     """Host pid of the namespace's PID 1 (initsup) under the unshare process: signals go
     there, since unshare itself ignores SIGTERM and SIGINT while it waits."""
     path = Path(f"/proc/{s.pid}/task/{s.pid}/children")
