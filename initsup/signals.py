@@ -9,7 +9,7 @@ taken one by one, none merged.
 The event loop (relaying, supervisor mode) must also wait on pipes and sockets, which
 sigwait cannot, and Python has no signalfd: `SignalReceiver` lets CPython's C-level
 handler write each signal's number into a wake-up pipe (`signal.set_wakeup_fd`, one byte
-per delivery, in the order they came), which wakes epoll and is also the record of what
+per delivery, in the order of delivery), which wakes epoll and is also the record of what
 arrived.  The Python-level handler does nothing: Python runs it once per signal number
 per check, so two deliveries of a realtime signal before it runs would be one.
 
@@ -182,7 +182,7 @@ class InheritedSignals:
 
 
 class SignalReceiver:
-    """Wakes the loop through a non-blocking pipe, and says which signals came, in order."""
+    """Wakes the loop through a non-blocking pipe, and says which signals were delivered."""
 
     def __init__(self) -> None:
         self._read_fd, self._write_fd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -199,7 +199,7 @@ class SignalReceiver:
             signal.signal(signum, _noted_in_the_pipe)
 
     def take(self) -> list[int]:
-        """The signals delivered since the last call, one per delivery, in arrival order.
+        """The signals delivered since the last call, one per delivery, in delivery order.
 
         A pipe found full may have lost numbers (CPython drops a byte that does not fit);
         SIGCHLD is then added, since a missed child's end is the one loss that would stay
