@@ -95,7 +95,8 @@ class Scenario(Protocol):
     runs: dict[str, int]  # how many runs per size
 
     def systems(self, tools: Tools) -> list[str]:
-        """The systems this scenario can run here (names from SYSTEMS or variants)."""
+        """The systems this scenario can run here: names from SYSTEMS, or variants of them
+        as `system:variant` (`tini:subreaper`), whose samples are the system's."""
         ...
 
     def run_once(self, system: str, size: str, tools: Tools) -> list[Sample]:

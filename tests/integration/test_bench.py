@@ -33,7 +33,9 @@ def test_every_scenario_runs_at_a_tiny_size(tmp_path: Path) -> None:
         if os.environ.get("CI") == "true":
             assert scenario["skipped"] == {}, scenario["name"]
             measured = {s for m in medians.values() for s in m}
-            assert measured == set(scenario["systems"]), scenario["name"]
+            # A variant ("initsup:single", "tini:subreaper") reports as its system.
+            systems = {s.partition(":")[0] for s in scenario["systems"]}
+            assert measured == systems, scenario["name"]
         for target in scenario["targets"]:
             assert target["detail"], target  # a verdict always shows its figures
     table = (tmp_path / "results.md").read_text()
