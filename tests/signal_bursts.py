@@ -194,3 +194,14 @@ def final_counts(next_line: NextLine) -> tuple[list[str], Counter[int]]:
         if line.startswith("counts "):
             return lines, Counter({int(k): v for k, v in json.loads(line[7:]).items()})
         lines.append(line)
+
+
+def counts_at_term(pid: int, next_line: NextLine) -> Counter[int]:
+    """SIGTERM to pid (initsup, which passes it on): the child's counts when TERM ends it,
+    TERM left out, after checking that TERM was all it took meanwhile."""
+    os.kill(pid, signal.SIGTERM)
+    lines, counts = final_counts(next_line)
+    assert lines == [str(int(signal.SIGTERM))]
+    assert counts[signal.SIGTERM] == 1
+    del counts[signal.SIGTERM]
+    return counts

@@ -26,6 +26,7 @@ from tests.signal_bursts import (
     NextLine,
     child_lines,
     counter_ini,
+    counts_at_term,
     final_counts,
     program_lines,
     send_burst,
@@ -36,8 +37,6 @@ from tests.signal_bursts import (
     wait_ready,
 )
 from tests.supervised import Supervised
-
-TERM = int(signal.SIGTERM)
 
 
 @contextlib.contextmanager
@@ -57,10 +56,7 @@ def test_paced_mixed_signals_arrive_one_for_one_in_order(mode: str) -> None:
     the child, which has taken nothing else, and its exit code 0 is initsup's."""
     with _single(mode) as (proc, next_line):
         send_paced(sender(proc.pid), next_line, MIXED)
-        os.kill(proc.pid, signal.SIGTERM)
-        lines, counts = final_counts(next_line)
-        assert lines == [str(TERM)]
-        assert counts == sent_counts(MIXED) + Counter({TERM: 1})
+        assert counts_at_term(proc.pid, next_line) == sent_counts(MIXED)
         assert proc.wait() == 0
 
 
@@ -71,10 +67,7 @@ def test_realtime_burst_arrives_whole(mode: str) -> None:
     with _single(mode, "--exit", "3") as (proc, next_line):
         sent = sent_counts(REALTIME)
         assert send_burst(sender(proc.pid), next_line, REALTIME) == sent
-        os.kill(proc.pid, signal.SIGTERM)
-        lines, counts = final_counts(next_line)
-        assert lines == [str(TERM)]
-        assert counts == sent + Counter({int(MARKER): 1, TERM: 1})
+        assert counts_at_term(proc.pid, next_line) == sent + Counter({int(MARKER): 1})
         assert proc.wait() == 3
 
 
@@ -114,10 +107,7 @@ def test_forward_signals_paced(supervise: Callable[..., Supervised]) -> None:
     program one for one and in order; SIGTERM then stops it (it took nothing else)."""
     s, next_line = _supervised(supervise)
     send_paced(sender(s.pid), next_line, FORWARDED)
-    os.kill(s.pid, signal.SIGTERM)
-    lines, counts = final_counts(next_line)
-    assert lines == [str(TERM)]
-    assert counts == sent_counts(FORWARDED) + Counter({TERM: 1})
+    assert counts_at_term(s.pid, next_line) == sent_counts(FORWARDED)
     assert s.finish() == 0
 
 
@@ -128,8 +118,5 @@ def test_forward_signals_realtime_burst(supervise: Callable[..., Supervised]) ->
     burst = [n for n in FORWARDED if n >= signal.SIGRTMIN]
     sent = sent_counts(burst)
     assert send_burst(sender(s.pid), next_line, burst) == sent
-    os.kill(s.pid, signal.SIGTERM)
-    lines, counts = final_counts(next_line)
-    assert lines == [str(TERM)]
-    assert counts == sent + Counter({int(MARKER): 1, TERM: 1})
+    assert counts_at_term(s.pid, next_line) == sent + Counter({int(MARKER): 1})
     assert s.finish() == 0

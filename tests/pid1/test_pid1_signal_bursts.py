@@ -5,7 +5,6 @@ and through supervisor mode's forward_signals.  See tests/signal_bursts.py."""
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -23,7 +22,7 @@ from tests.signal_bursts import (
     NextLine,
     child_lines,
     counter_ini,
-    final_counts,
+    counts_at_term,
     program_lines,
     send_burst,
     send_paced,
@@ -32,8 +31,6 @@ from tests.signal_bursts import (
     wait_ready,
 )
 from tests.supervised import Supervised
-
-TERM = int(signal.SIGTERM)
 
 
 @contextlib.contextmanager
@@ -56,10 +53,7 @@ def test_paced_mixed_signals_as_pid1(mode: str) -> None:
     order; TERM ends it, and its 0 is the namespace's exit code."""
     with _pid1(mode) as (ns, init, next_line):
         send_paced(sender(init), next_line, MIXED)
-        os.kill(init, signal.SIGTERM)
-        lines, counts = final_counts(next_line)
-        assert lines == [str(TERM)]
-        assert counts == sent_counts(MIXED) + Counter({TERM: 1})
+        assert counts_at_term(init, next_line) == sent_counts(MIXED)
         assert ns.wait() == 0
 
 
@@ -71,10 +65,7 @@ def test_realtime_burst_as_pid1(mode: str) -> None:
     with _pid1(mode) as (ns, init, next_line):
         sent = sent_counts(REALTIME)
         assert send_burst(sender(init), next_line, REALTIME) == sent
-        os.kill(init, signal.SIGTERM)
-        lines, counts = final_counts(next_line)
-        assert lines == [str(TERM)]
-        assert counts == sent + Counter({int(MARKER): 1, TERM: 1})
+        assert counts_at_term(init, next_line) == sent + Counter({int(MARKER): 1})
         assert ns.wait() == 0
 
 
@@ -91,10 +82,7 @@ def test_forward_signals_paced_as_pid1(supervise: Callable[..., Supervised]) -> 
     reach the program one for one and in order; SIGTERM then stops everything with 0."""
     s, init, next_line = _supervised_pid1(supervise)
     send_paced(sender(init), next_line, FORWARDED)
-    os.kill(init, signal.SIGTERM)
-    lines, counts = final_counts(next_line)
-    assert lines == [str(TERM)]
-    assert counts == sent_counts(FORWARDED) + Counter({TERM: 1})
+    assert counts_at_term(init, next_line) == sent_counts(FORWARDED)
     assert s.finish() == 0
 
 
@@ -106,8 +94,5 @@ def test_forward_signals_realtime_burst_as_pid1(supervise: Callable[..., Supervi
     burst = [n for n in FORWARDED if n >= signal.SIGRTMIN]
     sent = sent_counts(burst)
     assert send_burst(sender(init), next_line, burst) == sent
-    os.kill(init, signal.SIGTERM)
-    lines, counts = final_counts(next_line)
-    assert lines == [str(TERM)]
-    assert counts == sent + Counter({int(MARKER): 1, TERM: 1})
+    assert counts_at_term(init, next_line) == sent + Counter({int(MARKER): 1})
     assert s.finish() == 0
