@@ -148,15 +148,19 @@ def test_inherited_signal_state_passes_through() -> None:
     assert signal.SIGXFSZ not in ignored
 
 
-def test_exec_failure_reported_when_child_is_forked(tmp_path: Path) -> None:
-    """With a parent-ignored signal (child started via fork) an exec error still gives 126."""
+@pytest.mark.parametrize("log_format", ["inherit", "raw"])
+def test_exec_failure_reported_with_a_parent_ignored_signal(
+    tmp_path: Path, log_format: str
+) -> None:
+    """With a parent-ignored signal an exec error still gives 126: relaying, initsup
+    catches that signal, so the child is started through fork (to ignore it again);
+    inheriting, initsup only blocks it, and posix_spawn keeps it ignored."""
     no_shebang = tmp_path / "no-shebang"
     no_shebang.write_text("echo hi\n")
     no_shebang.chmod(0o755)
     launcher = helper("launcher", "--ignore", "SIGINT", "--")
-    result = subprocess.run(
-        [*launcher, *INITSUP, "--", str(no_shebang)], env=env(), capture_output=True, timeout=30
-    )
+    command = [*INITSUP, "--log-format", log_format, "--", str(no_shebang)]
+    result = subprocess.run([*launcher, *command], env=env(), capture_output=True, timeout=30)
     assert result.returncode == 126
     assert result.stderr.decode().strip().endswith("Exec format error")
 
