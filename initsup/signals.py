@@ -84,6 +84,9 @@ _ALL = frozenset(signal.valid_signals())
 SpawnerArgs = tuple["InheritedSignals", frozenset[int], frozenset[int]]
 SIGRTMIN = int(getattr(signal, "SIGRTMIN", 34))
 SIGRTMAX = int(getattr(signal, "SIGRTMAX", 64))
+# The smallest a pipe can be (64 KiB by default; one page once a user's pipes have used
+# their quota): a wake-up pipe holding this many numbers may have been full.
+_PAGE = 4096
 
 
 # Every name this system has for a signal, and the conventional one for each number: where
@@ -186,7 +189,6 @@ class SignalReceiver:
 
     def __init__(self) -> None:
         self._read_fd, self._write_fd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        self._capacity = _pipe_capacity(self._write_fd)
         self._previous_wakeup = signal.set_wakeup_fd(self._write_fd, warn_on_full_buffer=False)
 
     def fileno(self) -> int:
@@ -201,23 +203,22 @@ class SignalReceiver:
     def take(self) -> list[int]:
         """The signals delivered since the last call, one per delivery, in delivery order.
 
-        A pipe found full may have lost numbers (CPython drops a byte that does not fit);
-        SIGCHLD is then added, since a missed child's end is the one loss that would stay
-        unseen: reaping once more costs a wait4.
+        A pipe that was full may have lost numbers (CPython drops a byte that does not
+        fit).  Whenever a pass finds at least a page of them, the smallest a pipe can be,
+        SIGCHLD is added: a missed child's end is the one loss that would stay unseen, and
+        reaping once more costs a wait4.
         """
         numbers = b""
-        full = False
         while True:
             try:
-                chunk = os.read(self._read_fd, self._capacity)
+                chunk = os.read(self._read_fd, _PAGE)
             except BlockingIOError:
                 break
             numbers += chunk
-            if len(chunk) < self._capacity:
+            if len(chunk) < _PAGE:
                 break  # a pipe gives all it holds: nothing is left
-            full = True
         taken = list(numbers)
-        if full and signal.SIGCHLD not in taken:
+        if len(taken) >= _PAGE and signal.SIGCHLD not in taken:
             taken.append(signal.SIGCHLD)
         return taken
 
@@ -230,17 +231,6 @@ class SignalReceiver:
 
 def _noted_in_the_pipe(signum: int, frame: object) -> None:
     """The Python-level handler: the C-level one has written the number already."""
-
-
-def _pipe_capacity(fd: int) -> int:
-    """How many bytes the pipe holds (64 KiB by default; one page when a user's pipes
-    have used their quota)."""
-    try:
-        import fcntl
-
-        return int(fcntl.fcntl(fd, getattr(fcntl, "F_GETPIPE_SZ", 1032)))
-    except OSError:
-        return 4096  # the smallest a pipe can be: a full read is then never missed
 
 
 class SignalWaiter:

@@ -55,20 +55,19 @@ def run(options: Options, parent_mask: frozenset[int] | None = None) -> int:
 
     parent_mask: the parent's signal mask, when signals.hold() has been called.
     """
+    waiter: SignalWaiter | None = None
+    receiver: SignalReceiver | None = None
     if options.log_format == "inherit" and signals.can_wait():
         waiter, spawner_args = signals.take_over_waiting(parent_mask)
-        session = Session(options, None)
-        try:
-            return session.run(Spawner(*spawner_args), waiter)
-        finally:
-            session.close()
-    receiver, spawner_args = take_over(parent_mask)
+    else:
+        receiver, spawner_args = take_over(parent_mask)
     session = Session(options, receiver)
     try:
-        return session.run(Spawner(*spawner_args))
+        return session.run(Spawner(*spawner_args), waiter)
     finally:
         session.close()
-        receiver.close()
+        if receiver is not None:
+            receiver.close()
 
 
 class Session:
