@@ -151,7 +151,10 @@ def cell(driver: Any, name: str, column: int) -> str:
 
     try:
         row = driver.find_element("css selector", f'tr[data-name="{name}"]')
-        return str(row.find_elements("css selector", "td")[column].text)
+        cells = row.find_elements("css selector", "td")
+        # A row whose cells are not all there yet: the page after a form's POST is still
+        # being parsed.
+        return str(cells[column].text) if column < len(cells) else ""
     except StaleElementReferenceException:
         return ""  # the page was being replaced
 
