@@ -147,7 +147,7 @@ def serve(client: Any, images: dict[str, str], tmp_path: Path) -> Iterator[Calla
 
 def cell(driver: Any, name: str, column: int) -> str:
     """The text of a column of a program's row (0: program, 1: state, 2: description)."""
-    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 
     try:
         row = driver.find_element("css selector", f'tr[data-name="{name}"]')
@@ -155,8 +155,8 @@ def cell(driver: Any, name: str, column: int) -> str:
         # A row whose cells are not all there yet: the page after a form's POST is still
         # being parsed.
         return str(cells[column].text) if column < len(cells) else ""
-    except StaleElementReferenceException:
-        return ""  # the page was being replaced
+    except (StaleElementReferenceException, NoSuchElementException):
+        return ""  # the page was being replaced, or the new one not yet parsed
 
 
 def wait_state(driver: Any, name: str, state: str, timeout: float = 30) -> None:
